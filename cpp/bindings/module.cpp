@@ -1,0 +1,11 @@
+// mmsim._core: one module, one register_<area> function per area (add an area = one line here).
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void register_engine(py::module_& m);
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "mmsim's compiled core: the C++ event loop and exchange simulator, with the Rust features linked in";
+  register_engine(m);
+}

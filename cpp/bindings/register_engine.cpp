@@ -1,0 +1,297 @@
+// Bindings of the engine, the strategies and the record layouts. Python strategies are adapted here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstddef>
+#include <cstring>
+#include <memory>
+
+#include "mmsim/engine.hpp"
+#include "mmsim/features.h"
+
+namespace py = pybind11;
+using namespace mmsim;
+
+namespace {
+
+// A strategy written as a Python class: on_wakeup(ctx) -> Quotes | None.
+class PyStrategy final : public Strategy {
+ public:
+  explicit PyStrategy(py::object obj) : obj_(std::move(obj)) {}
+  int on_wakeup(Context& ctx, Targets& out) override {
+    py::gil_scoped_acquire gil;
+    try {
+      if (!ctx_obj_) ctx_obj_ = py::cast(&ctx, py::return_value_policy::reference);
+      py::object res = obj_.attr("on_wakeup")(ctx_obj_);
+      if (res.is_none()) {
+        out.has = false;
+        return 0;
+      }
+      if (!py::isinstance<py::tuple>(res) || py::len(res) != 4) {
+        message_ = "on_wakeup must return Quotes(bid_price, bid_qty, ask_price, ask_qty) or None, got " +
+                   std::string(py::str(py::type::of(res).attr("__name__")));
+        return 1;
+      }
+      py::tuple q = res.cast<py::tuple>();
+      out.has = true;
+      out.bid_price = q[0].cast<int64_t>();
+      out.bid_qty = q[1].cast<int64_t>();
+      out.ask_price = q[2].cast<int64_t>();
+      out.ask_qty = q[3].cast<int64_t>();
+      return 0;
+    } catch (py::error_already_set& e) {
+      message_ = std::string(py::str(e.type().attr("__name__"))) + ": " + std::string(py::str(e.value()));
+      return 1;
+    } catch (py::cast_error& e) {
+      message_ = std::string("target quotes must be integers (ticks, lots): ") + e.what();
+      return 1;
+    }
+  }
+  std::string error_message() const override { return message_; }
+
+ private:
+  py::object obj_;
+  py::object ctx_obj_;
+  std::string message_;
+};
+
+Tif parse_tif(const std::string& s) {
+  if (s == "gtc") return GTC;
+  if (s == "post_only") return POST_ONLY;
+  if (s == "ioc") return IOC;
+  throw StrategyError("submit: tif must be 'gtc', 'post_only' or 'ioc', not '" + s + "'");
+}
+
+std::vector<int64_t> to_vec(const py::handle& h) {
+  auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(h);
+  if (!a) throw ConfigError("latency tables must be int64 arrays");
+  return std::vector<int64_t>(a.data(), a.data() + a.size());
+}
+
+template <class T>
+T get(const py::dict& d, const char* key, T fallback) {
+  return d.contains(key) ? d[key].cast<T>() : fallback;
+}
+
+EngineConfig parse_config(const py::dict& d) {
+  EngineConfig c;
+  const std::string mode = get<std::string>(d, "mode", "l2");
+  if (mode != "l2" && mode != "l3") throw ConfigError("mode must be 'l2' or 'l3', not '" + mode + "'");
+  c.l3 = mode == "l3";
+  const std::string qm = get<std::string>(d, "queue_model", "risk_averse");
+  if (qm == "risk_averse") c.queue_model = QueueModel::RiskAverse;
+  else if (qm == "power") c.queue_model = QueueModel::Power;
+  else if (qm == "log") c.queue_model = QueueModel::Log;
+  else throw ConfigError("queue_model must be risk_averse, power or log, not '" + qm + "'");
+  c.queue_power = get<double>(d, "queue_power", 2.0);
+  c.maker_fee_bps = get<double>(d, "maker_fee_bps", 0.0);
+  c.taker_fee_bps = get<double>(d, "taker_fee_bps", 0.0);
+  c.tick_size = get<double>(d, "tick_size", 1.0);
+  c.lot_size = get<double>(d, "lot_size", 1.0);
+  c.wake_on_feed = get<bool>(d, "wake_on_feed", true);
+  c.wake_on_response = get<bool>(d, "wake_on_response", true);
+  c.timer_interval_ns = get<int64_t>(d, "timer_interval_ns", 0);
+  c.post_only = get<bool>(d, "post_only", false);
+  const std::string cp = get<std::string>(d, "crossed_policy", "error");
+  if (cp != "error" && cp != "repair") throw ConfigError("crossed_policy must be 'error' or 'repair', not '" + cp + "'");
+  c.repair_crossed = cp == "repair";
+  c.ewma_tau_ns = get<int64_t>(d, "ewma_tau_ns", 1'000'000'000);
+  c.compute_measured = get<bool>(d, "compute_measured", false);
+  c.compute_factor = get<double>(d, "compute_factor", 1.0);
+  c.strategy_name = get<std::string>(d, "strategy_name", "strategy");
+  return c;
+}
+
+// Owns everything the C++ engine points at: the numpy arrays and the strategy.
+class PyEngine {
+ public:
+  PyEngine(py::array events, py::array arrival, py::dict latencies, py::dict config, py::object strategy) {
+    if (events.ndim() != 1 || events.itemsize() != sizeof(EventRecord) ||
+        !(events.flags() & py::array::c_style))
+      throw ConfigError("events must be a contiguous 1-d EVENT_DTYPE array");
+    arrival_ = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(arrival);
+    if (!arrival_ || arrival_.ndim() != 1 || arrival_.size() != events.size())
+      throw ConfigError("arrival must be an int64 array with one entry per event");
+    events_ = events;
+    LatencyTables lat;
+    for (const char* leg : {"entry", "cancel", "response", "compute"})
+      if (!latencies.contains(leg)) throw ConfigError(std::string("latencies needs '") + leg + "'");
+    lat.entry = to_vec(latencies["entry"]);
+    lat.cancel = to_vec(latencies["cancel"]);
+    lat.response = to_vec(latencies["response"]);
+    lat.compute = to_vec(latencies["compute"]);
+    strategy_obj_ = strategy;
+    Strategy* s;
+    if (py::isinstance<Strategy>(strategy)) {
+      s = strategy.cast<Strategy*>();
+    } else {
+      if (!py::hasattr(strategy, "on_wakeup")) throw ConfigError("strategy has no on_wakeup(ctx) method");
+      py_strategy_ = std::make_unique<PyStrategy>(strategy);
+      s = py_strategy_.get();
+    }
+    engine_ = std::make_unique<Engine>(static_cast<const EventRecord*>(events_.data()), arrival_.data(),
+                                       static_cast<int64_t>(events_.size()), std::move(lat), parse_config(config), s);
+  }
+
+  bool step(int64_t n_rows) {
+    py::gil_scoped_release release;  // a Python strategy takes the GIL back for its own call
+    return engine_->step(n_rows);
+  }
+
+  template <class Rec>
+  static py::array records(const std::vector<Rec>& v, const char* dtype_name) {
+    auto dtype = py::reinterpret_borrow<py::dtype>(py::module_::import("mmsim.records").attr(dtype_name));
+    py::array out(dtype, std::vector<py::ssize_t>{static_cast<py::ssize_t>(v.size())});
+    if (!v.empty()) std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(Rec));
+    return out;
+  }
+
+  Engine& engine() { return *engine_; }
+
+ private:
+  py::array events_;
+  py::array_t<int64_t> arrival_;
+  py::object strategy_obj_;
+  std::unique_ptr<PyStrategy> py_strategy_;
+  std::unique_ptr<Engine> engine_;
+};
+
+template <class Rec>
+py::dict layout_of(std::initializer_list<std::pair<const char*, size_t>> fields) {
+  py::dict d;
+  d["itemsize"] = sizeof(Rec);
+  for (auto& f : fields) d[f.first] = f.second;
+  return d;
+}
+
+}  // namespace
+
+void register_engine(py::module_& m) {
+  // C++ errors become the Python classes users catch (mmsim.errors), imported lazily.
+  py::register_exception_translator([](std::exception_ptr p) {
+    auto raise = [](const char* cls, const char* what) {
+      py::object c = py::module_::import("mmsim.errors").attr(cls);
+      PyErr_SetString(c.ptr(), what);
+    };
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const DataError& e) { raise("DataError", e.what());
+    } catch (const ConfigError& e) { raise("ConfigError", e.what());
+    } catch (const StrategyError& e) { raise("StrategyError", e.what()); }
+  });
+
+  py::class_<Strategy, std::shared_ptr<Strategy>>(m, "Strategy", "A native strategy handle.");
+  py::class_<SymmetricQuoter, Strategy, std::shared_ptr<SymmetricQuoter>>(
+      m, "SymmetricQuoter", "Native fixed-spread symmetric quoter (half_spread2 = 2*h in ticks).")
+      .def(py::init<int64_t, int64_t>(), py::arg("half_spread2"), py::arg("size"));
+  py::class_<CfuncStrategy, Strategy, std::shared_ptr<CfuncStrategy>>(
+      m, "CfuncStrategy", "A numba cfunc rule called through its address (see mmsim.numba_strategy).")
+      .def(py::init<uintptr_t, std::vector<double>>(), py::arg("address"), py::arg("params"));
+
+  py::class_<Context>(m, "Context", "Strategy-side view at a wakeup (read-only) and the low-level order API.")
+      .def_readonly("now", &Context::now)
+      .def_readonly("reason", &Context::reason)
+      .def_readonly("best_bid", &Context::best_bid)
+      .def_readonly("bid_qty", &Context::bid_qty)
+      .def_readonly("best_ask", &Context::best_ask)
+      .def_readonly("ask_qty", &Context::ask_qty)
+      .def_readonly("position", &Context::position)
+      .def_readonly("cash", &Context::cash)
+      .def_readonly("ewma_mid", &Context::ewma_mid)
+      .def_readonly("data_exch_ts", &Context::data_exch_ts)
+      .def_readonly("data_arrival_ts", &Context::data_arrival_ts)
+      .def_readonly("data_rows", &Context::data_rows)
+      .def_readonly("tick_size", &Context::tick_size)
+      .def_readonly("lot_size", &Context::lot_size)
+      .def("depth", [](const Context& c, int side, int level) {
+        int64_t p = 0, q = 0;
+        if (!c.depth(side, level, p, q)) p = q = 0;
+        return py::make_tuple(p, q);
+      }, py::arg("side"), py::arg("level"))
+      .def("open_orders", [](const Context& c) {
+        py::list out;
+        for (auto& o : c.open_orders()) out.append(py::make_tuple(o.order_id, o.side, o.price, o.qty, o.leaves));
+        return out;
+      })
+      .def("submit", [](Context& c, int side, int64_t price, int64_t qty, const std::string& tif) {
+        return c.submit(side, price, qty, parse_tif(tif));
+      }, py::arg("side"), py::arg("price"), py::arg("qty"), py::arg("tif") = "gtc")
+      .def("cancel", &Context::cancel, py::arg("order_id"))
+      .def("modify", &Context::modify, py::arg("order_id"), py::arg("qty"));
+
+  py::class_<PyEngine>(m, "Engine", "The C++ event loop (see mmsim.sim for the arguments).")
+      .def(py::init<py::array, py::array, py::dict, py::dict, py::object>(), py::arg("events"), py::arg("arrival"),
+           py::arg("latencies"), py::arg("config"), py::arg("strategy"))
+      .def("step", &PyEngine::step, py::arg("n_rows"))
+      .def("rows_delivered", [](PyEngine& e) { return e.engine().rows_delivered(); })
+      .def("fills", [](PyEngine& e) { return PyEngine::records(e.engine().fills(), "FILL_DTYPE"); })
+      .def("orders", [](PyEngine& e) { return PyEngine::records(e.engine().orders(), "ORDER_DTYPE"); })
+      .def("decisions", [](PyEngine& e) { return PyEngine::records(e.engine().decisions(), "DECISION_DTYPE"); })
+      .def("summary", [](PyEngine& e) {
+        const Summary s = e.engine().summary();
+        py::dict d;
+        d["n_events"] = s.n_events; d["n_fills"] = s.n_fills; d["volume"] = s.volume;
+        d["position"] = s.position; d["cash_ticklots"] = s.cash_ticklots; d["fees"] = s.fees;
+        d["final_mid"] = s.final_mid; d["pnl"] = s.pnl; d["n_orders"] = s.n_orders;
+        d["n_decisions"] = s.n_decisions; d["repaired_crossed_levels"] = s.repaired_crossed_levels;
+        return d;
+      });
+
+  m.def("record_layouts", []() {
+    py::dict d;
+    d["EVENT_DTYPE"] = layout_of<EventRecord>({{"exch_ts", offsetof(EventRecord, exch_ts)},
+        {"recv_ts", offsetof(EventRecord, recv_ts)}, {"price", offsetof(EventRecord, price)},
+        {"qty", offsetof(EventRecord, qty)}, {"order_id", offsetof(EventRecord, order_id)},
+        {"kind", offsetof(EventRecord, kind)}, {"side", offsetof(EventRecord, side)},
+        {"flags", offsetof(EventRecord, flags)}});
+    d["FILL_DTYPE"] = layout_of<FillRecord>({{"fill_id", offsetof(FillRecord, fill_id)},
+        {"order_id", offsetof(FillRecord, order_id)}, {"exch_ts", offsetof(FillRecord, exch_ts)},
+        {"recv_ts", offsetof(FillRecord, recv_ts)}, {"price", offsetof(FillRecord, price)},
+        {"qty", offsetof(FillRecord, qty)}, {"position", offsetof(FillRecord, position)},
+        {"data_row", offsetof(FillRecord, data_row)}, {"fee", offsetof(FillRecord, fee)},
+        {"side", offsetof(FillRecord, side)}, {"maker", offsetof(FillRecord, maker)},
+        {"cause", offsetof(FillRecord, cause)}});
+    d["ORDER_DTYPE"] = layout_of<OrderRecord>({{"order_id", offsetof(OrderRecord, order_id)},
+        {"decision_id", offsetof(OrderRecord, decision_id)}, {"price", offsetof(OrderRecord, price)},
+        {"qty", offsetof(OrderRecord, qty)}, {"filled", offsetof(OrderRecord, filled)},
+        {"sent_ts", offsetof(OrderRecord, sent_ts)}, {"exch_ts", offsetof(OrderRecord, exch_ts)},
+        {"done_ts", offsetof(OrderRecord, done_ts)}, {"side", offsetof(OrderRecord, side)},
+        {"tif", offsetof(OrderRecord, tif)}, {"status", offsetof(OrderRecord, status)}});
+    d["DECISION_DTYPE"] = layout_of<DecisionRecord>({{"decision_id", offsetof(DecisionRecord, decision_id)},
+        {"ts", offsetof(DecisionRecord, ts)}, {"wire_ts", offsetof(DecisionRecord, wire_ts)},
+        {"data_exch_ts", offsetof(DecisionRecord, data_exch_ts)},
+        {"data_arrival_ts", offsetof(DecisionRecord, data_arrival_ts)},
+        {"data_rows", offsetof(DecisionRecord, data_rows)}, {"position", offsetof(DecisionRecord, position)},
+        {"bid_price", offsetof(DecisionRecord, bid_price)}, {"bid_qty", offsetof(DecisionRecord, bid_qty)},
+        {"ask_price", offsetof(DecisionRecord, ask_price)}, {"ask_qty", offsetof(DecisionRecord, ask_qty)},
+        {"n_new", offsetof(DecisionRecord, n_new)}, {"n_cancel", offsetof(DecisionRecord, n_cancel)},
+        {"n_modify", offsetof(DecisionRecord, n_modify)}, {"reason", offsetof(DecisionRecord, reason)}});
+    return d;
+  }, "Byte offsets of every record field as compiled, to check against the numpy dtypes.");
+
+  m.def("context_layout", []() {
+    py::dict d;
+    d["CI_NOW"] = int(CI_NOW); d["CI_REASON"] = int(CI_REASON); d["CI_BEST_BID"] = int(CI_BEST_BID);
+    d["CI_BID_QTY"] = int(CI_BID_QTY); d["CI_BEST_ASK"] = int(CI_BEST_ASK); d["CI_ASK_QTY"] = int(CI_ASK_QTY);
+    d["CI_POSITION"] = int(CI_POSITION); d["CI_DATA_EXCH_TS"] = int(CI_DATA_EXCH_TS);
+    d["CI_DATA_ARRIVAL_TS"] = int(CI_DATA_ARRIVAL_TS); d["CI_DATA_ROWS"] = int(CI_DATA_ROWS);
+    d["CI_DEPTH0"] = int(CI_DEPTH0); d["CI_LEVELS"] = int(CI_LEVELS); d["CI_SIZE"] = int(CI_SIZE);
+    d["CF_EWMA_MID"] = int(CF_EWMA_MID); d["CF_CASH"] = int(CF_CASH); d["CF_TICK_SIZE"] = int(CF_TICK_SIZE);
+    d["CF_LOT_SIZE"] = int(CF_LOT_SIZE); d["CF_SIZE"] = int(CF_SIZE);
+    return d;
+  }, "Indices of the flat context arrays handed to numba cfunc strategies.");
+
+  m.def("ewma_batch", [](py::array_t<int64_t, py::array::c_style | py::array::forcecast> ts,
+                         py::array_t<double, py::array::c_style | py::array::forcecast> x, int64_t tau_ns) {
+    if (ts.size() != x.size()) throw ConfigError("ewma_batch: ts and x differ in length");
+    py::array_t<double> out(ts.size());
+    const int32_t rc = mmsim_ewma_batch(ts.data(), x.data(), static_cast<size_t>(ts.size()), tau_ns, out.mutable_data());
+    if (rc == MMSIM_ERR_HORIZON) throw ConfigError("ewma_batch: horizon must be > 0 ns");
+    if (rc == MMSIM_ERR_TIME) throw ConfigError("ewma_batch: timestamps must not decrease");
+    if (rc == MMSIM_ERR_VALUE) throw ConfigError("ewma_batch: values must be finite");
+    if (rc != MMSIM_OK) throw ConfigError("ewma_batch failed with status " + std::to_string(rc));
+    return out;
+  }, py::arg("ts"), py::arg("x"), py::arg("tau_ns"),
+     "Rust EWMA over arrays (batch mode): value after each update, the same code the loop runs.");
+}

@@ -1,0 +1,166 @@
+// The event loop: exchange-side book and matching of own orders at exchange time, a feed that delivers
+// each row to the strategy-side book after its latency, order/response/compute latency, wakeups.
+// The rules are docs/event-loop.md and docs/fills.md; mmsim/reference.py implements the same in Python.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mmsim/book.hpp"
+#include "mmsim/features.h"
+#include "mmsim/records.hpp"
+#include "mmsim/strategy.hpp"
+
+namespace mmsim {
+
+enum class QueueModel { RiskAverse, Power, Log };
+
+struct EngineConfig {
+  bool l3 = false;
+  QueueModel queue_model = QueueModel::RiskAverse;
+  double queue_power = 2.0;
+  double maker_fee_bps = 0.0, taker_fee_bps = 0.0;
+  double tick_size = 1.0, lot_size = 1.0;
+  bool wake_on_feed = true, wake_on_response = true;
+  int64_t timer_interval_ns = 0;
+  bool post_only = false;
+  bool repair_crossed = false;
+  int64_t ewma_tau_ns = 1'000'000'000;
+  bool compute_measured = false;
+  double compute_factor = 1.0;
+  std::string strategy_name = "strategy";
+};
+
+// Latency streams: the k-th use of a leg takes element k % size (size >= 1).
+struct LatencyTables {
+  std::vector<int64_t> entry, cancel, response, compute;
+};
+
+struct Summary {
+  int64_t n_events = 0, n_fills = 0, volume = 0, position = 0, cash_ticklots = 0;
+  double fees = 0.0, final_mid = 0.0, pnl = 0.0;
+  int64_t n_orders = 0, n_decisions = 0, repaired_crossed_levels = 0;
+};
+
+class Engine {
+ public:
+  // `events` and `arrival` must outlive the engine (the bindings keep the numpy arrays alive).
+  Engine(const EventRecord* events, const int64_t* arrival, int64_t n, LatencyTables lat, EngineConfig cfg,
+         Strategy* strategy);
+
+  // Runs until `n_rows` more feed rows were delivered or the run ended; true when it ended.
+  bool step(int64_t n_rows);
+  bool done() const { return done_; }
+  int64_t rows_delivered() const { return fd_i_; }
+
+  const std::vector<FillRecord>& fills() const { return fills_; }
+  std::vector<OrderRecord> orders() const;
+  const std::vector<DecisionRecord>& decisions() const { return decisions_; }
+  Summary summary() const;
+
+  // Strategy-side order API (called through Context during a wakeup).
+  int64_t api_submit(int side, int64_t price, int64_t qty, Tif tif);
+  void api_cancel(int64_t order_id);
+  void api_modify(int64_t order_id, int64_t qty);
+  std::vector<Context::OpenOrder> api_open_orders() const;
+  const Book& strategy_book() const { return st_book_; }
+
+ private:
+  // ---- exchange side
+  struct ExOrder {  // one own order as the exchange sees it, plus its log fields
+    int64_t id = 0, decision_id = 0, price = 0, qty = 0, leaves = 0, filled = 0;
+    int64_t sent_ts = NO_TS, exch_ts = NO_TS, done_ts = NO_TS;
+    int64_t own_seq = 0;   // FIFO among own orders
+    int64_t l3_seq = 0;    // priority against market orders (L3)
+    double ahead = 0.0, traded = 0.0;
+    int8_t side = 0;
+    uint8_t tif = GTC, status = ST_PENDING;
+  };
+  struct MktOrder { int64_t seq, price, qty; int8_t side; };
+  enum ReqType : uint8_t { REQ_NEW, REQ_CANCEL, REQ_MODIFY };
+  struct Request { int64_t t, order_id, qty; ReqType type; };
+  enum RespType : uint8_t { R_ACK, R_FILL, R_CANCELLED, R_EXPIRED, R_REJECTED, R_MODIFIED, R_CANCEL_REJECT, R_MODIFY_REJECT };
+  struct Response { int64_t t, order_id, qty, price; double fee; RespType type; };
+
+  // ---- strategy side
+  enum class Known : uint8_t { Sent, Live, Done };
+  struct StOrder { int64_t price, qty, leaves; int8_t side; Known state; bool cancel_sent; };
+  struct Action { ReqType type; int64_t order_id, qty; };
+
+  void on_exchange_row(int64_t i);
+  void on_request(const Request& r);
+  void on_feed_row(int64_t i);
+  void on_response(const Response& r);
+  void request_wake(int64_t t, int32_t reason);
+  void wakeup(int64_t ts);
+
+  void exchange_l2(const EventRecord& e, int64_t i);
+  void exchange_l3(const EventRecord& e, int64_t i);
+  void allocate_trade(int passive_side, int64_t p, int64_t q, int64_t row, FillCause at_price, int64_t before_seq);
+  void check_crosses(int64_t row);
+  void end_of_group_check(Book& book, int64_t row, bool exchange_side);
+  void fill(ExOrder& o, int64_t qty, int64_t price, bool maker, FillCause cause, int64_t row, int64_t t);
+  void finish(ExOrder& o, uint8_t status, int64_t t);
+  void rest(ExOrder& o);
+  int64_t push_response(int64_t t, RespType type, int64_t order_id, int64_t qty, int64_t price, double fee);
+  void send(const Action& a, int64_t wire_ts);
+  void targets_to_actions(const Targets& tg);
+  int64_t create_order(int side, int64_t price, int64_t qty, Tif tif);
+  double fee_of(int64_t price, int64_t qty, bool maker) const;
+  [[noreturn]] void strategy_failed(int64_t ts, const std::string& why) const;
+
+  const EventRecord* ev_;
+  const int64_t* arrival_;
+  int64_t n_;
+  LatencyTables lat_;
+  EngineConfig cfg_;
+  Strategy* strategy_;
+
+  // exchange side
+  Book ex_book_;
+  std::unordered_map<int64_t, MktOrder> mkt_orders_;
+  std::vector<ExOrder> orders_;      // index = id - 1
+  std::vector<int64_t> live_;        // ids resting at the exchange, ascending
+  int64_t own_seq_counter_ = 0;
+  int64_t position_ = 0, cash_ = 0;
+  double fees_ = 0.0;
+  int64_t volume_ = 0;
+  int64_t last_mid2_ = 0;
+  bool have_mid_ = false;
+  int64_t repaired_ = 0;
+  std::vector<FillRecord> fills_;
+  std::vector<int64_t> scratch_;     // candidates of one trade allocation
+
+  // strategy side
+  Book st_book_;
+  MmsimEwma ewma_{};
+  std::vector<StOrder> st_orders_;   // index = id - 1
+  std::vector<int64_t> st_active_;   // ids not known done, ascending
+  int64_t st_position_ = 0, st_cash_ = 0;
+  double st_fees_ = 0.0;
+  std::vector<Action> api_actions_;  // low-level calls queued during a wakeup
+  bool in_wakeup_ = false;
+  int64_t cur_decision_ = 0;
+  std::vector<DecisionRecord> decisions_;
+  Context ctx_;
+
+  // streams
+  int64_t ex_i_ = 0, fd_i_ = 0;
+  std::deque<Request> requests_;
+  std::deque<Response> responses_;
+  int64_t last_req_arrival_ = NO_TS, last_resp_arrival_ = NO_TS;
+  uint64_t k_entry_ = 0, k_cancel_ = 0, k_resp_ = 0;
+  int64_t next_timer_;
+  bool wake_pending_ = false;
+  int64_t wake_time_ = 0;
+  int32_t wake_reason_ = 0;
+  int64_t busy_until_ = NO_TS;
+  int64_t last_wake_ts_ = NO_TS, wakes_at_ts_ = 0;
+  static constexpr int64_t kMaxWakesPerInstant = 1000;
+  int64_t t_end_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace mmsim

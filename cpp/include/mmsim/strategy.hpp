@@ -1,0 +1,87 @@
+// The strategy interface: at each wakeup a strategy reads the strategy-side Context and writes Targets.
+// Three kinds implement it: native C++ (here), a numba cfunc through a function pointer (here), and a
+// Python object (cpp/bindings, the only place that knows Python).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mmsim/records.hpp"
+
+namespace mmsim {
+
+class Engine;
+
+struct Targets {
+  bool has = false;  // false: leave orders as they are
+  int64_t bid_price = 0, bid_qty = 0, ask_price = 0, ask_qty = 0;
+};
+
+// Read-only strategy-side view plus the low-level order API, valid during one on_wakeup call.
+struct Context {
+  int64_t now = 0;
+  int32_t reason = 0;
+  int64_t best_bid = 0, bid_qty = 0, best_ask = 0, ask_qty = 0;
+  int64_t position = 0;
+  double cash = 0.0;
+  double ewma_mid = 0.0;
+  int64_t data_exch_ts = NO_TS, data_arrival_ts = NO_TS, data_rows = 0;
+  double tick_size = 1.0, lot_size = 1.0;
+  Engine* engine = nullptr;
+
+  bool depth(int side, int level, int64_t& price, int64_t& qty) const;
+  int64_t submit(int side, int64_t price, int64_t qty, Tif tif);
+  void cancel(int64_t order_id);
+  void modify(int64_t order_id, int64_t qty);
+  struct OpenOrder { int64_t order_id; int side; int64_t price, qty, leaves; };
+  std::vector<OpenOrder> open_orders() const;
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  // Returns 0 on success; otherwise the run stops and error_message() says why.
+  virtual int on_wakeup(Context& ctx, Targets& out) = 0;
+  virtual std::string error_message() const { return "strategy returned an error status"; }
+};
+
+// Fixed-spread symmetric quoter: bid floor(mid - h), ask ceil(mid + h); pulls both sides when one-sided.
+// Works in twice-the-mid integer ticks so it is exact (the Python twin is mmsim.strategy.SymmetricQuoter).
+class SymmetricQuoter final : public Strategy {
+ public:
+  SymmetricQuoter(int64_t half_spread2, int64_t size) : h2_(half_spread2), size_(size) {}
+  int on_wakeup(Context& ctx, Targets& out) override;
+
+ private:
+  int64_t h2_, size_;
+};
+
+// Flat layout handed to a numba cfunc: int64 context, float64 context, user params, int64 output.
+// Indices are mirrored in mmsim/numba_strategy.py.
+enum CtxIndex : int {
+  CI_NOW = 0, CI_REASON, CI_BEST_BID, CI_BID_QTY, CI_BEST_ASK, CI_ASK_QTY, CI_POSITION,
+  CI_DATA_EXCH_TS, CI_DATA_ARRIVAL_TS, CI_DATA_ROWS,
+  CI_DEPTH0,  // then per level L (0..CI_LEVELS-1): bid price, bid qty, ask price, ask qty at CI_DEPTH0 + 4L
+  CI_LEVELS = 5,
+  CI_SIZE = CI_DEPTH0 + 4 * CI_LEVELS,
+};
+enum CtxFIndex : int { CF_EWMA_MID = 0, CF_CASH, CF_TICK_SIZE, CF_LOT_SIZE, CF_SIZE };
+using CfuncRule = int32_t (*)(const int64_t* ctx_i, const double* ctx_f, const double* params, int64_t* out);
+
+class CfuncStrategy final : public Strategy {
+ public:
+  CfuncStrategy(uintptr_t address, std::vector<double> params)
+      : fn_(reinterpret_cast<CfuncRule>(address)), params_(std::move(params)) {}
+  int on_wakeup(Context& ctx, Targets& out) override;
+  std::string error_message() const override;
+
+ private:
+  CfuncRule fn_;
+  std::vector<double> params_;
+  int64_t ci_[CI_SIZE] = {};
+  double cf_[CF_SIZE] = {};
+  int64_t out_[5] = {};
+  int32_t last_status_ = 0;
+};
+
+}  // namespace mmsim
