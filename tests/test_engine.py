@@ -1,0 +1,186 @@
+"""The C++ loop through its public entry point: determinism, the three strategy speeds, errors, features."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import events, zero_latencies
+from mmsim import DataError, Instrument, StrategyError, _core, records as R, simulate
+from mmsim.numba_strategy import CI_BEST_BID, CI_BID_QTY, cfunc_strategy, symmetric_numba
+from mmsim.strategy import Quotes, SymmetricQuoter
+from mmsim.synthetic import generate_l2
+
+RUN = dict(feed_latency="lognormal:median=1ms,sigma=0.5", entry_latency="gamma:shape=2,scale=300us",
+           cancel_latency="500us", response_latency="lognormal:median=800us,sigma=0.3",
+           compute_latency="20us", timer_interval_ns=50_000_000, wake_on_feed=False)
+
+
+@pytest.fixture(scope="module")
+def market():
+    return generate_l2(60_000, seed=3)
+
+
+def test_same_seed_identical_results_different_seed_differs(market):
+    a = simulate(market, Instrument(0.01, 1), "symmetric:half_spread=1", seed=7, **RUN)
+    b = simulate(market, Instrument(0.01, 1), "symmetric:half_spread=1", seed=7, **RUN)
+    c = simulate(market, Instrument(0.01, 1), "symmetric:half_spread=1", seed=8, **RUN)
+    assert len(a.fills) > 50
+    pd.testing.assert_frame_equal(a.fills, b.fills)
+    pd.testing.assert_frame_equal(a.decisions, b.decisions)
+    assert not a.fills["exch_ts"].equals(c.fills["exch_ts"]) or len(a.fills) != len(c.fills)
+
+
+def test_three_speeds_same_rule_same_fills(market):
+    native = simulate(market, Instrument(0.01, 1), "symmetric:half_spread=1.5,size=2", seed=1, **RUN)
+    numba_ = simulate(market, Instrument(0.01, 1), symmetric_numba.with_params(half_spread=1.5, size=2), seed=1, **RUN)
+    python = simulate(market, Instrument(0.01, 1), SymmetricQuoter(1.5, 2), seed=1, **RUN)
+    assert len(native.fills) > 50
+    pd.testing.assert_frame_equal(native.fills, numba_.fills)
+    pd.testing.assert_frame_equal(native.fills, python.fills)
+    pd.testing.assert_frame_equal(native.orders, python.orders)
+
+
+def test_chunked_stepping_equals_one_shot(market):
+    one = simulate(market, Instrument(0.01, 1), "symmetric", seed=2, chunk_rows=1 << 30, **RUN)
+    many = simulate(market, Instrument(0.01, 1), "symmetric", seed=2, chunk_rows=997, **RUN)
+    pd.testing.assert_frame_equal(one.fills, many.fills)
+    pd.testing.assert_frame_equal(one.decisions, many.decisions)
+
+
+def test_decisions_are_causal(market):
+    res = simulate(market, Instrument(0.01, 1), "symmetric", seed=4, **RUN)
+    d = res.decisions
+    seen = d[d["data_rows"] > 0]
+    assert (seen["data_arrival_ts"] <= seen["ts"]).all()
+    assert (seen["data_exch_ts"] <= seen["data_arrival_ts"]).all()
+    assert (d["wire_ts"] - d["ts"] == 20_000).all()
+    # the data a decision saw is exactly the rows whose arrival precedes it
+    arrival_of_last = seen["data_arrival_ts"].to_numpy()
+    assert (np.diff(arrival_of_last) >= 0).all()
+
+
+def test_feed_latency_delays_what_the_strategy_sees():
+    ev = events([(0, R.DEPTH, 1, 100, 5), (0, R.DEPTH, -1, 102, 5), (1_000, R.DEPTH, 1, 101, 5)])
+    seen = []
+
+    class Watch:
+        def on_wakeup(self, ctx):
+            seen.append((ctx.now, ctx.best_bid))
+
+    simulate(ev, Instrument(1, 1), Watch(), feed_latency="5us")
+    assert seen == [(5_000, 100), (6_000, 101)]
+
+
+def test_python_strategy_error_names_strategy_time_and_cause():
+    ev = events([(0, R.DEPTH, 1, 100, 5), (10, R.DEPTH, -1, 102, 5)])
+
+    class Broken:
+        def on_wakeup(self, ctx):
+            if ctx.now >= 10:
+                raise ZeroDivisionError("boom")
+
+    with pytest.raises(StrategyError, match=r"strategy Broken failed at t=10 ns: ZeroDivisionError: boom"):
+        simulate(ev, Instrument(1, 1), Broken())
+
+
+def test_bad_targets_are_strategy_errors():
+    ev = events([(0, R.DEPTH, 1, 100, 5), (10, R.DEPTH, -1, 102, 5)])
+
+    class Crossed:
+        def on_wakeup(self, ctx):
+            return Quotes(101, 1, 101, 1)
+
+    class Floats:
+        def on_wakeup(self, ctx):
+            return "nope"
+
+    with pytest.raises(StrategyError, match="crossed target quotes"):
+        simulate(ev, Instrument(1, 1), Crossed())
+    with pytest.raises(StrategyError, match="must return Quotes"):
+        simulate(ev, Instrument(1, 1), Floats())
+
+
+def test_cfunc_status_and_silent_exception_are_errors():
+    ev = events([(0, R.DEPTH, 1, 100, 5), (10, R.DEPTH, -1, 102, 5)])
+
+    @cfunc_strategy(params={"x": 1.0})
+    def fails(ci, cf, p, out):
+        out[0] = 0
+        return 7
+
+    @cfunc_strategy()
+    def forgets(ci, cf, p, out):
+        return 0
+
+    with pytest.raises(StrategyError, match="status 7"):
+        simulate(ev, Instrument(1, 1), fails)
+    with pytest.raises(StrategyError, match="status 1000001"):
+        simulate(ev, Instrument(1, 1), forgets)
+
+
+def test_cfunc_reads_the_context():
+    ev = events([(0, R.DEPTH, 1, 100, 5), (0, R.DEPTH, -1, 104, 5)])
+
+    @cfunc_strategy(params={"size": 3.0})
+    def join_bid(ci, cf, p, out):
+        out[0] = 1
+        out[1] = ci[CI_BEST_BID] if ci[CI_BID_QTY] > 0 else 0
+        out[2] = np.int64(p[0])
+        out[3] = 0
+        out[4] = 0
+        return 0
+
+    res = simulate(ev, Instrument(1, 1), join_bid)
+    assert res.orders[["price", "qty", "side"]].values.tolist() == [[100, 3, 1]]
+
+
+def test_crossed_book_in_data_is_an_error_naming_the_row():
+    ev = events([(0, R.DEPTH, 1, 100, 5), (0, R.DEPTH, -1, 102, 5), (5, R.DEPTH, 1, 103, 1)])
+    with pytest.raises(DataError, match=r"mydata: row 2: crossed book: best bid 103 >= best ask 102"):
+        simulate(ev, Instrument(1, 1), "symmetric", source_name="mydata")
+    res = simulate(ev, Instrument(1, 1), "symmetric", crossed_policy="repair")
+    assert res.summary["repaired_crossed_levels"] == 1
+
+
+def test_zero_latency_self_loop_is_stopped():
+    # A strategy that keeps lifting the offer on its own fills, with zero latency everywhere.
+    ev = events([(0, R.DEPTH, 1, 100, 5), (0, R.DEPTH, -1, 101, 5), (10, R.DEPTH, 1, 99, 1)])
+
+    class Lifter:
+        def on_wakeup(self, ctx):
+            if ctx.ask_qty:
+                ctx.submit(1, ctx.best_ask, 1, "ioc")
+
+    with pytest.raises(StrategyError, match="without time advancing"):
+        simulate(ev, Instrument(1, 1), Lifter())
+
+
+def test_rust_ewma_matches_numpy_reference():
+    rng = np.random.default_rng(0)
+    ts = np.cumsum(rng.integers(0, 5_000_000, 2_000))
+    x = 100 + np.cumsum(rng.normal(size=2_000))
+    tau = 3_000_000
+    got = _core.ewma_batch(ts, x, tau)
+    want = np.empty_like(x)
+    want[0] = x[0]
+    for i in range(1, len(x)):  # exact EWMA of the step function held at x[i-1] over (ts[i-1], ts[i]]
+        w = np.exp(-(ts[i] - ts[i - 1]) / tau)
+        want[i] = w * want[i - 1] + (1 - w) * x[i - 1]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    with pytest.raises(Exception, match="horizon"):
+        _core.ewma_batch(ts, x, 0)
+
+
+def test_ctx_ewma_is_the_rust_feature_on_the_delayed_mid():
+    ev = events([(0, R.DEPTH, 1, 100, 5), (0, R.DEPTH, -1, 102, 5), (1_000_000, R.DEPTH, -1, 104, 5),
+                 (1_000_000, R.DEPTH, -1, 102, 0)])
+    got = []
+
+    class Watch:
+        def on_wakeup(self, ctx):
+            got.append((ctx.now, ctx.ewma_mid))
+
+    simulate(ev, Instrument(1, 1), Watch(), feed_latency="1ms", ewma_tau_ns=1_000_000)
+    mids_t = np.array([1_000_000, 1_000_000, 2_000_000, 2_000_000])
+    mids = np.array([101.0, 101.0, 101.0, 102.0])  # two-sided from the 2nd row on
+    want = _core.ewma_batch(mids_t[1:], mids[1:], 1_000_000)
+    assert got[0][1] == want[0] and got[-1][1] == want[-1]
