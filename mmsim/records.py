@@ -56,7 +56,7 @@ ST_PENDING = 0    #: sent but had not reached the exchange when the run ended
 ST_OPEN = 1       #: resting at the end of the run
 ST_FILLED = 2
 ST_CANCELLED = 3
-ST_REJECTED = 4   #: post-only that would cross, or a modify of an order that was gone
+ST_REJECTED = 4   #: a post-only order that would have crossed at entry
 ST_EXPIRED = 5    #: IOC remainder
 
 # What made a fill (FILL_DTYPE["cause"]).

@@ -185,6 +185,6 @@ def simulate(events: np.ndarray, instrument: Optional[Instrument] = None, strate
     summary = dict(eng.summary())
     summary.update(wall_s=wall, events_per_s=(len(events) / wall if wall > 0 else float("inf")),
                    engine=engine, strategy=name, seed=int(seed), mode=report["mode"], source=source_name,
-                   repaired_rows=int(report.get("repaired_rows", 0)))
+                   repaired_rows=int(report.get("n_dropped", 0)))
     f, o, d = to_frames(fills, orders, decisions)
     return RunResult(fills=f, orders=o, decisions=d, summary=summary)
