@@ -196,6 +196,11 @@ def _import_file(path: Path, spec: str):
 def _instantiate(target: Any, params: dict, spec: str) -> Any:
     if inspect.isclass(target) or (callable(target) and not hasattr(target, "on_wakeup")):
         obj = _construct(target, params, spec)
+    elif params and callable(getattr(target, "with_params", None)):
+        try:  # a compiled numba rule (mmsim.numba_strategy.NumbaStrategy) takes its parameters this way
+            obj = target.with_params(**params)
+        except (ConfigError, TypeError, ValueError) as e:
+            raise ConfigError(f"strategy '{spec}': {e}") from None
     else:
         if params:
             raise ConfigError(f"strategy '{spec}': {target!r} is an object, it takes no parameters")
