@@ -213,6 +213,13 @@ class _Ewma:
         self.last_x = x
         self.last_t = t
 
+    def value_at(self, t: int) -> float:
+        """The average as of ``t`` (>= the last update), the last value held since then."""
+        if not self.initialized:
+            return math.nan
+        w = math.exp(-(t - self.last_t) / self.tau)
+        return w * self.value + (1.0 - w) * self.last_x
+
 
 # ================================================================================================ context
 class ReferenceContext:
@@ -231,7 +238,7 @@ class ReferenceContext:
         self.ask_qty = book.qty_at(R.ASK, ba) if ba is not None else 0
         self.position = eng.st_position
         self.cash = eng.st_cash_ticklots * eng.tick_size * eng.lot_size - eng.st_fees
-        self.ewma_mid = eng.ewma.value
+        self.ewma_mid = eng.ewma.value_at(ts)
         self.data_exch_ts = eng.data_exch_ts
         self.data_arrival_ts = eng.data_arrival_ts
         self.data_rows = eng.data_rows
@@ -702,8 +709,8 @@ class ReferenceEngine:
             self.st_repaired += self.st_book.check_crossed(i, self.crossed_policy)
         t = self.arrival[i]
         mid = self.st_book.mid()
-        if mid is not None:
-            self.ewma.update(t, mid)
+        if mid is not None and (not self.ewma.initialized or mid != self.ewma.last_x):
+            self.ewma.update(t, mid)  # the mid is a step function: updating on change only is exact
         self.data_rows = i + 1
         self.data_exch_ts = self.ev_exch_ts[i]
         self.data_arrival_ts = t

@@ -42,7 +42,6 @@ from .records import ASK, BID, DEPTH, EVENT_DTYPE, NO_TS, TRADE
 
 __all__ = ["generate_l2"]
 
-_U64 = np.uint64
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)

@@ -28,7 +28,8 @@ class RandomQuoter:
 
     def on_wakeup(self, ctx):
         rnd = random.Random(hash((self.seed, ctx.now, ctx.reason, ctx.best_bid, ctx.bid_qty, ctx.best_ask,
-                                  ctx.ask_qty, ctx.position, ctx.data_rows, len(ctx.open_orders()))))
+                                  ctx.ask_qty, ctx.position, ctx.data_rows, len(ctx.open_orders()),
+                                  ctx.ewma_mid.hex())))  # exact bits: the feature must agree too
         mid = (ctx.best_bid + ctx.best_ask) // 2 if ctx.bid_qty and ctx.ask_qty else 100
         opens = ctx.open_orders()
         u = rnd.random()

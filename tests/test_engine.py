@@ -170,17 +170,19 @@ def test_rust_ewma_matches_numpy_reference():
         _core.ewma_batch(ts, x, 0)
 
 
-def test_ctx_ewma_is_the_rust_feature_on_the_delayed_mid():
+def test_ctx_ewma_is_the_rust_feature_on_the_delayed_mid_as_of_now():
     ev = events([(0, R.DEPTH, 1, 100, 5), (0, R.DEPTH, -1, 102, 5), (1_000_000, R.DEPTH, -1, 104, 5),
-                 (1_000_000, R.DEPTH, -1, 102, 0)])
-    got = []
+                 (1_000_000, R.DEPTH, -1, 102, 0), (1_500_000, R.DEPTH, 1, 99, 1)])
+    got = {}
 
     class Watch:
         def on_wakeup(self, ctx):
-            got.append((ctx.now, ctx.ewma_mid))
+            got[ctx.now] = ctx.ewma_mid
 
-    simulate(ev, Instrument(1, 1), Watch(), feed_latency="1ms", ewma_tau_ns=1_000_000)
-    mids_t = np.array([1_000_000, 1_000_000, 2_000_000, 2_000_000])
-    mids = np.array([101.0, 101.0, 101.0, 102.0])  # two-sided from the 2nd row on
-    want = _core.ewma_batch(mids_t[1:], mids[1:], 1_000_000)
-    assert got[0][1] == want[0] and got[-1][1] == want[-1]
+    tau = 1_000_000
+    simulate(ev, Instrument(1, 1), Watch(), feed_latency="1ms", ewma_tau_ns=tau, timer_interval_ns=250_000)
+    # delayed mid: 101 from t=1ms, 102 from t=2ms (rows 2-3 arrive then; row 4 changes no best price)
+    assert got[1_000_000] == 101.0
+    assert got[2_000_000] == 101.0           # the new mid only starts counting from now on
+    w = np.exp(-0.5)
+    assert got[2_500_000] == pytest.approx(w * 101.0 + (1 - w) * 102.0, rel=1e-12)

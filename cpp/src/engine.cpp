@@ -422,8 +422,10 @@ void Engine::on_feed_row(int64_t i) {
   fd_i_ = i + 1;
   if (i + 1 == n_ || ev_[i + 1].exch_ts != e.exch_ts) end_of_group_check(st_book_, i, false);
   if (st_book_.has(BID) && st_book_.has(ASK)) {
+    // The mid is a step function: feeding it only when it changes is exact and saves an exp() per row.
     const double mid = static_cast<double>(st_book_.best(BID) + st_book_.best(ASK)) / 2.0;
-    if (mmsim_ewma_update(&ewma_, t, mid) != MMSIM_OK) throw DataError(i, "feature update failed (time went back)");
+    if (!ewma_.initialized || mid != ewma_.last_x)
+      if (mmsim_ewma_update(&ewma_, t, mid) != MMSIM_OK) throw DataError(i, "feature update failed (time went back)");
   }
   if (cfg_.wake_on_feed) request_wake(t, WAKE_FEED);
 }
@@ -489,7 +491,8 @@ void Engine::wakeup(int64_t ts) {
   ctx_.best_ask = ctx_.ask_qty ? st_book_.best(ASK) : 0;
   ctx_.position = st_position_;
   ctx_.cash = static_cast<double>(st_cash_) * cfg_.tick_size * cfg_.lot_size - st_fees_;
-  ctx_.ewma_mid = ewma_.initialized ? ewma_.value : std::numeric_limits<double>::quiet_NaN();
+  ctx_.ewma_mid = std::numeric_limits<double>::quiet_NaN();
+  if (ewma_.initialized) mmsim_ewma_value_at(&ewma_, ts, &ctx_.ewma_mid);  // decayed to the wakeup time
   ctx_.data_rows = fd_i_;
   ctx_.data_exch_ts = fd_i_ > 0 ? ev_[fd_i_ - 1].exch_ts : NO_TS;
   ctx_.data_arrival_ts = fd_i_ > 0 ? arrival_[fd_i_ - 1] : NO_TS;
