@@ -185,3 +185,11 @@ def test_objects_and_classes():
     for bad in ("", "   ", "bad name!", ":x=1"):
         with pytest.raises(ConfigError, match="strategy '"):
             load_strategy(bad)
+
+
+def test_installed_package_entry_point_runs():
+    # pyproject.toml registers mmsim.strategy:SymmetricQuoter as entry point 'symmetric_python'
+    from mmsim.strategy import SymmetricQuoter
+
+    obj, name = loader.load_strategy("symmetric_python:half_spread=2,size=3")
+    assert isinstance(obj, SymmetricQuoter) and obj.half_spread2 == 4 and obj.size == 3
