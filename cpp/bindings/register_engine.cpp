@@ -106,14 +106,11 @@ EngineConfig parse_config(const py::dict& d) {
 // Owns everything the C++ engine points at: the numpy arrays and the strategy.
 class PyEngine {
  public:
-  PyEngine(py::array events, py::array arrival, py::dict latencies, py::dict config, py::object strategy) {
-    if (events.ndim() != 1 || events.itemsize() != sizeof(EventRecord) ||
-        !(events.flags() & py::array::c_style))
-      throw ConfigError("events must be a contiguous 1-d EVENT_DTYPE array");
-    arrival_ = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(arrival);
-    if (!arrival_ || arrival_.ndim() != 1 || arrival_.size() != events.size())
-      throw ConfigError("arrival must be an int64 array with one entry per event");
+  PyEngine(py::array events, py::array arrival, py::dict latencies, py::dict config, py::object strategy,
+           bool final) {
+    check_rows(events, arrival);
     events_ = events;
+    arrival_ = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(arrival);
     LatencyTables lat;
     for (const char* leg : {"entry", "cancel", "response", "compute"})
       if (!latencies.contains(leg)) throw ConfigError(std::string("latencies needs '") + leg + "'");
@@ -131,7 +128,22 @@ class PyEngine {
       s = py_strategy_.get();
     }
     engine_ = std::make_unique<Engine>(static_cast<const EventRecord*>(events_.data()), arrival_.data(),
-                                       static_cast<int64_t>(events_.size()), std::move(lat), parse_config(config), s);
+                                       static_cast<int64_t>(events_.size()), std::move(lat), parse_config(config), s,
+                                       final);
+  }
+
+  static void check_rows(const py::array& events, const py::array& arrival) {
+    if (events.ndim() != 1 || events.itemsize() != sizeof(EventRecord) || !(events.flags() & py::array::c_style))
+      throw ConfigError("events must be a contiguous 1-d EVENT_DTYPE array");
+    if (arrival.ndim() != 1 || arrival.size() != events.size())
+      throw ConfigError("arrival must be an int64 array with one entry per event");
+  }
+
+  void append(py::array events, py::array arrival, bool final) {
+    check_rows(events, arrival);
+    auto arr = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(arrival);
+    engine_->append(static_cast<const EventRecord*>(events.data()), arr.data(), static_cast<int64_t>(events.size()),
+                    final);  // copies what it keeps
   }
 
   bool step(int64_t n_rows) {
@@ -221,9 +233,13 @@ void register_engine(py::module_& m) {
       .def("modify", &Context::modify, py::arg("order_id"), py::arg("qty"));
 
   py::class_<PyEngine>(m, "Engine", "The C++ event loop (see mmsim.sim for the arguments).")
-      .def(py::init<py::array, py::array, py::dict, py::dict, py::object>(), py::arg("events"), py::arg("arrival"),
-           py::arg("latencies"), py::arg("config"), py::arg("strategy"))
+      .def(py::init<py::array, py::array, py::dict, py::dict, py::object, bool>(), py::arg("events"),
+           py::arg("arrival"), py::arg("latencies"), py::arg("config"), py::arg("strategy"), py::arg("final") = true)
       .def("step", &PyEngine::step, py::arg("n_rows"))
+      .def("append", &PyEngine::append, py::arg("events"), py::arg("arrival"), py::arg("final"),
+           "Stream the next chunk of rows (copied); `final` when no more follow.")
+      .def("needs_data", [](PyEngine& e) { return e.engine().needs_data(); })
+      .def("rows_held", [](PyEngine& e) { return e.engine().rows_held(); })
       .def("rows_delivered", [](PyEngine& e) { return e.engine().rows_delivered(); })
       .def("fills", [](PyEngine& e) { return PyEngine::records(e.engine().fills(), "FILL_DTYPE"); })
       .def("orders", [](PyEngine& e) { return PyEngine::records(e.engine().orders(), "ORDER_DTYPE"); })

@@ -80,8 +80,8 @@ std::string CfuncStrategy::error_message() const {
 // ----------------------------------------------------------------------------------------- engine
 
 Engine::Engine(const EventRecord* events, const int64_t* arrival, int64_t n, LatencyTables lat, EngineConfig cfg,
-               Strategy* strategy)
-    : ev_(events), arrival_(arrival), n_(n), cfg_(std::move(cfg)), strategy_(strategy) {
+               Strategy* strategy, bool final)
+    : ev_(events), arrival_(arrival), loaded_(n), final_(final), cfg_(std::move(cfg)), strategy_(strategy) {
   lat_.entry = non_empty(std::move(lat.entry), "entry");
   lat_.cancel = non_empty(std::move(lat.cancel), "cancel");
   lat_.response = non_empty(std::move(lat.response), "response");
@@ -89,9 +89,10 @@ Engine::Engine(const EventRecord* events, const int64_t* arrival, int64_t n, Lat
   if (mmsim_ewma_init(&ewma_, cfg_.ewma_tau_ns) != MMSIM_OK) throw ConfigError("ewma_tau_ns must be > 0");
   if (cfg_.timer_interval_ns < 0) throw ConfigError("timer_interval_ns must be >= 0");
   if (strategy_ == nullptr) throw ConfigError("no strategy");
-  t_end_ = n_ > 0 ? arrival_[n_ - 1] : NO_TS;
-  next_timer_ = (cfg_.timer_interval_ns > 0 && n_ > 0) ? arrival_[0] : kInf;
-  done_ = n_ == 0;
+  t_end_ = !final_ ? kInf : (n > 0 ? arrival_[n - 1] : NO_TS);
+  next_timer_ = (cfg_.timer_interval_ns > 0 && n > 0) ? arrival_[0] : kInf;
+  done_ = final_ && n == 0;
+  if (!final_ && n == 0) throw ConfigError("a streamed run needs rows in its first chunk");
   ctx_.engine = this;
   ctx_.tick_size = cfg_.tick_size;
   ctx_.lot_size = cfg_.lot_size;
@@ -101,13 +102,14 @@ bool Engine::step(int64_t n_rows) {
   if (done_) return true;
   const int64_t target = fd_i_ + std::max<int64_t>(n_rows, 1);
   for (;;) {
-    if (fd_i_ >= target && fd_i_ < n_) return false;
+    if (fd_i_ >= target && fd_i_ < loaded_) return false;
+    if (needs_data()) return false;  // the next row's successor decides group ends: wait for it
     // The smallest (time, stream priority); strict '<' keeps the lower priority at equal times.
     int64_t t = kInf;
     int which = -1;
-    if (ex_i_ < n_) { t = ev_[ex_i_].exch_ts; which = 0; }
+    if (ex_i_ < loaded_) { t = row(ex_i_).exch_ts; which = 0; }
     if (!requests_.empty() && requests_.front().t < t) { t = requests_.front().t; which = 1; }
-    if (fd_i_ < n_ && arrival_[fd_i_] < t) { t = arrival_[fd_i_]; which = 2; }
+    if (fd_i_ < loaded_ && arrival_of(fd_i_) < t) { t = arrival_of(fd_i_); which = 2; }
     if (!responses_.empty() && responses_.front().t < t) { t = responses_.front().t; which = 3; }
     if (next_timer_ < t) { t = next_timer_; which = 4; }
     if (wake_pending_ && wake_time_ < t) { t = wake_time_; which = 5; }
@@ -126,13 +128,39 @@ bool Engine::step(int64_t n_rows) {
   }
 }
 
+void Engine::append(const EventRecord* events, const int64_t* arrival, int64_t n, bool final) {
+  if (final_) throw ConfigError("append after the final chunk");
+  if (n > 0 && loaded_ > 0) {
+    if (events[0].exch_ts < row(loaded_ - 1).exch_ts)
+      throw DataError(loaded_, "exch_ts goes back in time across chunks");
+    if (arrival[0] < arrival_of(loaded_ - 1))
+      throw ConfigError("feed arrival times go back in time across chunks");
+  }
+  // Keep only the rows not yet consumed by both the exchange and the feed (the feed lags behind).
+  const int64_t keep = std::min(ex_i_, fd_i_);
+  std::vector<EventRecord> ev(static_cast<size_t>(loaded_ - keep + n));
+  std::vector<int64_t> arr(ev.size());
+  std::copy(ev_ + (keep - base_), ev_ + (loaded_ - base_), ev.begin());
+  std::copy(arrival_ + (keep - base_), arrival_ + (loaded_ - base_), arr.begin());
+  std::copy(events, events + n, ev.begin() + (loaded_ - keep));
+  std::copy(arrival, arrival + n, arr.begin() + (loaded_ - keep));
+  ev_buf_.swap(ev);
+  arr_buf_.swap(arr);
+  ev_ = ev_buf_.data();
+  arrival_ = arr_buf_.data();
+  base_ = keep;
+  loaded_ += n;
+  final_ = final;
+  if (final_) t_end_ = loaded_ > 0 ? arrival_of(loaded_ - 1) : NO_TS;
+}
+
 // ---- exchange side
 
 void Engine::on_exchange_row(int64_t i) {
-  const EventRecord& e = ev_[i];
+  const EventRecord& e = row(i);
   if (cfg_.l3) exchange_l3(e, i); else exchange_l2(e, i);
   ex_i_ = i + 1;
-  if (i + 1 == n_ || ev_[i + 1].exch_ts != e.exch_ts) end_of_group_check(ex_book_, i, true);
+  if (i + 1 == loaded_ || row(i + 1).exch_ts != e.exch_ts) end_of_group_check(ex_book_, i, true);
   if (e.kind != CLEAR) check_crosses(i);
   if (ex_book_.has(BID) && ex_book_.has(ASK)) {
     last_mid2_ = ex_book_.best(BID) + ex_book_.best(ASK);
@@ -246,7 +274,7 @@ void Engine::allocate_trade(int passive, int64_t p, int64_t q, int64_t row, Fill
     if (x.price != y.price) return passive == ASK ? x.price < y.price : x.price > y.price;
     return x.own_seq < y.own_seq;
   });
-  const int64_t t = ev_[row].exch_ts;
+  const int64_t t = this->row(row).exch_ts;
   int64_t r = q;
   for (size_t j = 0; j < c.size() && r > 0; ++j) {
     ExOrder& o = orders_[c[j] - 1];
@@ -271,7 +299,7 @@ void Engine::check_crosses(int64_t row) {
   if (live_.empty()) return;
   const bool hb = ex_book_.has(BID), ha = ex_book_.has(ASK);
   const int64_t bb = ex_book_.best(BID), ba = ex_book_.best(ASK);
-  const int64_t t = ev_[row].exch_ts;
+  const int64_t t = this->row(row).exch_ts;
   for (size_t j = 0; j < live_.size();) {
     ExOrder& o = orders_[live_[j] - 1];
     const bool crossed = o.side == BID ? (ha && ba <= o.price) : (hb && bb >= o.price);
@@ -410,8 +438,8 @@ void Engine::on_request(const Request& r) {
 // ---- strategy side
 
 void Engine::on_feed_row(int64_t i) {
-  const EventRecord& e = ev_[i];
-  const int64_t t = arrival_[i];
+  const EventRecord& e = row(i);
+  const int64_t t = arrival_of(i);
   switch (e.kind) {
     case DEPTH: st_book_.set(e.side, e.price, e.qty, i); break;
     case CLEAR: st_book_.clear(e.side); break;
@@ -420,7 +448,9 @@ void Engine::on_feed_row(int64_t i) {
     default: break;  // TRADE: a print, no level change
   }
   fd_i_ = i + 1;
-  if (i + 1 == n_ || ev_[i + 1].exch_ts != e.exch_ts) end_of_group_check(st_book_, i, false);
+  last_fd_exch_ts_ = e.exch_ts;
+  last_fd_arrival_ = t;
+  if (i + 1 == loaded_ || row(i + 1).exch_ts != e.exch_ts) end_of_group_check(st_book_, i, false);
   if (st_book_.has(BID) && st_book_.has(ASK)) {
     // The mid is a step function: feeding it only when it changes is exact and saves an exp() per row.
     const double mid = static_cast<double>(st_book_.best(BID) + st_book_.best(ASK)) / 2.0;
@@ -494,8 +524,8 @@ void Engine::wakeup(int64_t ts) {
   ctx_.ewma_mid = std::numeric_limits<double>::quiet_NaN();
   if (ewma_.initialized) mmsim_ewma_value_at(&ewma_, ts, &ctx_.ewma_mid);  // decayed to the wakeup time
   ctx_.data_rows = fd_i_;
-  ctx_.data_exch_ts = fd_i_ > 0 ? ev_[fd_i_ - 1].exch_ts : NO_TS;
-  ctx_.data_arrival_ts = fd_i_ > 0 ? arrival_[fd_i_ - 1] : NO_TS;
+  ctx_.data_exch_ts = last_fd_exch_ts_;
+  ctx_.data_arrival_ts = last_fd_arrival_;
 
   cur_decision_ = static_cast<int64_t>(decisions_.size());
   api_actions_.clear();

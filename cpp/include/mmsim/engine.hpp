@@ -46,14 +46,21 @@ struct Summary {
 
 class Engine {
  public:
-  // `events` and `arrival` must outlive the engine (the bindings keep the numpy arrays alive).
+  // `events` and `arrival` must outlive the engine (the bindings keep the numpy arrays alive) unless
+  // more rows are appended later (append() copies the rows it still needs). `final` = no more rows follow.
   Engine(const EventRecord* events, const int64_t* arrival, int64_t n, LatencyTables lat, EngineConfig cfg,
-         Strategy* strategy);
+         Strategy* strategy, bool final = true);
 
-  // Runs until `n_rows` more feed rows were delivered or the run ended; true when it ended.
+  // Runs until `n_rows` more feed rows were delivered, the run ended (returns true), or it needs the next
+  // chunk of rows (returns false with needs_data() true).
   bool step(int64_t n_rows);
+  // Streams the next chunk (exchange times continuing the previous ones). Rows already consumed by both
+  // the exchange and the feed are released, so memory stays bounded by the chunk size plus the feed lag.
+  void append(const EventRecord* events, const int64_t* arrival, int64_t n, bool final);
+  bool needs_data() const { return !final_ && ex_i_ + 1 >= loaded_; }
   bool done() const { return done_; }
   int64_t rows_delivered() const { return fd_i_; }
+  int64_t rows_held() const { return loaded_ - base_; }
 
   const std::vector<FillRecord>& fills() const { return fills_; }
   std::vector<OrderRecord> orders() const;
@@ -111,9 +118,16 @@ class Engine {
   double fee_of(int64_t price, int64_t qty, bool maker) const;
   [[noreturn]] void strategy_failed(int64_t ts, const std::string& why) const;
 
+  // Row window: global row i lives at ev_[i - base_] for base_ <= i < loaded_.
+  const EventRecord& row(int64_t i) const { return ev_[i - base_]; }
+  int64_t arrival_of(int64_t i) const { return arrival_[i - base_]; }
   const EventRecord* ev_;
   const int64_t* arrival_;
-  int64_t n_;
+  int64_t base_ = 0, loaded_ = 0;
+  bool final_ = true;
+  std::vector<EventRecord> ev_buf_;  // owned rows once append() was used
+  std::vector<int64_t> arr_buf_;
+  int64_t last_fd_exch_ts_ = NO_TS, last_fd_arrival_ = NO_TS;  // newest row the strategy has seen
   LatencyTables lat_;
   EngineConfig cfg_;
   Strategy* strategy_;
