@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Optional, Any, Callable, Union
 
 import numpy as np
 
@@ -148,11 +148,19 @@ class Regime(LatencyModel):
     spike_sigma: float = 0.0
     spec: str = ""
 
-    def states(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Boolean array, True where event i is in the spike state."""
+    def states(self, n: int, rng: np.random.Generator, start: Optional[bool] = None) -> np.ndarray:
+        """Boolean array, True where event i is in the spike state.
+
+        ``start`` continues a chain whose previous event was in that state (True = spike): run lengths are
+        memoryless, so the run in progress goes on for Geometric − 1 more events (possibly none).
+        """
+        if start:  # a chain in the spike state is the mirror image of one in the calm state
+            mirror = Regime(self.spike, self.base, self.p_exit, self.p_enter)
+            return ~mirror.states(n, rng, start=False)
         out = np.zeros(n, dtype=bool)
         if n == 0 or self.p_enter == 0.0:
             return out
+        continuing = start is not None
         # Alternating run lengths calm, spike, calm, ... drawn in deterministic batches until they cover n.
         mean_pair = 1.0 / self.p_enter + 1.0 / self.p_exit
         calm_runs, spike_runs = [], []
@@ -167,6 +175,8 @@ class Regime(LatencyModel):
         runs = np.empty(2 * sum(len(c) for c in calm_runs), dtype=np.int64)
         runs[0::2] = np.concatenate(calm_runs)
         runs[1::2] = np.concatenate(spike_runs)
+        if continuing:
+            runs[0] -= 1
         ends = np.cumsum(runs)
         # starts of spike runs, and their ends, clipped to n: +1/-1 marks and a cumulative sum
         spike_start = ends[0::2]
@@ -178,8 +188,9 @@ class Regime(LatencyModel):
         out[:] = np.cumsum(mark[:n]) > 0
         return out
 
-    def draw(self, n, rng, events=None):
-        spiking = self.states(n, rng)
+    def draw(self, n, rng, events=None, start: Optional[bool] = None):
+        spiking = self.states(n, rng, start)
+        self.last_state = bool(spiking[-1]) if n else start
         z = rng.standard_normal(n) if (self.sigma > 0 or self.spike_sigma > 0) else np.zeros(n)
         calm = self.base * np.exp(self.sigma * z)
         hot = self.spike * np.exp(self.spike_sigma * z)
@@ -468,38 +479,93 @@ def _fmt_ns(ns: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------- legs
+class FeedClock:
+    """Feed arrival times for rows that come in chunks, identical however the rows are chunked.
+
+    Random latencies are drawn in fixed blocks of ``BLOCK`` rows (the last block clipped to ``total_rows``),
+    a function of the row count only; the no-reordering maximum and a regime chain's state carry over
+    from one chunk to the next. A user callable is called once per chunk with that chunk's rows.
+    """
+
+    BLOCK = 1 << 20
+
+    def __init__(self, model: LatencySpec, rng: np.random.Generator, total_rows: int, *, source: str = "events"):
+        self.model = parse_latency(model)
+        self.rng, self.total, self.source = rng, int(total_rows), source
+        self.offset = 0            # global index of the next row
+        self.last: Optional[int] = None
+        self.drawn = 0             # latencies drawn so far (random models)
+        self.buf = np.empty(0, np.int64)
+        self.state: Optional[bool] = None  # regime chain: state of the last drawn event
+
+    def _take(self, n: int) -> np.ndarray:
+        parts = []
+        while n > 0:
+            if len(self.buf) == 0:
+                size = min(self.BLOCK, max(self.total - self.drawn, 1))
+                if isinstance(self.model, Regime):
+                    self.buf = self.model.draw(size, self.rng, start=self.state)
+                    self.state = self.model.last_state
+                else:
+                    self.buf = self.model.draw(size, self.rng)
+                self.drawn += size
+            k = min(n, len(self.buf))
+            parts.append(self.buf[:k])
+            self.buf = self.buf[k:]
+            n -= k
+        return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+    def arrivals(self, events: np.ndarray) -> np.ndarray:
+        """Arrival time of each row of the next chunk."""
+        model, n = self.model, len(events)
+        exch = np.asarray(events["exch_ts"], dtype=np.int64)
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        if isinstance(model, FromData):
+            recv = np.asarray(events["recv_ts"], dtype=np.int64)
+            missing = recv == R.NO_TS
+            if missing.any():
+                i = self.offset + int(np.argmax(missing))
+                raise DataError(f"{self.source}: row {i}: no recorded recv_ts (feed latency '{model.spec}' needs it)")
+            early = recv < exch
+            if early.any():
+                j = int(np.argmax(early))
+                raise DataError(f"{self.source}: row {self.offset + j}: recv_ts {recv[j]} is before exch_ts "
+                                f"{exch[j]} (feed latency '{model.spec}' needs recv_ts >= exch_ts)")
+            if model.offset > _INT64_MAX - int(recv.max()):
+                raise ConfigError(f"latency '{model.spec}': arrival time overflows int64")
+            arrival = recv + np.int64(model.offset)
+        else:
+            if isinstance(model, Constant):
+                lat = np.full(n, model.ns, dtype=np.int64)
+            elif isinstance(model, UserArray):
+                if len(model.values) != self.total:
+                    raise ConfigError(f"latency {model.spec}: has {len(model.values)} entries, need one per event "
+                                      f"({self.total})")
+                lat = model.values[self.offset:self.offset + n]
+            elif isinstance(model, UserCallable):
+                lat = model.draw(n, self.rng, events)
+            else:
+                lat = self._take(n)
+            if int(lat.max()) > _INT64_MAX - int(exch.max()):
+                raise ConfigError(f"latency {_label(model)}: arrival time overflows int64")
+            arrival = exch + lat
+        if self.last is not None and arrival[0] < self.last:
+            arrival[0] = self.last
+        arrival = np.maximum.accumulate(arrival)
+        self.last = int(arrival[-1])
+        self.offset += n
+        return arrival
+
+
 def feed_arrival(model: LatencySpec, events: np.ndarray, rng: np.random.Generator, *,
                  source: str = "events") -> np.ndarray:
     """Arrival time at the strategy of every row: ``max.accumulate(exch_ts + latency)`` (never reordered).
 
     ``data``/``data+X`` use the row's ``recv_ts`` (+X); a row without one, or received before its
-    exchange time, raises DataError naming the row.
+    exchange time, raises DataError naming the row. The same as one FeedClock fed all rows at once.
     """
-    model = parse_latency(model)
-    exch = np.asarray(events["exch_ts"], dtype=np.int64)
-    n = len(exch)
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    if isinstance(model, FromData):
-        recv = np.asarray(events["recv_ts"], dtype=np.int64)
-        missing = recv == R.NO_TS
-        if missing.any():
-            i = int(np.argmax(missing))
-            raise DataError(f"{source}: row {i}: no recorded recv_ts (feed latency '{model.spec}' needs it)")
-        early = recv < exch
-        if early.any():
-            i = int(np.argmax(early))
-            raise DataError(f"{source}: row {i}: recv_ts {recv[i]} is before exch_ts {exch[i]} "
-                            f"(feed latency '{model.spec}' needs recv_ts >= exch_ts)")
-        if model.offset > _INT64_MAX - int(recv.max()):
-            raise ConfigError(f"latency '{model.spec}': arrival time overflows int64")
-        arrival = recv + np.int64(model.offset)
-    else:
-        lat = model.draw(n, rng, events)
-        if n and int(lat.max()) > _INT64_MAX - int(exch.max()):
-            raise ConfigError(f"latency {_label(model)}: arrival time overflows int64")
-        arrival = exch + lat
-    return np.maximum.accumulate(arrival)
+    return FeedClock(model, rng, len(events), source=source).arrivals(events)
 
 
 def latency_table(model: LatencySpec, rng: np.random.Generator, n: int = 1 << 20) -> np.ndarray:

@@ -114,33 +114,48 @@ def _compute_spec(spec: Any) -> tuple[bool, float, Any]:
     return False, 1.0, spec
 
 
-def simulate(events: np.ndarray, instrument: Optional[Instrument] = None, strategy: Any = "symmetric", *,
+def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any = "symmetric", *,
              feed_latency: Any = 0, entry_latency: Any = 0, cancel_latency: Any = 0, response_latency: Any = 0,
              compute_latency: Any = 0, seed: int = 0, queue_model: str = "risk_averse", queue_power: float = 2.0,
              maker_fee_bps: float = 0.0, taker_fee_bps: float = 0.0, timer_interval_ns: int = 0,
              wake_on_feed: bool = True, wake_on_response: bool = True, post_only: bool = False,
              crossed_policy: str = "error", ewma_tau_ns: int = 1_000_000_000, repair: bool = False,
              engine: str = "cpp", progress: bool = False, source_name: str = "events",
-             chunk_rows: int = 1 << 18) -> RunResult:
+             chunk_rows: int = 1 << 18, limit: Optional[int] = None) -> RunResult:
     """Replay ``events`` through the exchange simulator with ``strategy`` quoting; return the results.
 
-    Latencies take the specs of docs/latency.md (``"2ms"``, ``"data+1ms"``, ``"lognormal:median=2ms,sigma=0.6"``,
-    an array, a callable). ``compute_latency`` also takes ``"measured"`` or ``"measured:xF"``. Every random draw
-    comes from ``seed``: the same inputs and seed give identical results. ``engine="reference"`` runs the
-    pure-Python reference simulator instead of the C++ loop (same rules, much slower).
+    ``events`` is an EVENT_DTYPE array, or an :class:`mmsim.store.EventStore`, which is streamed one
+    row group at a time so memory does not grow with its length (C++ engine; ``limit`` takes its first
+    rows). Latencies take the specs of docs/latency.md (``"2ms"``, ``"data+1ms"``,
+    ``"lognormal:median=2ms,sigma=0.6"``, an array, a callable); ``compute_latency`` also takes
+    ``"measured"`` or ``"measured:xF"``. Every random draw comes from ``seed``: the same inputs and seed give
+    identical results, streamed or not. ``engine="reference"`` runs the pure-Python reference simulator
+    (same rules, much slower).
     """
     import time
 
     from . import latency as L
     from .results import to_frames
+    from .store import EventStore
     from .validate import validate_events
 
     if engine not in ("cpp", "reference"):
         raise ConfigError(f"engine must be 'cpp' or 'reference', not '{engine}'")
+    if isinstance(events, EventStore):
+        instrument = instrument or events.instrument
+        total = events.n_rows if limit is None else min(int(limit), events.n_rows)
+        chunks = events.iter_chunks(total)
+        store_mode = events.meta["mode"]
+        if engine != "cpp":
+            raise ConfigError("streaming an event store needs the C++ engine (the reference holds all rows)")
+    else:
+        if limit is not None and isinstance(events, np.ndarray):
+            events = events[:int(limit)]
+        total = len(events) if isinstance(events, np.ndarray) else 0
+        chunks = iter([events])
+        store_mode = None
     instrument = instrument or Instrument()
-    events, report = validate_events(events, source_name, repair=repair)
     rngs = L.seeded_streams(seed)
-    arrival = L.feed_arrival(feed_latency, events, rngs["feed"], source=source_name)
     measured, factor, compute = _compute_spec(compute_latency)
     latencies = {
         "entry": L.latency_table(entry_latency, rngs["entry"]),
@@ -149,42 +164,66 @@ def simulate(events: np.ndarray, instrument: Optional[Instrument] = None, strate
         "compute": L.latency_table(compute, rngs["compute"]),
     }
     strat, name = _engine_strategy(strategy, engine)
+    clock = L.FeedClock(feed_latency, rngs["feed"], total, source=source_name)
+    counts = {"rows": 0, "dropped": 0}
+
+    def prepared(chunk):
+        """Validate a chunk (rows numbered globally) and give it its feed arrival times."""
+        chunk, report = validate_events(chunk, source_name, repair=repair, row_offset=counts["rows"])
+        counts["rows"] += report["n_input"]
+        counts["dropped"] += report["n_dropped"]
+        return chunk, clock.arrivals(chunk), report
+
+    first, first_arrival, report = prepared(next(chunks))
+    mode = store_mode or report["mode"]
     config = dict(DEFAULT_CONFIG)
-    config.update(mode=report["mode"], queue_model=queue_model, queue_power=float(queue_power),
+    config.update(mode=mode, queue_model=queue_model, queue_power=float(queue_power),
                   maker_fee_bps=float(maker_fee_bps), taker_fee_bps=float(taker_fee_bps),
                   tick_size=float(instrument.tick_size), lot_size=float(instrument.lot_size),
                   wake_on_feed=bool(wake_on_feed), wake_on_response=bool(wake_on_response),
                   timer_interval_ns=int(timer_interval_ns), post_only=bool(post_only),
                   crossed_policy=crossed_policy, ewma_tau_ns=int(ewma_tau_ns), compute_measured=measured,
                   compute_factor=factor, strategy_name=name)
-    if engine == "cpp":
-        from ._core import Engine
-    else:
-        from .reference import ReferenceEngine as Engine
 
     t0 = time.perf_counter()
+    bar = None
     try:
-        eng = Engine(events, arrival, latencies, config, strat)
-        bar = None
-        if progress and len(events) > chunk_rows:
+        pending = next(chunks, None)
+        if engine == "cpp":
+            from ._core import Engine
+            eng = Engine(first, first_arrival, latencies, config, strat, final=pending is None)
+        else:
+            from .reference import ReferenceEngine
+            eng = ReferenceEngine(first, first_arrival, latencies, config, strat)
+        if progress and total > chunk_rows:
             from tqdm import tqdm
-            bar = tqdm(total=len(events), unit="row", unit_scale=True, desc=source_name, leave=False)
+            bar = tqdm(total=total, unit="row", unit_scale=True, desc=source_name, leave=False)
         done, seen = False, 0
         while not done:
             done = eng.step(chunk_rows)
+            if not done and pending is not None and eng.needs_data():
+                chunk, arrival, rep = prepared(pending)
+                if rep["mode"] != mode and rep["counts"].keys() - {"trade"}:
+                    raise DataError(f"{source_name}: row {counts['rows'] - rep['n_input']}: "
+                                    f"{rep['mode'].upper()} events in a {mode.upper()} stream")
+                pending = next(chunks, None)
+                eng.append(chunk, arrival, pending is None)
             if bar is not None:
-                now = int(eng.rows_delivered()) if hasattr(eng, "rows_delivered") else len(events)
+                now = int(eng.rows_delivered()) if hasattr(eng, "rows_delivered") else total
                 bar.update(now - seen)
                 seen = now
+    except DataError as e:
+        msg = str(e)
+        raise DataError(msg if msg.startswith(f"{source_name}: ") else f"{source_name}: {msg}") from None
+    finally:
         if bar is not None:
             bar.close()
-    except DataError as e:
-        raise DataError(f"{source_name}: {e}") from None
     wall = time.perf_counter() - t0
+    n_rows = counts["rows"] - counts["dropped"]
     fills, orders, decisions = eng.fills(), eng.orders(), eng.decisions()
     summary = dict(eng.summary())
-    summary.update(wall_s=wall, events_per_s=(len(events) / wall if wall > 0 else float("inf")),
-                   engine=engine, strategy=name, seed=int(seed), mode=report["mode"], source=source_name,
-                   repaired_rows=int(report.get("n_dropped", 0)))
+    summary.update(wall_s=wall, events_per_s=(n_rows / wall if wall > 0 else float("inf")),
+                   engine=engine, strategy=name, seed=int(seed), mode=mode, source=source_name,
+                   repaired_rows=int(counts["dropped"]))
     f, o, d = to_frames(fills, orders, decisions)
     return RunResult(fills=f, orders=o, decisions=d, summary=summary)

@@ -79,7 +79,7 @@ def _scan(ts, kind, side, price, qty, order_id, recv, no_ts):
     return clean, counts, recv_missing, recv_before
 
 
-def validate_events(events: Any, source: str, *, repair: bool = False) -> tuple[np.ndarray, dict]:
+def validate_events(events: Any, source: str, *, repair: bool = False, row_offset: int = 0) -> tuple[np.ndarray, dict]:
     """Check an EVENT_DTYPE array; return it (repaired if allowed) and a report.
 
     Raises DataError ``"{source}: row {i}: {what}"`` for the first bad row over all checks. With
@@ -89,7 +89,8 @@ def validate_events(events: Any, source: str, *, repair: bool = False) -> tuple[
 
     The report holds ``source``, ``mode`` ("l2"/"l3"), ``n_input``, ``n_rows``, ``dropped`` (dict),
     ``n_dropped``, ``counts`` (rows per kind name), ``recv_ts_missing``, ``recv_before_exch``,
-    ``first_exch_ts``, ``last_exch_ts``.
+    ``first_exch_ts``, ``last_exch_ts``. ``row_offset`` numbers rows globally when checking one chunk
+    of a longer stream (messages that mention a second row keep it chunk-relative).
     """
     if not isinstance(events, np.ndarray):
         raise DataError(f"{source}: events must be a numpy array of EVENT_DTYPE, got {type(events).__name__}")
@@ -166,7 +167,7 @@ def validate_events(events: Any, source: str, *, repair: bool = False) -> tuple[
 
     if problems:
         i, what = min(problems, key=lambda p: p[0])
-        raise DataError(f"{source}: row {i}: {what}")
+        raise DataError(f"{source}: row {i + row_offset}: {what}")
 
     dropped: dict[str, int] = {}
     out = events
