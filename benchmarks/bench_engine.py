@@ -191,8 +191,9 @@ def _rss_now() -> int:
 
 
 def _peak_rss() -> int:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(r) * (1 if sys.platform == "darwin" else 1024)   # Linux reports KiB, macOS bytes
+    from _mem import peak_rss_bytes  # VmHWM: ru_maxrss would report the parent's peak across exec
+
+    return peak_rss_bytes()
 
 
 def _best(runs: list[dict], time_key: str, rate_keys: tuple[str, ...]) -> dict[str, Any]:

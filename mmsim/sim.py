@@ -78,8 +78,9 @@ SUMMARY_KEYS = (
 
 def _engine_strategy(strategy: Any, engine: str) -> tuple[Any, str]:
     """Resolve a strategy spec into what the chosen engine runs, and its display name."""
+    import sys
+
     from . import loader
-    from .numba_strategy import NumbaStrategy
     from .strategy import SymmetricQuoter
 
     obj, name = loader.load_strategy(strategy)
@@ -91,7 +92,8 @@ def _engine_strategy(strategy: Any, engine: str) -> tuple[Any, str]:
                 return NativeSymmetric(int(round(2 * h)), size), name
             return SymmetricQuoter(h, size), name
         raise ConfigError(f"strategy {name}: built-in has no engine implementation")
-    if isinstance(obj, NumbaStrategy):
+    numba_mod = sys.modules.get("mmsim.numba_strategy")  # a NumbaStrategy exists only once it was imported
+    if numba_mod is not None and isinstance(obj, numba_mod.NumbaStrategy):
         return (obj.native() if engine == "cpp" else obj), name
     return obj, name
 
@@ -199,6 +201,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
             from tqdm import tqdm
             bar = tqdm(total=total, unit="row", unit_scale=True, desc=source_name, leave=False)
         done, seen = False, 0
+        max_held = len(first)
         while not done:
             done = eng.step(chunk_rows)
             if not done and pending is not None and eng.needs_data():
@@ -208,6 +211,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
                                     f"{rep['mode'].upper()} events in a {mode.upper()} stream")
                 pending = next(chunks, None)
                 eng.append(chunk, arrival, pending is None)
+                max_held = max(max_held, int(eng.rows_held()))
             if bar is not None:
                 now = int(eng.rows_delivered()) if hasattr(eng, "rows_delivered") else total
                 bar.update(now - seen)
@@ -222,8 +226,9 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     n_rows = counts["rows"] - counts["dropped"]
     fills, orders, decisions = eng.fills(), eng.orders(), eng.decisions()
     summary = dict(eng.summary())
+    del eng  # free the engine's own logs and books before the DataFrames are built: lower peak memory
     summary.update(wall_s=wall, events_per_s=(n_rows / wall if wall > 0 else float("inf")),
                    engine=engine, strategy=name, seed=int(seed), mode=mode, source=source_name,
-                   repaired_rows=int(counts["dropped"]))
+                   repaired_rows=int(counts["dropped"]), max_rows_held=max_held)
     f, o, d = to_frames(fills, orders, decisions)
     return RunResult(fills=f, orders=o, decisions=d, summary=summary)
