@@ -186,3 +186,21 @@ def test_ctx_ewma_is_the_rust_feature_on_the_delayed_mid_as_of_now():
     assert got[2_000_000] == 101.0           # the new mid only starts counting from now on
     w = np.exp(-0.5)
     assert got[2_500_000] == pytest.approx(w * 101.0 + (1 - w) * 102.0, rel=1e-12)
+
+
+def test_measured_compute_latency_charges_the_strategy_wall_time():
+    ev = events([(0, R.DEPTH, 1, 100, 5), (0, R.DEPTH, -1, 102, 5), (10_000_000, R.DEPTH, 1, 101, 5)])
+
+    class Slow:
+        def on_wakeup(self, ctx):
+            import time
+
+            t = time.perf_counter()
+            while time.perf_counter() - t < 0.002:  # ~2 ms of "model inference"
+                pass
+            return Quotes(ctx.best_bid, 1, ctx.best_ask, 1)
+
+    res = simulate(ev, Instrument(1, 1), Slow(), compute_latency="measured:x2")
+    charged = (res.decisions["wire_ts"] - res.decisions["ts"]).to_numpy()
+    assert (charged >= 4_000_000).all() and (charged < 400_000_000).all()  # 2 x >= 2 ms, and sane
+    assert (res.orders["sent_ts"].to_numpy() >= res.decisions["wire_ts"].iloc[0]).all()
