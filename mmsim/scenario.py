@@ -4,7 +4,8 @@
 
     [scenario]    name, description
     [instrument]  tick_size (required), lot_size, symbol
-    [source]      kind = "synthetic_l2" (n_rows, seed, generator parameters) | "events_parquet" (path); repair
+    [source]      kind = "synthetic_l2" (n_rows, seed, generator parameters) | "synthetic_market" (preset,
+                  n_rows, seed, the preset's parameters, mmsim.market) | "events_parquet" (path); repair
     [latency]     feed, entry, cancel, response, compute      (latency specs, docs/latency.md)
     [fees]        maker_bps, taker_bps
     [engine]      queue_model, queue_power, timer_interval, wake_on_feed, wake_on_response, post_only,
@@ -42,7 +43,7 @@ SCENARIO_DIRS = (_PKG.parent / "scenarios", _PKG / "scenarios")
 LATENCY_LEGS = ("feed", "entry", "cancel", "response", "compute")
 QUEUE_MODELS = ("risk_averse", "power", "log")
 CROSSED_POLICIES = ("error", "repair")
-SOURCE_KINDS = ("synthetic_l2", "events_parquet")
+SOURCE_KINDS = ("synthetic_l2", "synthetic_market", "events_parquet")
 DEFAULT_STRATEGY = "symmetric:half_spread=1,size=1"
 #: compute latency "measured" / "measured:xF": the strategy's measured wall time times F (mmsim.sim).
 _MEASURED_RE = re.compile(r"^measured(:x(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)?$")
@@ -127,7 +128,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "instrument": {"tick_size": _chain(_t_float, _positive), "lot_size": _chain(_t_float, _positive),
                    "symbol": _t_str},
     "source": {"kind": _chain(_t_str, _one_of(*SOURCE_KINDS)), "path": _t_str, "repair": _t_bool,
-               "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg)},
+               "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg), "preset": _t_str},
     "latency": {leg: _t_latency for leg in LATENCY_LEGS},
     "fees": {"maker_bps": _t_float, "taker_bps": _t_float},
     "engine": {"queue_model": _chain(_t_str, _one_of(*QUEUE_MODELS)),
@@ -139,6 +140,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
 }
 _REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
 _SOURCE_KEYS = {"synthetic_l2": {"kind", "n_rows", "seed", "repair"},
+                "synthetic_market": {"kind", "preset", "n_rows", "seed", "repair"},
                 "events_parquet": {"kind", "path", "repair"}}
 #: generate_l2 keywords a scenario may not set (they come from elsewhere).
 _GEN_RESERVED = {"n_rows", "seed", "tick_size", "lot_size"}
@@ -147,6 +149,29 @@ _GEN_RESERVED = {"n_rows", "seed", "tick_size", "lot_size"}
 def _generator() -> Callable[..., np.ndarray]:
     from .synthetic import generate_l2
     return generate_l2
+
+
+#: generate_market parameters a scenario may not set (tick_size comes from [instrument]).
+_MARKET_RESERVED = {"tick_size"}
+
+
+def _market_presets() -> list[str]:
+    from .market import preset_names
+    return preset_names()
+
+
+def _market_params(preset: str) -> dict[str, Callable[[Any], Any]]:
+    """Parameters of a ``generate_market`` preset a scenario may override, typed by the preset's values."""
+    import dataclasses
+
+    from .market import preset_params
+
+    out: dict[str, Callable[[Any], Any]] = {}
+    for f in dataclasses.fields(preset_params(preset)):
+        if f.name in _MARKET_RESERVED:
+            continue
+        out[f.name] = _t_int if f.type in ("int", int) else _t_float
+    return out
 
 
 def _generator_params() -> dict[str, Callable[[Any], Any]]:
@@ -203,6 +228,8 @@ class Scenario:
         kind = self.source["kind"]
         if kind == "synthetic_l2":
             events = self._synthetic()
+        elif kind == "synthetic_market":
+            events = self._market(limit)
         else:
             events = _read_events_parquet(Path(self.source["path"]), self.source_name, self.instrument, limit)
         if limit is not None:
@@ -218,6 +245,19 @@ class Scenario:
             kwargs["lot_size"] = self.instrument.lot_size
         try:
             return gen(self.source["n_rows"], self.source.get("seed", 0), **kwargs)
+        except ValueError as e:
+            raise ConfigError(f"{self.path}: [source]: {e}") from None
+
+    def _market(self, limit: Optional[int]) -> np.ndarray:
+        from .market import generate_market, preset_params
+
+        preset = self.source["preset"]
+        params = {k: v for k, v in self.source.items() if k not in ("kind", "preset", "n_rows", "seed", "repair")}
+        if hasattr(preset_params(preset), "tick_size"):
+            params["tick_size"] = self.instrument.tick_size
+        n = self.source["n_rows"] if limit is None else min(limit, self.source["n_rows"])
+        try:  # the generator is sequential: the first `limit` rows of a run are a shorter run
+            return generate_market(preset, n, self.source.get("seed", 0), **params).events
         except ValueError as e:
             raise ConfigError(f"{self.path}: [source]: {e}") from None
 
@@ -306,8 +346,21 @@ def _build(doc: dict, path: Path) -> Scenario:
 
     source_kind = doc["source"].get("kind")
     schema = {t: dict(s) for t, s in SCHEMA.items()}
+    market_params: dict[str, Callable[[Any], Any]] = {}
     if source_kind == "synthetic_l2":
         schema["source"].update({k: v for k, v in _generator_params().items() if k not in schema["source"]})
+    elif source_kind == "synthetic_market":
+        preset = doc["source"].get("preset")
+        if preset is None:
+            raise ConfigError(f"{path}: [source] preset: missing (needed by kind = \"synthetic_market\"; "
+                              f"one of {', '.join(_market_presets())})")
+        if not isinstance(preset, str):
+            raise ConfigError(f"{path}: [source] preset: expected a string, got {preset!r}")
+        if preset not in _market_presets():
+            raise ConfigError(f"{path}: [source] preset: {preset!r} must be one of "
+                              f"{', '.join(repr(p) for p in _market_presets())}")
+        market_params = _market_params(preset)
+        schema["source"].update({k: v for k, v in market_params.items() if k not in schema["source"]})
 
     vals: dict[str, dict] = {}
     for table, entries in doc.items():
@@ -327,13 +380,16 @@ def _build(doc: dict, path: Path) -> Scenario:
 
     source = vals["source"]
     kind = source["kind"]
-    allowed = _SOURCE_KEYS[kind] | (set(_generator_params()) if kind == "synthetic_l2" else set())
+    allowed = _SOURCE_KEYS[kind] | (set(_generator_params()) if kind == "synthetic_l2" else set()) \
+        | set(market_params)
     for k in source:
         if k not in allowed:
             raise ConfigError(f"{path}: [source] {k}: not a parameter of kind = \"{kind}\" "
                               f"(allowed: {', '.join(sorted(allowed))})")
-    if kind == "synthetic_l2" and "n_rows" not in source:
-        raise ConfigError(f"{path}: [source] n_rows: missing (needed by kind = \"synthetic_l2\")")
+    if kind in ("synthetic_l2", "synthetic_market") and "n_rows" not in source:
+        raise ConfigError(f"{path}: [source] n_rows: missing (needed by kind = \"{kind}\")")
+    if kind == "synthetic_market":
+        _check_market(source, vals["instrument"], path)
     if kind == "events_parquet":
         if "path" not in source:
             raise ConfigError(f"{path}: [source] path: missing (needed by kind = \"events_parquet\")")
@@ -357,6 +413,22 @@ def _build(doc: dict, path: Path) -> Scenario:
         engine=vals.get("engine", {}),
         strategy=vals.get("strategy", {}).get("default", DEFAULT_STRATEGY),
     )
+
+
+def _check_market(source: dict, instrument: dict, path: Path) -> None:
+    """Range-check the preset's parameters with the overrides now, so a bad value fails at load time."""
+    import dataclasses
+
+    from .market import preset_params
+
+    base = preset_params(source["preset"])
+    over = {k: v for k, v in source.items() if k not in _SOURCE_KEYS["synthetic_market"]}
+    if hasattr(base, "tick_size"):
+        over["tick_size"] = instrument["tick_size"]
+    try:
+        dataclasses.replace(base, **over).check()
+    except ValueError as e:
+        raise ConfigError(f"{path}: [source]: {e}") from None
 
 
 def _resolve(p: str, base: Path) -> Path:

@@ -36,7 +36,7 @@ def test_scenarios_show(capsys):
     code, out, err = run_cli(capsys, "scenarios", "show", "quiet")
     assert code == 0 and err == ""
     assert out.startswith("# ") and "quiet.toml" in out.splitlines()[0]
-    assert "[source]" in out and 'kind = "synthetic_l2"' in out
+    assert "[source]" in out and 'kind = "synthetic_market"' in out and 'preset = "quiet"' in out
 
 
 def test_scenarios_show_by_path(capsys, tmp_path):

@@ -43,7 +43,8 @@ def test_bundled_scenarios_load():
 
 def test_quiet_contents():
     sc = load_scenario("quiet")
-    assert sc.source["kind"] == "synthetic_l2" and 150_000 <= sc.source["n_rows"] <= 250_000
+    assert sc.source["kind"] == "synthetic_market" and sc.source["preset"] == "quiet"
+    assert 150_000 <= sc.source["n_rows"] <= 250_000
     assert sc.instrument == Instrument(tick_size=0.01, lot_size=1.0, symbol="SYN")
     kw = sc.sim_kwargs()
     assert set(kw) == {"feed_latency", "entry_latency", "cancel_latency", "response_latency",
@@ -57,7 +58,7 @@ def test_quiet_generates_valid_events():
     sc = load_scenario("quiet")
     ev, inst = sc.load_events(limit=5000)
     assert ev.dtype == R.EVENT_DTYPE and len(ev) == 5000 and inst.tick_size == 0.01
-    assert sc.report["mode"] == "l2" and sc.report["n_rows"] == 5000
+    assert sc.report["mode"] == "l3" and sc.report["n_rows"] == 5000
     ev2, _ = load_scenario("quiet").load_events(limit=5000)
     assert np.array_equal(ev, ev2)  # deterministic
 

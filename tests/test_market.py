@@ -1,0 +1,406 @@
+"""The synthetic market with ground truth (mmsim.market): determinism, valid L3 data, labelled informed flow that
+is toxic, OFI that predicts the next mid move, and the Avellaneda–Stoikov fill intensity A·e^{-kδ}."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import textwrap
+from collections import deque
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmsim import records as R
+from mmsim.errors import ConfigError
+from mmsim.market import (PRESETS, REGIME_BURST, REGIME_CALM, MarketParams, generate_market,
+                          ofi_stats, top_of_book)
+from mmsim.scenario import list_scenarios, load_scenario
+from mmsim.sim import Instrument, simulate
+
+L3_PRESETS = [p for p, v in PRESETS.items() if isinstance(v, MarketParams)]
+ALL_PRESETS = list(PRESETS)
+N_OFI = 300_000     # ~14 minutes of exchange time: ~840 one-second intervals
+SEC = 1_000_000_000
+
+
+@lru_cache(maxsize=None)
+def market(preset: str, n: int = N_OFI, seed: int = 3):
+    return generate_market(preset, n, seed)
+
+
+# --------------------------------------------------------------------------------------------- replay
+def replay_l3(ev: np.ndarray) -> pd.DataFrame:
+    """Replay L3 rows with plain dicts, asserting every rule of the data contract on the way.
+
+    Returns best bid/ask price and size after each row.
+    """
+    n = len(ev)
+    kind, side, price, qty, oid, ts, flags = (ev[k].tolist() for k in
+                                              ("kind", "side", "price", "qty", "order_id", "exch_ts", "flags"))
+    orders: dict[int, list] = {}                       # id -> [side, price, remaining]
+    queues = {1: {}, -1: {}}                           # side -> price -> deque of ids (FIFO)
+    level = {1: {}, -1: {}}                            # side -> price -> lots
+    out = np.empty((n, 4), np.int64)
+    last_id = 0
+    prev_ts = ts[0]
+    for i in range(n):
+        k, s, p, q, x, t = kind[i], side[i], price[i], qty[i], oid[i], ts[i]
+        assert t >= prev_ts, f"row {i}: time goes back"
+        prev_ts = t
+        assert p > 0 and q > 0 and s in (1, -1) and k in R.L3_KINDS, f"row {i}: bad row"
+        assert flags[i] == 0 or k == R.EXECUTE, f"row {i}: only executions carry labels"
+        lv, qs = level[s], queues[s]
+        if k == R.ADD:
+            assert x > last_id, f"row {i}: ids must be new and increasing"
+            last_id = x
+            orders[x] = [s, p, q]
+            qs.setdefault(p, deque()).append(x)
+            lv[p] = lv.get(p, 0) + q
+        else:
+            o = orders.get(x)
+            assert o is not None, f"row {i}: unknown id {x}"
+            assert o[0] == s and o[1] == p, f"row {i}: side/price differ from the order's"
+            if k == R.CANCEL:
+                assert q < o[2], f"row {i}: CANCEL must leave something"
+            elif k == R.DELETE:
+                assert q == o[2], f"row {i}: DELETE qty {q} != remaining {o[2]}"
+            else:  # EXECUTE: FIFO, at the best price of its side
+                assert q <= o[2], f"row {i}: EXECUTE more than remains"
+                assert qs[p][0] == x, f"row {i}: EXECUTE is not of the first order in the queue"
+                best = max(lv) if s == 1 else min(lv)
+                assert p == best, f"row {i}: EXECUTE away from the best"
+            o[2] -= q
+            lv[p] -= q
+            if o[2] == 0:
+                del orders[x]
+                qs[p].remove(x)
+            if lv[p] == 0:
+                del lv[p]
+                del qs[p]
+        bids, asks = level[1], level[-1]
+        bb = max(bids) if bids else -1
+        ba = min(asks) if asks else -1
+        assert not (bids and asks and bb >= ba), f"row {i}: crossed or locked book {bb} >= {ba}"
+        out[i] = (bb, bids.get(bb, 0), ba, asks.get(ba, 0))
+    return pd.DataFrame(out, columns=["bid_px", "bid_qty", "ask_px", "ask_qty"])
+
+
+@lru_cache(maxsize=None)
+def replayed(preset: str) -> pd.DataFrame:
+    m = market(preset)
+    top = replay_l3(m.events)
+    top["ts"] = m.events["exch_ts"]
+    top["fv"] = m.truth
+    return top
+
+
+def market_orders(ev: np.ndarray) -> pd.DataFrame:
+    """One row per market order: the first of a same-timestamp run of EXECUTE rows on one side.
+
+    Also checks that such a run looks like one market order: one side, one label, prices never improving.
+    """
+    ex = np.flatnonzero(ev["kind"] == R.EXECUTE)
+    e = ev[ex]
+    new = np.ones(len(e), bool)
+    new[1:] = (e["exch_ts"][1:] != e["exch_ts"][:-1]) | (ex[1:] != ex[:-1] + 1)
+    # within a run: same side and label, price monotone away from the spread
+    cont = ~new
+    assert (e["side"][1:][cont[1:]] == e["side"][:-1][cont[1:]]).all()
+    assert (e["flags"][1:][cont[1:]] == e["flags"][:-1][cont[1:]]).all()
+    dpx = (e["price"][1:] - e["price"][:-1]) * e["side"][1:]   # resting bids: price falls, asks: rises
+    assert (dpx[cont[1:]] <= 0).all()
+    first = ex[new]
+    return pd.DataFrame({"row": first, "ts": ev["exch_ts"][first], "aggr": -ev["side"][first].astype(int),
+                         "informed": (ev["flags"][first] & R.FLAG_INFORMED) != 0})
+
+
+# --------------------------------------------------------------------------------------------- basics
+def test_presets():
+    assert set(PRESETS) == {"quiet", "toxic_burst", "news_jump", "trending", "latency_spike", "avellaneda_stoikov"}
+    a = PRESETS["avellaneda_stoikov"]
+    assert (a.s0, a.sigma, a.A, a.k, a.horizon, a.tick_size) == (100.0, 2.0, 140.0, 1.5, 1.0, 0.01)
+
+
+@pytest.mark.parametrize("preset", ALL_PRESETS)
+def test_deterministic_exact_size_and_prefix(preset):
+    a = generate_market(preset, 40_000, seed=11)
+    b = generate_market(preset, 40_000, seed=11)
+    c = generate_market(preset, 40_000, seed=12)
+    assert a.events.dtype == R.EVENT_DTYPE and len(a.events) == 40_000
+    assert a.events.tobytes() == b.events.tobytes()
+    assert a.truth.tobytes() == b.truth.tobytes() and a.regime.tobytes() == b.regime.tobytes()
+    assert a.events.tobytes() != c.events.tobytes()
+    # a shorter run is a prefix of a longer one (so `--rows N` equals a run of N rows)
+    d = generate_market(preset, 12_345, seed=11)
+    assert d.events.tobytes() == a.events[:12_345].tobytes()
+    assert (a.events["recv_ts"] == R.NO_TS).all() and (a.events["_pad"] == 0).all()
+    assert (np.diff(a.events["exch_ts"]) >= 0).all() and (a.events["price"] > 0).all()
+    assert a.truth.dtype == np.float64 and np.isfinite(a.truth).all()
+    for n in (0, 1, 7):
+        assert len(generate_market(preset, n, seed=1).events) == n
+
+
+def test_overrides_and_bad_parameters():
+    m = generate_market("quiet", 2000, seed=1, n_levels=3, noise_rate=10)
+    assert m.params.n_levels == 3 and m.params.noise_rate == 10
+    m2 = generate_market(dataclasses.replace(PRESETS["quiet"], n_levels=3, noise_rate=10), 2000, seed=1)
+    assert m.events.tobytes() == m2.events.tobytes()
+    with pytest.raises(ValueError, match="unknown market preset 'calm'"):
+        generate_market("calm", 10)
+    with pytest.raises(ValueError, match="unknown parameter 'A' for preset 'quiet'"):
+        generate_market("quiet", 10, A=3.0)
+    with pytest.raises(ValueError, match="n_levels must be in"):
+        generate_market("quiet", 10, n_levels=0)
+    with pytest.raises(ValueError, match="n_levels must be a whole number"):
+        generate_market("quiet", 10, n_levels=2.5)
+    with pytest.raises(ValueError, match="p_stale must be in"):
+        generate_market("toxic_burst", 10, p_stale=1.5)
+    with pytest.raises(ValueError, match="k must be > 0"):
+        generate_market("avellaneda_stoikov", 10, k=0.0)
+    with pytest.raises(ValueError, match="seed"):
+        generate_market("quiet", 10, seed=-1)
+
+
+# --------------------------------------------------------------------------------------------- L3 validity
+@pytest.mark.parametrize("preset", L3_PRESETS)
+def test_l3_rows_are_valid(preset):
+    """ids, FIFO executions at the best, DELETE = remaining, CANCEL < remaining, never crossed after any row."""
+    top = replayed(preset)
+    ev = market(preset).events
+    counts = np.bincount(ev["kind"], minlength=8)
+    assert counts[[R.ADD, R.CANCEL, R.DELETE, R.EXECUTE]].min() > 1000
+    assert counts[[R.DEPTH, R.TRADE, R.CLEAR]].sum() == 0
+    assert ((top.bid_px > 0) & (top.ask_px > 0)).mean() > 0.99
+    mo = market_orders(ev)
+    assert len(mo) > 1000
+    # realistic gaps: microseconds to milliseconds between messages, a few hundred rows per second
+    gaps = np.diff(np.unique(ev["exch_ts"]))
+    assert 1e5 < np.median(gaps) < 1e7 and gaps.min() >= 1
+    # the numba helper used for the docs agrees with this replay
+    fast = top_of_book(ev)
+    for c in ("bid_px", "bid_qty", "ask_px", "ask_qty"):
+        assert np.array_equal(fast[c], top[c].to_numpy()), c
+
+
+@pytest.mark.parametrize("preset", ALL_PRESETS)
+def test_every_preset_simulates(preset):
+    m = generate_market(preset, 60_000, seed=5)
+    res = simulate(m.events, Instrument(tick_size=0.01), "symmetric:half_spread=1,size=1",
+                   feed_latency="1ms", entry_latency="1ms", cancel_latency="1ms", response_latency="1ms",
+                   timer_interval_ns=100_000_000)
+    s = res.summary
+    assert s["n_events"] == 60_000 and s["mode"] == ("l2" if preset == "avellaneda_stoikov" else "l3")
+    assert s["n_fills"] > 0 and s["repaired_crossed_levels"] == 0
+
+
+# --------------------------------------------------------------------------------------------- ground truth
+@pytest.mark.parametrize("preset", L3_PRESETS)
+def test_informed_labels_present(preset):
+    ev = market(preset).events
+    mo = market_orders(ev)
+    share = mo.informed.mean()
+    assert 0.03 < share < 0.6, share
+    ex = ev["kind"] == R.EXECUTE
+    assert ((ev["flags"] != 0) <= ex).all()   # only executions are labelled
+
+
+def test_informed_share_rises_in_toxic_bursts():
+    m = market("toxic_burst")
+    mo = market_orders(m.events)
+    reg = m.regime[mo.row.to_numpy()]
+    assert (reg == REGIME_BURST).sum() > 100 and (reg == REGIME_CALM).sum() > 100
+    calm = mo.informed[reg == REGIME_CALM].mean()
+    burst = mo.informed[reg == REGIME_BURST].mean()
+    assert burst > 2 * calm and burst > 0.3, (calm, burst)
+    # rows in bursts are a minority of the run
+    assert 0.05 < (m.regime == REGIME_BURST).mean() < 0.5
+
+
+@pytest.mark.parametrize("preset", L3_PRESETS)
+def test_informed_trades_are_toxic(preset):
+    """Markouts (ticks, in the aggressor's direction, from the mid just before the market order): the mid and the
+    fair value h later are well beyond it after informed trades, and about flat after noise trades."""
+    m = market(preset)
+    top = replayed(preset)
+    mid = 0.5 * (top.bid_px + top.ask_px).to_numpy(float)
+    ts = m.events["exch_ts"]
+    mo = market_orders(m.events)
+    before = mo.row.to_numpy() - 1
+    a = mo.aggr.to_numpy()
+    inf = mo.informed.to_numpy()
+    for h in (1 * SEC, 5 * SEC):
+        after = np.searchsorted(ts, mo.ts.to_numpy() + h, side="right") - 1
+        ok = after < len(ts) - 1
+        mid_mark = a * (mid[after] - mid[before])
+        fv_mark = a * (m.truth[after] - mid[before])
+        mi, mn = mid_mark[ok & inf].mean(), mid_mark[ok & ~inf].mean()
+        fi, fn = fv_mark[ok & inf].mean(), fv_mark[ok & ~inf].mean()
+        assert mi > 0.5 and mi > mn + 0.5, (h, mi, mn)
+        assert fi > 1.0 and fi > fn + 1.0, (h, fi, fn)
+        assert abs(mn) < 0.2 and abs(fn) < 0.3, (h, mn, fn)
+
+
+# --------------------------------------------------------------------------------------------- OFI
+def ofi_table(top: pd.DataFrame, interval_ns: int = SEC) -> pd.DataFrame:
+    """Cont–Kukanov–Stoikov level-1 OFI per interval, with that interval's and the next interval's mid change."""
+    last = np.r_[top.ts.to_numpy()[1:] != top.ts.to_numpy()[:-1], True]   # end of each timestamp group
+    b = top[last & (top.bid_px > 0).to_numpy() & (top.ask_px > 0).to_numpy()].reset_index(drop=True)
+    pb, qb, pa, qa = b.bid_px, b.bid_qty, b.ask_px, b.ask_qty
+    e = ((pb >= pb.shift()) * qb - (pb <= pb.shift()) * qb.shift()
+         - (pa <= pa.shift()) * qa + (pa >= pa.shift()) * qa.shift()).fillna(0.0)
+    bucket = (b.ts - b.ts.iloc[0]) // interval_ns
+    g = pd.DataFrame({"ofi": e, "mid": 0.5 * (pb + pa), "bucket": bucket}).groupby("bucket").agg(
+        ofi=("ofi", "sum"), mid=("mid", "last"))
+    g = g.reindex(range(int(bucket.iloc[-1]) + 1))
+    g["mid"] = g.mid.ffill()
+    g["ofi"] = g.ofi.fillna(0.0)
+    g["dmid"] = g.mid.diff()
+    g["dmid_next"] = g.dmid.shift(-1)
+    return g.iloc[1:-1]
+
+
+@pytest.mark.parametrize("preset", L3_PRESETS)
+def test_ofi_predicts_the_next_mid_move(preset):
+    g = ofi_table(replayed(preset))
+    assert len(g) > 600
+    c_next = np.corrcoef(g.ofi, g.dmid_next)[0, 1]
+    c_now = np.corrcoef(g.ofi, g.dmid)[0, 1]
+    # slope of the regression of the next mid change on OFI is positive, and clearly so
+    slope = np.polyfit(g.ofi, g.dmid_next, 1)[0]
+    assert c_next > 0.1 and slope > 0, (preset, c_next)
+    assert c_now ** 2 > 0.4, (preset, c_now)
+    # the module's helper (used for docs/synthetic.md) computes the same figures
+    st = ofi_stats(market(preset).events)
+    assert st["intervals"] == len(g)
+    assert st["corr_next"] == pytest.approx(c_next, abs=1e-9) and st["corr_now"] == pytest.approx(c_now, abs=1e-9)
+
+
+# --------------------------------------------------------------------------------------------- Avellaneda–Stoikov
+def test_as_print_intensity_matches_A_exp_minus_k_delta():
+    p = PRESETS["avellaneda_stoikov"]
+    m = generate_market("avellaneda_stoikov", 1_000_000, seed=2)
+    ev = m.events
+    top = top_of_book(ev)
+    # the book: constant levels, best bid M-1, best ask M+1 around the integer mid M (after each timestamp)
+    ts = ev["exch_ts"]
+    end = np.r_[ts[1:] != ts[:-1], False]      # the last group may be cut short by n_rows
+    assert (top["ask_px"] - top["bid_px"] == 2)[end].all()
+    assert ((top["ask_px"] > top["bid_px"]) & (top["bid_px"] > 0)).sum() >= len(ev) - 2 * p.n_levels
+    bids: dict[int, int] = {}
+    asks: dict[int, int] = {}
+    for i, (k, s, px, q) in enumerate(ev[["kind", "side", "price", "qty"]][:30_000].tolist()):
+        if k == R.DEPTH:
+            book = bids if s == 1 else asks
+            if q:
+                book[px] = q
+            else:
+                del book[px]
+        if bids and asks:
+            assert (top["bid_px"][i], top["ask_px"][i]) == (max(bids), min(asks))
+    assert set(np.unique(ev["qty"][ev["kind"] == R.DEPTH]).tolist()) <= {0, p.level_qty}
+    tr = np.flatnonzero(ev["kind"] == R.TRADE)
+    assert (tr > 0).all()
+    M = (top["bid_px"][tr - 1] + 1)            # the mid when the market order arrived
+    aggr = ev["side"][tr].astype(np.int64)
+    reach = aggr * (ev["price"][tr] - M)        # floor(D) + 1 ticks: a quote j ticks away fills iff j < reach
+    units = (ev["exch_ts"][-1] - ev["exch_ts"][0]) / 1e9 / p.time_unit_s
+    for j in (1, 10, 25, 50, 100, 150, 200):
+        delta = j * p.tick_size
+        expected = 2 * p.A * math.exp(-p.k * delta) * units     # both sides
+        got = int((reach > j).sum())
+        assert abs(got - expected) < 4 * math.sqrt(expected), (j, got, expected)
+    # the log-linear fit gives back k
+    js = np.arange(0, 300, 10)
+    counts = np.array([(reach > j).sum() for j in js])
+    k_hat = -np.polyfit(js * p.tick_size, np.log(counts), 1)[0]
+    assert k_hat == pytest.approx(p.k, rel=0.06)
+    # the mid is Brownian with sigma per sqrt(time unit)
+    mid = m.truth[np.r_[True, np.diff(m.truth) != 0]]
+    t_units = units / len(mid)
+    sig = np.std(np.diff(mid)) / math.sqrt(t_units) * p.tick_size
+    assert sig == pytest.approx(p.sigma, rel=0.05)
+
+
+def test_as_engine_fills_a_quote_delta_away_at_A_exp_minus_k_delta():
+    """A symmetric quote 50 ticks (0.5 price units) from the mid, zero latency: fills per side = A·e^{-0.75}·T."""
+    p = PRESETS["avellaneda_stoikov"]
+    m = generate_market("avellaneda_stoikov", 300_000, seed=4)
+    res = simulate(m.events, Instrument(tick_size=p.tick_size), "symmetric:half_spread=50,size=1")
+    units = (m.events["exch_ts"][-1] - m.events["exch_ts"][0]) / 1e9 / p.time_unit_s
+    expected = p.A * math.exp(-p.k * 0.5) * units
+    f = res.fills
+    assert (f.cause == R.CAUSE_TRADE_THROUGH).all()
+    for side in (1, -1):
+        got = int((f.side == side).sum())
+        assert abs(got - expected) < 4 * math.sqrt(expected), (side, got, expected)
+
+
+# --------------------------------------------------------------------------------------------- scenarios
+def test_bundled_scenarios_for_every_preset():
+    names = set(list_scenarios())
+    for preset in ALL_PRESETS:
+        if preset == "quiet":
+            continue  # scenarios/quiet.toml is the simple L2 market (mmsim.synthetic); the quiet preset runs
+            #           behind latency_spike
+        assert preset in names
+        sc = load_scenario(preset)
+        assert sc.source["kind"] == "synthetic_market" and sc.source["preset"] == preset
+        assert sc.source["n_rows"] <= 300_000 and sc.strategy == "symmetric:half_spread=1,size=1"
+        ev, inst = sc.load_events(limit=3000)
+        assert len(ev) == 3000 and inst.tick_size == 0.01
+        assert ev.tobytes() == generate_market(preset, 3000, sc.source["seed"]).events.tobytes()
+    assert load_scenario("latency_spike").latency["feed"].startswith("regime:")
+
+
+def test_mmsim_run_each_scenario(tmp_path, capsys):
+    from mmsim.cli import main
+
+    for name in ("toxic_burst", "news_jump", "trending", "latency_spike", "avellaneda_stoikov"):
+        out = tmp_path / name
+        assert main(["run", name, "--rows", "20000", "--no-progress", "--out", str(out)]) == 0
+        assert (out / "summary.json").is_file() and (out / "fills.parquet").is_file()
+    capsys.readouterr()
+
+
+SC = """
+[scenario]
+name = "m"
+[instrument]
+tick_size = 0.01
+[source]
+kind = "synthetic_market"
+n_rows = 1000
+"""
+
+
+@pytest.mark.parametrize("extra, text", [
+    ("", "[source] preset: missing"),
+    ("preset = 'calm'\n", "[source] preset: 'calm' must be one of 'quiet'"),
+    ("preset = 3\n", "[source] preset: expected a string, got 3"),
+    ("preset = 'quiet'\nA = 100.0\n", "[source] A: unknown key"),
+    ("preset = 'avellaneda_stoikov'\nnoise_rate = 1.0\n", "[source] noise_rate: unknown key"),
+    ("preset = 'avellaneda_stoikov'\ntick_size = 0.1\n", "[source] tick_size: unknown key"),
+    ("preset = 'quiet'\nn_levels = 2.5\n", "[source] n_levels: expected an integer, got 2.5"),
+    ("preset = 'quiet'\nsigma = 'high'\n", "[source] sigma: expected a finite number, got 'high'"),
+    ("preset = 'quiet'\nn_levels = 0\n", "[source]: generate_market: n_levels must be in [1, 64]"),
+    ("preset = 'quiet'\npath = 'x.parquet'\n", "[source] path: not a parameter of kind = \"synthetic_market\""),
+])
+def test_scenario_schema_is_strict(tmp_path, extra, text):
+    p = tmp_path / "m.toml"
+    p.write_text(textwrap.dedent(SC) + extra)
+    with pytest.raises(ConfigError) as e:
+        load_scenario(p)
+    assert str(e.value).startswith(str(p)) and text in str(e.value), str(e.value)
+
+
+def test_scenario_overrides_reach_the_generator(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_text(textwrap.dedent(SC) + "preset = 'quiet'\nseed = 4\nn_levels = 3\nnoise_rate = 8\n")
+    ev, _ = load_scenario(p).load_events()
+    assert ev.tobytes() == generate_market("quiet", 1000, 4, n_levels=3, noise_rate=8.0).events.tobytes()
+    p.write_text(textwrap.dedent(SC).replace("0.01", "0.05") + "preset = 'avellaneda_stoikov'\nA = 100\n")
+    sc = load_scenario(p)
+    ev, _ = sc.load_events()
+    assert ev.tobytes() == generate_market("avellaneda_stoikov", 1000, 0, A=100.0, tick_size=0.05).events.tobytes()
