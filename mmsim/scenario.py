@@ -43,7 +43,7 @@ SCENARIO_DIRS = (_PKG.parent / "scenarios", _PKG / "scenarios")
 LATENCY_LEGS = ("feed", "entry", "cancel", "response", "compute")
 QUEUE_MODELS = ("risk_averse", "power", "log")
 CROSSED_POLICIES = ("error", "repair")
-SOURCE_KINDS = ("synthetic_l2", "synthetic_market", "events_parquet")
+SOURCE_KINDS = ("synthetic_l2", "synthetic_market", "events_parquet", "store")
 DEFAULT_STRATEGY = "symmetric:half_spread=1,size=1"
 #: compute latency "measured" / "measured:xF": the strategy's measured wall time times F (mmsim.sim).
 _MEASURED_RE = re.compile(r"^measured(:x(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)?$")
@@ -128,7 +128,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "instrument": {"tick_size": _chain(_t_float, _positive), "lot_size": _chain(_t_float, _positive),
                    "symbol": _t_str},
     "source": {"kind": _chain(_t_str, _one_of(*SOURCE_KINDS)), "path": _t_str, "repair": _t_bool,
-               "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg), "preset": _t_str},
+               "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg), "preset": _t_str,
+               "from_ts": _t_int, "until_ts": _t_int},
     "latency": {leg: _t_latency for leg in LATENCY_LEGS},
     "fees": {"maker_bps": _t_float, "taker_bps": _t_float},
     "engine": {"queue_model": _chain(_t_str, _one_of(*QUEUE_MODELS)),
@@ -139,9 +140,11 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "strategy": {"default": _t_str},
 }
 _REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
-_SOURCE_KEYS = {"synthetic_l2": {"kind", "n_rows", "seed", "repair"},
-                "synthetic_market": {"kind", "preset", "n_rows", "seed", "repair"},
-                "events_parquet": {"kind", "path", "repair"}}
+_TIME_RANGE = {"from_ts", "until_ts"}  # exchange-time window [from_ts, until_ts), int ns, for every source
+_SOURCE_KEYS = {"synthetic_l2": {"kind", "n_rows", "seed", "repair"} | _TIME_RANGE,
+                "synthetic_market": {"kind", "preset", "n_rows", "seed", "repair"} | _TIME_RANGE,
+                "events_parquet": {"kind", "path", "repair"} | _TIME_RANGE,
+                "store": {"kind", "path"} | _TIME_RANGE}
 #: generate_l2 keywords a scenario may not set (they come from elsewhere).
 _GEN_RESERVED = {"n_rows", "seed", "tick_size", "lot_size"}
 
@@ -215,23 +218,47 @@ class Scenario:
 
     @property
     def source_name(self) -> str:
-        if self.source["kind"] == "events_parquet":
+        if self.source["kind"] in ("events_parquet", "store"):
             return str(self.source["path"])
         return f"{self.name} ({self.source['kind']})"
 
-    def load_events(self, limit: Optional[int] = None) -> tuple[np.ndarray, Instrument]:
-        """Read or generate the events (first ``limit`` rows if given), validated; ``(events, instrument)``."""
+    def load_events(self, limit: Optional[int] = None) -> tuple[Any, Instrument]:
+        """Read or generate the events (the time range, then the first ``limit`` rows), validated:
+        ``(events, instrument)``. A ``store`` source gives an EventStore view, streamed by simulate()."""
         from .validate import validate_events
 
         if limit is not None and (not _is_int(limit) or limit <= 0):
             raise ConfigError(f"row limit {limit!r}: must be a positive integer")
         kind = self.source["kind"]
+        start, end = self.source.get("from_ts"), self.source.get("until_ts")
+        if kind == "store":
+            from .store import EventStore
+
+            store = EventStore(self.source["path"])
+            got = store.instrument
+            if (got.tick_size, got.lot_size) != (self.instrument.tick_size, self.instrument.lot_size):
+                raise ConfigError(f"{self.path}: [instrument] tick_size/lot_size {self.instrument.tick_size}/"
+                                  f"{self.instrument.lot_size} differ from the store's {got.tick_size}/{got.lot_size}")
+            view = store.window(start, end, limit)
+            self.report = {"mode": view.meta["mode"], "n_rows": view.n_rows, "n_dropped": 0,
+                           "conversion": store.meta.get("report", {})}
+            return view, self.instrument
         if kind == "synthetic_l2":
             events = self._synthetic()
         elif kind == "synthetic_market":
             events = self._market(limit)
         else:
             events = _read_events_parquet(Path(self.source["path"]), self.source_name, self.instrument, limit)
+        if start is not None or end is not None:
+            ts = events["exch_ts"]
+            keep = np.ones(len(events), bool)
+            if start is not None:
+                keep &= ts >= start
+            if end is not None:
+                keep &= ts < end
+            events = events[keep]
+            if len(events) == 0:
+                raise ConfigError(f"{self.path}: [source] from_ts/until_ts: no events in that time range")
         if limit is not None:
             events = events[:limit]
         events, self.report = validate_events(events, self.source_name, repair=self.source.get("repair", False))
@@ -239,7 +266,8 @@ class Scenario:
 
     def _synthetic(self) -> np.ndarray:
         gen = _generator()
-        params = {k: v for k, v in self.source.items() if k not in ("kind", "n_rows", "seed", "repair")}
+        params = {k: v for k, v in self.source.items()
+                  if k not in ("kind", "n_rows", "seed", "repair", "from_ts", "until_ts")}
         kwargs = dict(params, tick_size=self.instrument.tick_size)
         if "lot_size" in inspect.signature(gen).parameters:
             kwargs["lot_size"] = self.instrument.lot_size
@@ -252,7 +280,8 @@ class Scenario:
         from .market import generate_market, preset_params
 
         preset = self.source["preset"]
-        params = {k: v for k, v in self.source.items() if k not in ("kind", "preset", "n_rows", "seed", "repair")}
+        params = {k: v for k, v in self.source.items()
+                  if k not in ("kind", "preset", "n_rows", "seed", "repair", "from_ts", "until_ts")}
         if hasattr(preset_params(preset), "tick_size"):
             params["tick_size"] = self.instrument.tick_size
         n = self.source["n_rows"] if limit is None else min(limit, self.source["n_rows"])
@@ -390,10 +419,12 @@ def _build(doc: dict, path: Path) -> Scenario:
         raise ConfigError(f"{path}: [source] n_rows: missing (needed by kind = \"{kind}\")")
     if kind == "synthetic_market":
         _check_market(source, vals["instrument"], path)
-    if kind == "events_parquet":
+    if kind in ("events_parquet", "store"):
         if "path" not in source:
-            raise ConfigError(f"{path}: [source] path: missing (needed by kind = \"events_parquet\")")
+            raise ConfigError(f"{path}: [source] path: missing (needed by kind = \"{kind}\")")
         source["path"] = str(_resolve(source["path"], base))
+    if "from_ts" in source and "until_ts" in source and source["until_ts"] <= source["from_ts"]:
+        raise ConfigError(f"{path}: [source] until_ts: must be after from_ts")
 
     latency = {}
     for leg, spec in vals.get("latency", {}).items():

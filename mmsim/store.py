@@ -139,21 +139,66 @@ class EventStore:
         i = self.meta["instrument"]
         return Instrument(tick_size=float(i["tick_size"]), lot_size=float(i["lot_size"]), symbol=i.get("symbol", ""))
 
+    def window(self, start_ts: Optional[int] = None, end_ts: Optional[int] = None,
+               limit: Optional[int] = None) -> "EventStore":
+        """A view of the rows with ``start_ts <= exch_ts < end_ts`` (then the first ``limit``), counted exactly
+        by one pass over the timestamp column (row groups outside the range are skipped by their statistics)."""
+        view = object.__new__(EventStore)
+        view.path, view._file, view.meta = self.path, self._file, dict(self.meta)
+        view._range = (start_ts, end_ts)
+        if start_ts is None and end_ts is None:
+            n = self.n_rows
+        else:
+            n = sum(int(self._mask(g, start_ts, end_ts)[1].sum()) for g in range(self._file.num_row_groups)
+                    if self._overlaps(g, start_ts, end_ts))
+        view.meta["n_rows"] = n if limit is None else min(int(limit), n)
+        if view.meta["n_rows"] == 0:
+            raise ConfigError(f"{self.path}: no events in the time range [{start_ts}, {end_ts})")
+        return view
+
+    _range: tuple = (None, None)
+
+    def _overlaps(self, g: int, start: Optional[int], end: Optional[int]) -> bool:
+        st = self._file.metadata.row_group(g).column(0).statistics  # exch_ts is column 0
+        if st is None or not st.has_min_max:
+            return True
+        return not ((start is not None and st.max < start) or (end is not None and st.min >= end))
+
+    def _mask(self, g: int, start: Optional[int], end: Optional[int]):
+        ts = self._file.read_row_group(g, columns=["exch_ts"]).column(0).to_numpy()
+        keep = np.ones(len(ts), bool)
+        if start is not None:
+            keep &= ts >= start
+        if end is not None:
+            keep &= ts < end
+        return ts, keep
+
     def iter_chunks(self, limit: Optional[int] = None) -> Iterator[np.ndarray]:
         """EVENT_DTYPE chunks of one row group each (the first ``limit`` rows when given)."""
         left = self.n_rows if limit is None else min(int(limit), self.n_rows)
+        start, end = self._range
         for g in range(self._file.num_row_groups):
             if left <= 0:
                 return
+            if not self._overlaps(g, start, end):
+                continue
             table = self._file.read_row_group(g, use_threads=False)
-            m = min(table.num_rows, left)
-            out = np.zeros(m, R.EVENT_DTYPE)
+            out = np.zeros(table.num_rows, R.EVENT_DTYPE)
             for c in COLUMNS:
                 col = table.column(c)
-                out[c] = (col.chunk(0) if col.num_chunks == 1 else col).to_numpy(zero_copy_only=False)[:m]
+                out[c] = (col.chunk(0) if col.num_chunks == 1 else col).to_numpy(zero_copy_only=False)
             del table
-            left -= m
-            yield out
+            if start is not None or end is not None:
+                keep = np.ones(len(out), bool)
+                if start is not None:
+                    keep &= out["exch_ts"] >= start
+                if end is not None:
+                    keep &= out["exch_ts"] < end
+                out = out[keep]
+            out = out[:left]
+            left -= len(out)
+            if len(out):
+                yield out
 
     def read(self, limit: Optional[int] = None) -> np.ndarray:
         """All rows (or the first ``limit``) as one array — for stores that fit in memory."""

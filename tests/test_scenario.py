@@ -10,7 +10,9 @@ import pytest
 from mmsim import records as R
 from mmsim import scenario as S
 from mmsim.errors import ConfigError, DataError
-from mmsim.scenario import list_scenarios, load_scenario
+from pathlib import Path
+
+from mmsim.scenario import list_scenarios, load_scenario, scenario_path
 from mmsim.sim import Instrument
 
 MINIMAL = """
@@ -250,3 +252,16 @@ def test_bad_limit(tmp_path):
     for bad in (0, -1, 1.5):
         with pytest.raises(ConfigError, match="row limit"):
             sc.load_events(limit=bad)
+
+
+def test_time_range_selects_rows_of_any_source(tmp_path):
+    full, _ = load_scenario("quiet").load_events(limit=20_000)
+    lo, hi = int(full["exch_ts"][5_000]), int(full["exch_ts"][9_000])
+    text = Path(scenario_path("quiet")).read_text().replace("seed = 1\n", f"seed = 1\nfrom_ts = {lo}\nuntil_ts = {hi}\n")
+    (tmp_path / "q.toml").write_text(text)
+    ev, _ = load_scenario(tmp_path / "q.toml").load_events(limit=20_000)
+    want = full[(full["exch_ts"] >= lo) & (full["exch_ts"] < hi)]
+    assert len(ev) == len(want) and np.array_equal(ev, want)
+    (tmp_path / "bad.toml").write_text(text.replace(f"until_ts = {hi}", f"until_ts = {lo}"))
+    with pytest.raises(ConfigError, match="until_ts: must be after from_ts"):
+        load_scenario(tmp_path / "bad.toml")
