@@ -48,6 +48,17 @@ def _seed(text: str) -> int:
     return v
 
 
+def _positive_float(text: str) -> str:
+    """A positive finite number, kept as its text (tick and lot sizes are read as exact decimals)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not (v > 0 and v != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mmsim", description="Market-making adverse-selection backtests with injectable "
                 "feed, order and compute latency.")
@@ -84,6 +95,24 @@ def build_parser() -> argparse.ArgumentParser:
     show = sc_sub.add_parser("show", help="print a scenario file")
     show.add_argument("name", metavar="NAME", help="bundled scenario name or path to a .toml file")
     show.set_defaults(func=cmd_scenarios_show)
+
+    data = sub.add_parser("data", help="convert real market data into an event store")
+    data_sub = data.add_subparsers(dest="data_command", metavar="{convert}", parser_class=_Parser)
+    conv = data_sub.add_parser(
+        "convert", help="convert LOBSTER, Binance, Tardis or Parquet files into an event store",
+        description="Convert vendor files into an event store (docs/data.md) and print the conversion report.")
+    conv.add_argument("--format", required=True, choices=("lobster", "binance", "tardis", "parquet"),
+                      help="input format")
+    conv.add_argument("inputs", nargs="+", metavar="INPUT", help="input file(s): LOBSTER .zip or message + "
+                      "orderbook csv; Binance capture (.gz); Tardis csv(.gz); Parquet")
+    conv.add_argument("--out", required=True, metavar="STORE", help="event store folder to write (replaced if it "
+                      "is an event store already)")
+    conv.add_argument("--symbol", metavar="S", help="instrument symbol (and the one to keep if the input has several)")
+    conv.add_argument("--tick-size", type=_positive_float, metavar="X", help="price tick (LOBSTER default 0.01)")
+    conv.add_argument("--lot-size", type=_positive_float, metavar="Y", help="quantity lot (LOBSTER default 1)")
+    conv.add_argument("--repair", action="store_true", help="apply the documented repair policy instead of "
+                      "stopping at the first fault; every repair is counted in the report")
+    conv.set_defaults(func=cmd_data_convert)
     return p
 
 
@@ -199,6 +228,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_data_convert(args: argparse.Namespace) -> int:
+    import time
+
+    from .adapters import convert, format_report
+
+    out = Path(args.out)
+    if out.exists():
+        if not out.is_dir():
+            raise ConfigError(f"--out {args.out}: exists and is not a directory")
+        if any(out.iterdir()) and not (out / "meta.json").is_file():
+            raise ConfigError(f"--out {args.out}: exists and is not an event store (refusing to replace it)")
+    t0 = time.perf_counter()
+    meta = convert(args.format, args.inputs, out, symbol=args.symbol, tick_size=args.tick_size,
+                   lot_size=args.lot_size, repair=args.repair)
+    wall = time.perf_counter() - t0
+    print(format_report(meta))
+    n_in = meta["report"].get("n_input_lines", meta["report"].get("n_input_rows", 0))
+    print(f"wrote {out} in {wall:.2f} s ({meta['n_rows'] / wall if wall > 0 else 0:,.0f} rows/s, "
+          f"{n_in / wall if wall > 0 else 0:,.0f} input lines/s)")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------------------------- main
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
@@ -211,7 +262,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = parser.parse_args(argv)
         func = getattr(args, "func", None)
         if func is None:  # "mmsim" or "mmsim scenarios" without a subcommand
-            which = "scenarios " if getattr(args, "command", None) == "scenarios" else ""
+            command = getattr(args, "command", None)
+            which = f"{command} " if command in ("scenarios", "data") else ""
             _fail(f"missing command (see mmsim {which}--help)")
         return func(args)
     except _Fail as e:

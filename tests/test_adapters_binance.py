@@ -1,0 +1,273 @@
+"""Binance capture adapter: snapshot + diff depth continuity, trades, bookTicker check, clock skew, replay."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from adapters_helpers import DATA, assert_store_sane, replay, shared, store_bytes
+
+from mmsim import records as R
+from mmsim.adapters import convert, open_conversion
+from mmsim.adapters.binance import SKEW_QUANTILE
+from mmsim.errors import ConfigError, DataError
+from mmsim.store import EventStore
+
+SLICE = DATA / "binance" / "usdm_btcusdt_20240808_lines1-3000.gz"
+SIZES = dict(tick_size=0.1, lot_size=0.001)
+SKEW = -1_270_000_000  # the capture clock of the hand-made lines is 1.27 s behind
+T0 = 1_723_161_256_000  # ms
+
+
+# --------------------------------------------------------------------------------------------- hand-made
+def snapshot(last_id, t, bids, asks, **extra):
+    return {"lastUpdateId": last_id, "E": t + 8, "T": t, "bids": bids, "asks": asks, **extra}
+
+
+def depth(U, u, pu, t, b=(), a=(), **extra):
+    return {"stream": "btcusdt@depth@0ms", "data": {"e": "depthUpdate", "E": t, "T": t - 1, "s": "BTCUSDT",
+                                                     "U": U, "u": u, "pu": pu, "b": list(b), "a": list(a),
+                                                     **extra}}
+
+
+def trade(t, p, q, buyer_maker, tid=1, sym="BTCUSDT"):
+    return {"stream": "btcusdt@trade", "data": {"e": "trade", "E": t, "T": t, "s": sym, "t": tid, "p": p,
+                                                 "q": q, "X": "MARKET", "m": buyer_maker}}
+
+
+def ticker(u, t, b, B, a, A):
+    return {"stream": "btcusdt@bookTicker", "data": {"e": "bookTicker", "u": u, "s": "BTCUSDT", "b": b, "B": B,
+                                                      "a": a, "A": A, "T": t, "E": t}}
+
+
+def capture(tmp_path: Path, msgs: list, latency_ms: float = 2.0, name="cap.gz") -> Path:
+    """Lines '<local ns> <json>'; local = exchange E + latency + SKEW (raw strings are written as they are)."""
+    lines = []
+    for m in msgs:
+        if isinstance(m, str):
+            lines.append(m)
+            continue
+        e = m["E"] if "E" in m else m["data"]["E"]
+        local = e * 1_000_000 + int(latency_ms * 1e6) + SKEW
+        lines.append(f"{local} {json.dumps(m, separators=(',', ':'))}")
+    p = tmp_path / name
+    with gzip.open(p, "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    return p
+
+
+BOOK = snapshot(100, T0, [["61800.2", "1.000"], ["61800.0", "2.000"]], [["61800.3", "0.500"], ["61801.0", "3.000"]])
+
+
+def events_of(path, **kw):
+    conv = open_conversion("binance", [str(path)], **{**SIZES, **kw})
+    return np.concatenate(list(conv.chunks)), conv.report
+
+
+# --------------------------------------------------------------------------------------------- mapping
+def test_mapping_snapshot_updates_trades_and_skew(tmp_path):
+    p = capture(tmp_path, [
+        depth(90, 95, 80, T0 - 5, b=[["61800.1", "9.000"]]),          # u < lastUpdateId: dropped
+        trade(T0 - 3, "61800.3", "0.010", False),                     # before the book: dropped
+        BOOK,
+        depth(96, 104, 95, T0 + 10, b=[["61800.2", "0.000"], ["61800.1", "0.004"]], a=[["61800.4", "1.5"]]),
+        trade(T0 + 12, "61800.3", "0.010", False),                    # buyer is the taker: +1
+        trade(T0 + 12, "61800.1", "0.004", True, tid=2),              # seller is the taker: -1
+        ticker(104, T0 + 10, "61800.1", "0.004", "61800.3", "0.500"),
+        depth(105, 110, 104, T0 + 12, a=[["61800.3", "0.000"]]),
+        ticker(110, T0 + 12, "61800.1", "0.004", "61800.4", "1.500"),
+        ticker(111, T0 + 13, "61800.1", "0.005", "61800.4", "1.500"),   # confirms update 110 (not emitted)
+    ])
+    ev, rep = events_of(p)
+    rows = [(int(t), int(k), int(s), int(pr), int(q)) for t, k, s, pr, q in
+            zip(ev["exch_ts"], ev["kind"], ev["side"], ev["price"], ev["qty"])]
+    ms = 1_000_000
+    assert rows == [
+        (T0 * ms, R.CLEAR, 0, 0, 0),
+        (T0 * ms, R.DEPTH, 1, 618002, 1000), (T0 * ms, R.DEPTH, 1, 618000, 2000),
+        (T0 * ms, R.DEPTH, -1, 618003, 500), (T0 * ms, R.DEPTH, -1, 618010, 3000),
+        ((T0 + 10) * ms, R.DEPTH, 1, 618002, 0), ((T0 + 10) * ms, R.DEPTH, 1, 618001, 4),
+        ((T0 + 10) * ms, R.DEPTH, -1, 618004, 1500),
+        ((T0 + 12) * ms, R.TRADE, 1, 618003, 10), ((T0 + 12) * ms, R.TRADE, -1, 618001, 4),
+        ((T0 + 12) * ms, R.DEPTH, -1, 618003, 0),
+    ]
+    assert rep["counts_messages"]["depth_dropped_before_snapshot"] == 1
+    assert rep["counts_messages"]["trades_dropped_before_book"] == 1
+    # skew: every line is 2 ms late on a clock 1.27 s behind (the snapshot 2 ms after its E = T + 8)
+    assert rep["clock_skew"]["skew_ns"] == SKEW + 2_000_000
+    lat = ev["recv_ts"] - ev["exch_ts"]
+    assert lat[0] == 8_000_000 and (lat[5:8] == 0).all() and lat[8] == 0
+    assert rep["book_ticker_check"]["updates_checked"] == 2 and rep["book_ticker_check"]["mismatches"] == 0
+    assert rep["counts"] == {"depth": 8, "trade": 2, "clear": 1}
+
+
+def test_the_buffered_update_that_covers_the_snapshot_starts_the_book(tmp_path):
+    # The capture often holds the first usable update before the snapshot's line (REST is slower).
+    p = capture(tmp_path, [
+        depth(95, 99, 94, T0 - 2, b=[["61800.1", "1.000"]]),
+        depth(100, 102, 99, T0 + 1, b=[["61800.1", "2.000"]]),   # U <= 100 <= u: the first applied
+        BOOK,
+        depth(103, 104, 102, T0 + 20, a=[["61800.5", "0.100"]]),
+    ])
+    ev, rep = events_of(p)
+    assert ev["kind"][0] == R.CLEAR and ev["exch_ts"][0] == T0 * 1_000_000  # the snapshot's T
+    assert rep["counts_messages"]["depth_dropped_before_snapshot"] == 1
+    assert rep["counts_messages"]["depth_applied"] == 2
+
+
+def test_book_ticker_disagreement_is_counted_and_named(tmp_path):
+    p = capture(tmp_path, [BOOK, depth(100, 103, 99, T0 + 5, b=[["61800.2", "0.700"]]),
+                           ticker(102, T0 + 5, "61800.2", "0.900", "61800.3", "0.500"),
+                           ticker(104, T0 + 6, "61800.2", "0.700", "61800.3", "0.500")])
+    _, rep = events_of(p)
+    bt = rep["book_ticker_check"]
+    assert bt["updates_checked"] == 1 and bt["mismatches"] == 1
+    assert "cap.gz:2: after update u 103" in rep["book_ticker_mismatch_examples"][0]
+
+
+# --------------------------------------------------------------------------------------------- faults
+GAP = [BOOK, depth(100, 103, 99, T0 + 5, b=[["61800.2", "0.700"]]),
+       depth(105, 108, 104, T0 + 9, b=[["61800.2", "0.600"]]),          # pu 104 != 103: a gap
+       trade(T0 + 10, "61800.3", "0.010", False),
+       depth(109, 110, 108, T0 + 11, b=[["61800.2", "0.500"]])]
+
+
+def test_gap_is_an_error_naming_the_line(tmp_path):
+    with pytest.raises(DataError, match=r"cap\.gz:3: diff depth gap: pu 104 is not the previous update's u 103"):
+        events_of(capture(tmp_path, GAP))
+
+
+def test_gap_repair_clears_and_resyncs_at_the_next_snapshot(tmp_path):
+    later = snapshot(120, T0 + 30, [["61799.0", "1.000"]], [["61800.3", "0.250"]])
+    p = capture(tmp_path, GAP + [depth(111, 119, 110, T0 + 29, b=[["61799.5", "1.000"]]),
+                                 depth(119, 125, 119, T0 + 31, a=[["61800.9", "0.100"]]), later,
+                                 depth(126, 127, 125, T0 + 40, a=[["61800.8", "0.100"]])])
+    ev, rep = events_of(p, repair=True)
+    assert rep["repairs"]["gaps_resynced"] == 1
+    kinds = ev["kind"].tolist()
+    # snapshot, first update, CLEAR at the gap, the trade, then the resync snapshot (CLEAR + levels) ...
+    assert kinds.count(R.CLEAR) == 3
+    clear_ts = ev["exch_ts"][ev["kind"] == R.CLEAR].tolist()
+    assert clear_ts[1] == (T0 + 9) * 1_000_000 and clear_ts[2] == (T0 + 30) * 1_000_000
+    assert rep["counts_messages"]["depth_dropped_stale"] == 2   # 109-110 and 111-119 (u < 120)
+    assert rep["counts_messages"]["depth_applied"] == 3         # 100-103, 119-125 (covers 120), 126-127
+    assert_store_sane(ev)
+
+
+def test_gap_repair_without_a_later_snapshot_leaves_the_book_empty(tmp_path):
+    ev, rep = events_of(capture(tmp_path, GAP), repair=True)
+    assert rep["repairs"]["depth_dropped_awaiting_resync"] == 1
+    assert ev["kind"][-1] == R.TRADE and ev["kind"][-2] == R.CLEAR
+
+
+def test_first_update_must_cover_the_snapshot(tmp_path):
+    p = capture(tmp_path, [BOOK, depth(101, 104, 99, T0 + 5, b=[["61800.2", "0.700"]])])
+    with pytest.raises(DataError, match=r"cap\.gz:2: the first update after the snapshot \(U 101, u 104\) does "
+                                        r"not cover its lastUpdateId 100"):
+        events_of(p)
+
+
+@pytest.mark.parametrize("bad, text", [
+    ("not-a-number {}", "cap.gz:2: malformed line: the receive time is not an integer"),
+    ("1723161255000000000 {\"stream\": ", "cap.gz:2: malformed line: Expecting value"),
+    (json.dumps(depth(100, 103, 99, T0 + 5, b=[["61800.25", "1.0"]])),
+     "cap.gz:2: tick '61800.25' is not on the tick grid (tick_size 0.1)"),
+    (json.dumps(depth(100, 103, 99, T0 + 5, b=[["61800.2", "0.0005"]])),
+     "cap.gz:2: lot '0.0005' is not on the lot grid"),
+    (json.dumps(depth(100, 103, 99, T0 + 5, zz=1)), "cap.gz:2: unknown field(s) 'zz' in a depthUpdate message"),
+    (json.dumps({"stream": "btcusdt@kline", "data": {"e": "kline", "s": "BTCUSDT", "E": T0}}),
+     "cap.gz:2: unknown event type 'kline'"),
+    (json.dumps({"id": 1, "result": None}), "cap.gz:2: neither a combined-stream message nor a REST depth snapshot"),
+    (json.dumps(trade(T0 + 5, "61800.3", "0.010", False, sym="ETHUSDT")), "cap.gz:2: symbol ETHUSDT after BTCUSDT"),
+])
+def test_bad_lines_name_file_and_line(tmp_path, bad, text):
+    if bad.startswith("{"):
+        bad = f"{(T0 + 5) * 1_000_000 + SKEW} {bad}"
+    p = capture(tmp_path, [BOOK, bad, depth(100, 103, 99, T0 + 6)])
+    with pytest.raises(DataError) as e:
+        events_of(p)
+    assert text in str(e.value)
+
+
+def test_repair_drops_malformed_lines_and_ignores_unknown_fields(tmp_path):
+    p = capture(tmp_path, [BOOK, "garbage", f"{T0 * 1_000_000} {{oops", depth(100, 103, 99, T0 + 5, zz=1),
+                           json.dumps({"id": 1, "result": None}).join([f"{(T0 + 6) * 1_000_000} ", ""])])
+    ev, rep = events_of(p, repair=True)
+    assert rep["repairs"]["malformed_lines_dropped"] == 2
+    assert rep["repairs"]["unknown_fields_ignored"] == 1
+    assert rep["repairs"]["unknown_messages_dropped"] == 1
+
+
+def test_crossed_update_is_an_error_or_repaired(tmp_path):
+    p = capture(tmp_path, [BOOK, depth(100, 103, 99, T0 + 5, b=[["61800.5", "0.100"]])])  # bid above the ask
+    with pytest.raises(DataError, match=r"cap\.gz:2: crossed book after this update: best bid 618005 >= best "
+                                        r"ask 618003"):
+        events_of(p)
+    ev, rep = events_of(p, repair=True)
+    assert rep["repairs"]["crossed_levels_removed"] == 1   # the stale ask 61800.3 goes
+    assert (int(ev["price"][-1]), int(ev["qty"][-1]), int(ev["side"][-1])) == (618003, 0, -1)
+    replay(ev, open_conversion("binance", [str(p)], **SIZES, repair=True).instrument)
+
+
+def test_exchange_time_going_back_within_a_stream(tmp_path):
+    p = capture(tmp_path, [BOOK, depth(100, 103, 99, T0 + 3), trade(T0 + 5, "61800.3", "0.010", False),
+                           trade(T0 + 4, "61800.3", "0.010", False, tid=2)])
+    with pytest.raises(DataError, match=r"cap\.gz:4: exchange time goes back in the trade stream"):
+        events_of(p)
+    _, rep = events_of(p, repair=True)
+    assert rep["repairs"]["exch_ts_clamped"] == 1
+
+
+def test_setup_errors(tmp_path):
+    with pytest.raises(DataError, match="no REST depth snapshot"):
+        events_of(capture(tmp_path, [depth(100, 103, 99, T0 + 5)]))
+    with pytest.raises(ConfigError, match="needs --tick-size and --lot-size"):
+        open_conversion("binance", [str(SLICE)])
+    p = capture(tmp_path, [BOOK, trade(T0 + 5, "61800.3", "0.010", False, sym="ETHUSDT"),
+                           depth(100, 103, 99, T0 + 6)])
+    ev, rep = events_of(p, symbol="btcusdt")
+    assert rep["counts_messages"]["other_symbol_skipped"] == 1 and R.TRADE not in ev["kind"]
+
+
+# --------------------------------------------------------------------------------------------- real data
+def test_slice_converts_byte_identically_and_replays(tmp_path):
+    a = convert("binance", [SLICE], tmp_path / "a.mmstore", **SIZES)
+    convert("binance", [SLICE], tmp_path / "b.mmstore", **SIZES)
+    assert store_bytes(tmp_path / "a.mmstore") == store_bytes(tmp_path / "b.mmstore")
+    rep = a["report"]
+    assert a["mode"] == "l2" and a["instrument"]["symbol"] == "BTCUSDT"
+    assert rep["counts_messages"]["snapshots"] == 1 and rep["book_ticker_check"]["mismatches"] == 0
+    assert rep["book_ticker_check"]["updates_checked"] > 200
+    assert -1.275e9 < rep["clock_skew"]["skew_ns"] < -1.265e9
+    store = EventStore(tmp_path / "a.mmstore")
+    ev = store.read()
+    assert_store_sane(ev)
+    assert ev["kind"][0] == R.CLEAR
+    for feed in ("1ms", "data"):
+        assert replay(ev, store.instrument, feed_latency=feed).summary["n_events"] == len(ev)
+
+
+def test_full_sample_skew_latency_book_ticker_and_replay(tmp_path):
+    path = shared("binance", "usdm_btcusdt_20240808.gz")
+    meta = convert("binance", [path], tmp_path / "full.mmstore", **SIZES)
+    rep = meta["report"]
+    c = rep["counts_messages"]
+    assert (c["depth_updates"], c["trades"], rep["book_ticker_check"]["book_tickers"], c["snapshots"]) == \
+        (6551, 21313, 66089, 1)
+    assert c["depth_applied"] + c["depth_dropped_before_snapshot"] == 6551
+    assert rep["repairs"] == {k: 0 for k in rep["repairs"]}
+    bt = rep["book_ticker_check"]
+    assert bt["mismatches"] == 0 and bt["updates_checked"] >= 6500
+    sk = rep["clock_skew"]
+    assert -1.2725e9 < sk["skew_ns"] < -1.2700e9       # the capture clock was ~1.27 s behind
+    assert sk["method"].startswith(f"skew = quantile {SKEW_QUANTILE}")
+    lat = rep["latency_ns"]
+    assert 0 <= lat["p1"] < lat["p50"] < lat["p99"] < 100_000_000
+    assert c["recv_clamped"] < 0.001 * meta["n_rows"]
+    store = EventStore(tmp_path / "full.mmstore")
+    ev = store.read()
+    assert_store_sane(ev)
+    res = replay(ev, store.instrument, feed_latency="data")
+    assert res.summary["n_events"] == len(ev) == meta["n_rows"]
