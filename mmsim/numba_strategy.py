@@ -4,6 +4,7 @@ no Python in the loop.
 A rule is a plain function over flat arrays::
 
     rule(ci: int64[CI_SIZE], cf: float64[CF_SIZE], params: float64[n], out: int64[5]) -> int
+    rule(ci, cf, params, features: float64[ci[CI_N_FEATURES]], out) -> int     (to read the feature bank)
 
 It writes ``out[0] = 1`` and ``out[1:5] = bid_price, bid_qty, ask_price, ask_qty`` for target quotes (or
 ``out[0] = 0`` for none) and returns 0; a non-zero return stops the run with that status. An exception
@@ -32,6 +33,7 @@ CI_POSITION: int = _L["CI_POSITION"]
 CI_DATA_EXCH_TS: int = _L["CI_DATA_EXCH_TS"]
 CI_DATA_ARRIVAL_TS: int = _L["CI_DATA_ARRIVAL_TS"]
 CI_DATA_ROWS: int = _L["CI_DATA_ROWS"]
+CI_N_FEATURES: int = _L["CI_N_FEATURES"]
 CI_DEPTH0: int = _L["CI_DEPTH0"]   # level L: bid px, bid qty, ask px, ask qty at CI_DEPTH0 + 4L
 CI_LEVELS: int = _L["CI_LEVELS"]
 CI_SIZE: int = _L["CI_SIZE"]
@@ -46,7 +48,7 @@ _UNSET = -0x6D6D73696D
 STATUS_OUT_UNSET = 1_000_001
 
 _SIG = types.int32(types.CPointer(types.int64), types.CPointer(types.float64), types.CPointer(types.float64),
-                   types.CPointer(types.int64))
+                   types.CPointer(types.float64), types.CPointer(types.int64))
 
 
 class NumbaStrategy:
@@ -89,13 +91,16 @@ class NumbaStrategy:
         ci[CI_BEST_BID], ci[CI_BID_QTY], ci[CI_BEST_ASK], ci[CI_ASK_QTY] = ctx.best_bid, ctx.bid_qty, ctx.best_ask, ctx.ask_qty
         ci[CI_POSITION] = ctx.position
         ci[CI_DATA_EXCH_TS], ci[CI_DATA_ARRIVAL_TS], ci[CI_DATA_ROWS] = ctx.data_exch_ts, ctx.data_arrival_ts, ctx.data_rows
+        feat = np.asarray(getattr(ctx, "features", np.zeros(0)), dtype=np.float64)
+        ci[CI_N_FEATURES] = len(feat)
         for lvl in range(CI_LEVELS):
             b, a = ctx.depth(1, lvl), ctx.depth(-1, lvl)
             ci[CI_DEPTH0 + 4 * lvl: CI_DEPTH0 + 4 * lvl + 4] = (b[0], b[1], a[0], a[1])
         cf[CF_EWMA_MID], cf[CF_CASH], cf[CF_TICK_SIZE], cf[CF_LOT_SIZE] = ctx.ewma_mid, ctx.cash, ctx.tick_size, ctx.lot_size
         out = np.full(5, _UNSET, dtype=np.int64)
         params = self.params if len(self.params) else np.zeros(1)
-        status = int(self.rule(ci, cf, params, out))
+        args = (ci, cf, params, feat if len(feat) else np.zeros(1), out) if _takes_features(self.rule) else (ci, cf, params, out)
+        status = int(self.rule(*args))
         if status == 0 and out[0] == _UNSET:
             status = STATUS_OUT_UNSET
         if status != 0:
@@ -113,20 +118,40 @@ class _GuardedCfunc(CfuncStrategy):
         self.owner = owner
 
 
-def _compile_cfunc(rule: Callable, n_params: int):
-    ci_n, cf_n, unset, unset_status = CI_SIZE, CF_SIZE, _UNSET, STATUS_OUT_UNSET
+def _takes_features(rule: Callable) -> bool:
+    import inspect
 
-    @numba.cfunc(_SIG, nopython=True)
-    def entry(ci_p, cf_p, p_p, out_p):
-        ci = numba.carray(ci_p, (ci_n,))
-        cf = numba.carray(cf_p, (cf_n,))
-        p = numba.carray(p_p, (n_params,))
-        out = numba.carray(out_p, (5,))
-        out[0] = unset
-        status = rule(ci, cf, p, out)
-        if status == 0 and out[0] == unset:
-            return unset_status
-        return status
+    return len(inspect.signature(getattr(rule, "py_func", rule)).parameters) == 5
+
+
+def _compile_cfunc(rule: Callable, n_params: int):
+    ci_n, cf_n, unset, unset_status, n_feat_at = CI_SIZE, CF_SIZE, _UNSET, STATUS_OUT_UNSET, CI_N_FEATURES
+
+    if _takes_features(rule):
+        @numba.cfunc(_SIG, nopython=True)
+        def entry(ci_p, cf_p, p_p, f_p, out_p):
+            ci = numba.carray(ci_p, (ci_n,))
+            cf = numba.carray(cf_p, (cf_n,))
+            p = numba.carray(p_p, (n_params,))
+            feat = numba.carray(f_p, (max(ci[n_feat_at], 1),))
+            out = numba.carray(out_p, (5,))
+            out[0] = unset
+            status = rule(ci, cf, p, feat, out)
+            if status == 0 and out[0] == unset:
+                return unset_status
+            return status
+    else:
+        @numba.cfunc(_SIG, nopython=True)
+        def entry(ci_p, cf_p, p_p, f_p, out_p):
+            ci = numba.carray(ci_p, (ci_n,))
+            cf = numba.carray(cf_p, (cf_n,))
+            p = numba.carray(p_p, (n_params,))
+            out = numba.carray(out_p, (5,))
+            out[0] = unset
+            status = rule(ci, cf, p, out)
+            if status == 0 and out[0] == unset:
+                return unset_status
+            return status
 
     return entry
 

@@ -123,7 +123,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
              wake_on_feed: bool = True, wake_on_response: bool = True, post_only: bool = False,
              crossed_policy: str = "error", ewma_tau_ns: int = 1_000_000_000, repair: bool = False,
              engine: str = "cpp", progress: bool = False, source_name: str = "events",
-             chunk_rows: int = 1 << 18, limit: Optional[int] = None) -> RunResult:
+             chunk_rows: int = 1 << 18, limit: Optional[int] = None, features: Any = None) -> RunResult:
     """Replay ``events`` through the exchange simulator with ``strategy`` quoting; return the results.
 
     ``events`` is an EVENT_DTYPE array, or an :class:`mmsim.store.EventStore`, which is streamed one
@@ -132,7 +132,8 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     ``"lognormal:median=2ms,sigma=0.6"``, an array, a callable); ``compute_latency`` also takes
     ``"measured"`` or ``"measured:xF"``. Every random draw comes from ``seed``: the same inputs and seed give
     identical results, streamed or not. ``engine="reference"`` runs the pure-Python reference simulator
-    (same rules, much slower).
+    (same rules, much slower). ``features`` (a spec list, ``"small"``, ``"full"``; docs/features.md) gives the
+    strategy a Rust feature bank over its delayed view: ``ctx.features``.
     """
     import time
 
@@ -186,6 +187,13 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
                   timer_interval_ns=int(timer_interval_ns), post_only=bool(post_only),
                   crossed_policy=crossed_policy, ewma_tau_ns=int(ewma_tau_ns), compute_measured=measured,
                   compute_factor=factor, strategy_name=name)
+    if features is not None:
+        if engine != "cpp":
+            raise ConfigError("features need the C++ engine (the reference simulator checks the engine rules; "
+                              "the feature bank is checked against its own numpy reference)")
+        from .batch import spec_matrix
+
+        config["features"] = spec_matrix(features)
 
     t0 = time.perf_counter()
     bar = None

@@ -74,6 +74,16 @@ T get(const py::dict& d, const char* key, T fallback) {
   return d.contains(key) ? d[key].cast<T>() : fallback;
 }
 
+// Feature specs as an (n, 4) int64 array: kind, level, horizon_ns, window (mmsim.features.spec_matrix).
+std::vector<MmsimFeatureSpec> feature_specs(const py::handle& h) {
+  auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(h);
+  if (!a || a.ndim() != 2 || a.shape(1) != 4) throw ConfigError("features must be an (n, 4) int64 spec matrix");
+  std::vector<MmsimFeatureSpec> out(static_cast<size_t>(a.shape(0)));
+  for (py::ssize_t i = 0; i < a.shape(0); ++i)
+    out[i] = MmsimFeatureSpec{static_cast<int32_t>(a.at(i, 0)), static_cast<int32_t>(a.at(i, 1)), a.at(i, 2), a.at(i, 3)};
+  return out;
+}
+
 EngineConfig parse_config(const py::dict& d) {
   EngineConfig c;
   const std::string mode = get<std::string>(d, "mode", "l2");
@@ -100,6 +110,7 @@ EngineConfig parse_config(const py::dict& d) {
   c.compute_measured = get<bool>(d, "compute_measured", false);
   c.compute_factor = get<double>(d, "compute_factor", 1.0);
   c.strategy_name = get<std::string>(d, "strategy_name", "strategy");
+  if (d.contains("features") && !d["features"].is_none()) c.features = feature_specs(d["features"]);
   return c;
 }
 
@@ -216,6 +227,13 @@ void register_engine(py::module_& m) {
       .def_readonly("data_rows", &Context::data_rows)
       .def_readonly("tick_size", &Context::tick_size)
       .def_readonly("lot_size", &Context::lot_size)
+      .def_property_readonly("features", [](const Context& c) {
+        // a copy: the engine overwrites its buffer at the next wakeup
+        py::array_t<double> out(c.n_features);
+        std::copy(c.features, c.features + c.n_features, out.mutable_data());
+        out.attr("setflags")(py::arg("write") = false);  // a view to read, not to change
+        return out;
+      }, "Feature bank values as of now (spec order), a float64 array; empty without a bank.")
       .def("depth", [](const Context& c, int side, int level) {
         int64_t p = 0, q = 0;
         if (!c.depth(side, level, p, q)) p = q = 0;
@@ -292,11 +310,32 @@ void register_engine(py::module_& m) {
     d["CI_BID_QTY"] = int(CI_BID_QTY); d["CI_BEST_ASK"] = int(CI_BEST_ASK); d["CI_ASK_QTY"] = int(CI_ASK_QTY);
     d["CI_POSITION"] = int(CI_POSITION); d["CI_DATA_EXCH_TS"] = int(CI_DATA_EXCH_TS);
     d["CI_DATA_ARRIVAL_TS"] = int(CI_DATA_ARRIVAL_TS); d["CI_DATA_ROWS"] = int(CI_DATA_ROWS);
+    d["CI_N_FEATURES"] = int(CI_N_FEATURES);
     d["CI_DEPTH0"] = int(CI_DEPTH0); d["CI_LEVELS"] = int(CI_LEVELS); d["CI_SIZE"] = int(CI_SIZE);
     d["CF_EWMA_MID"] = int(CF_EWMA_MID); d["CF_CASH"] = int(CF_CASH); d["CF_TICK_SIZE"] = int(CF_TICK_SIZE);
     d["CF_LOT_SIZE"] = int(CF_LOT_SIZE); d["CF_SIZE"] = int(CF_SIZE);
     return d;
   }, "Indices of the flat context arrays handed to numba cfunc strategies.");
+
+  m.def("feature_batch_events", [](py::array events, py::array_t<int64_t, py::array::c_style | py::array::forcecast> arrival,
+                                   py::handle specs, bool repair_crossed) {
+    if (events.ndim() != 1 || events.itemsize() != sizeof(EventRecord) || !(events.flags() & py::array::c_style))
+      throw ConfigError("events must be a contiguous 1-d EVENT_DTYPE array");
+    if (arrival.ndim() != 1 || arrival.size() != events.size())
+      throw ConfigError("arrival must be an int64 array with one entry per event");
+    const std::vector<MmsimFeatureSpec> s = feature_specs(specs);
+    std::vector<double> values;
+    {
+      py::gil_scoped_release release;
+      feature_batch(static_cast<const EventRecord*>(events.data()), arrival.data(), events.size(), s,
+                    repair_crossed, values);
+    }
+    py::array_t<double> out({static_cast<py::ssize_t>(events.size()), static_cast<py::ssize_t>(s.size())});
+    std::copy(values.begin(), values.end(), out.mutable_data());
+    return out;
+  }, py::arg("events"), py::arg("arrival"), py::arg("specs"), py::arg("repair_crossed") = false,
+     "Batch mode: the strategy-side book over `events` (arriving at `arrival`) and every feature after every "
+     "row, at that row's arrival time — the same code the event loop runs.");
 
   m.def("ewma_batch", [](py::array_t<int64_t, py::array::c_style | py::array::forcecast> ts,
                          py::array_t<double, py::array::c_style | py::array::forcecast> x, int64_t tau_ns) {

@@ -93,6 +93,39 @@ bool Book::level(int side, int k, int64_t& price, int64_t& q) const {
   return true;
 }
 
+void Book::top(int side, int k, int64_t* price, int64_t* q) const {
+  const Side& s = side_ref(side);
+  const int64_t have = std::min<int64_t>(k, s.n_levels);
+  int64_t p = s.best;
+  for (int64_t j = 0; j < k; ++j) {
+    if (j < have) {
+      if (j > 0) p = next_level(side, p);
+      price[j] = p;
+      q[j] = s.qty[p - s.base];
+    } else {
+      price[j] = q[j] = 0;
+    }
+  }
+}
+
+void apply_feed_event(Book& book, const EventRecord& e, int64_t row) {
+  switch (e.kind) {
+    case DEPTH: book.set(e.side, e.price, e.qty, row); break;
+    case CLEAR: book.clear(e.side); break;
+    case ADD: book.add(e.side, e.price, e.qty, row); break;
+    case CANCEL: case DELETE: case EXECUTE: book.add(e.side, e.price, -e.qty, row); break;
+    default: break;  // TRADE: a print, no level change
+  }
+}
+
+int64_t check_crossed(Book& book, int64_t row, bool repair) {
+  if (!book.crossed()) return 0;
+  if (!repair)
+    throw DataError(row, "crossed book: best bid " + std::to_string(book.best(BID)) + " >= best ask " +
+                             std::to_string(book.best(ASK)));
+  return book.uncross(book.last_changed_side != 0 ? -book.last_changed_side : ASK, row);
+}
+
 int64_t Book::uncross(int stale_side, int64_t row) {
   // A repair is not a data event: it leaves last_changed_side as the data set it.
   const int keep = last_changed_side;

@@ -53,6 +53,7 @@ int CfuncStrategy::on_wakeup(Context& ctx, Targets& out) {
   ci_[CI_DATA_EXCH_TS] = ctx.data_exch_ts;
   ci_[CI_DATA_ARRIVAL_TS] = ctx.data_arrival_ts;
   ci_[CI_DATA_ROWS] = ctx.data_rows;
+  ci_[CI_N_FEATURES] = ctx.n_features;
   for (int lvl = 0; lvl < CI_LEVELS; ++lvl) {
     int64_t* d = ci_ + CI_DEPTH0 + 4 * lvl;
     if (!ctx.depth(BID, lvl, d[0], d[1])) d[0] = d[1] = 0;
@@ -63,7 +64,8 @@ int CfuncStrategy::on_wakeup(Context& ctx, Targets& out) {
   cf_[CF_TICK_SIZE] = ctx.tick_size;
   cf_[CF_LOT_SIZE] = ctx.lot_size;
   out_[0] = 0;
-  last_status_ = fn_(ci_, cf_, params_.data(), out_);
+  static const double kNoFeatures[1] = {0.0};
+  last_status_ = fn_(ci_, cf_, params_.data(), ctx.n_features ? ctx.features : kNoFeatures, out_);
   if (last_status_ != 0) return last_status_;
   out.has = out_[0] != 0;
   out.bid_price = out_[1];
@@ -93,6 +95,12 @@ Engine::Engine(const EventRecord* events, const int64_t* arrival, int64_t n, Lat
   next_timer_ = (cfg_.timer_interval_ns > 0 && n > 0) ? arrival_[0] : kInf;
   done_ = final_ && n == 0;
   if (!final_ && n == 0) throw ConfigError("a streamed run needs rows in its first chunk");
+  if (!cfg_.features.empty()) {
+    features_ = std::make_unique<FeatureRunner>(cfg_.features);
+    feature_values_.assign(features_->size(), std::numeric_limits<double>::quiet_NaN());
+  }
+  ctx_.features = feature_values_.data();
+  ctx_.n_features = static_cast<int64_t>(feature_values_.size());
   ctx_.engine = this;
   ctx_.tick_size = cfg_.tick_size;
   ctx_.lot_size = cfg_.lot_size;
@@ -309,12 +317,7 @@ void Engine::check_crosses(int64_t row) {
 }
 
 void Engine::end_of_group_check(Book& book, int64_t row, bool exchange_side) {
-  if (!book.crossed()) return;
-  if (!cfg_.repair_crossed)
-    throw DataError(row, "crossed book: best bid " + std::to_string(book.best(BID)) + " >= best ask " +
-                             std::to_string(book.best(ASK)));
-  const int stale = book.last_changed_side != 0 ? -book.last_changed_side : ASK;
-  const int64_t removed = book.uncross(stale, row);
+  const int64_t removed = check_crossed(book, row, cfg_.repair_crossed);
   if (exchange_side) repaired_ += removed;
 }
 
@@ -440,13 +443,7 @@ void Engine::on_request(const Request& r) {
 void Engine::on_feed_row(int64_t i) {
   const EventRecord& e = row(i);
   const int64_t t = arrival_of(i);
-  switch (e.kind) {
-    case DEPTH: st_book_.set(e.side, e.price, e.qty, i); break;
-    case CLEAR: st_book_.clear(e.side); break;
-    case ADD: st_book_.add(e.side, e.price, e.qty, i); break;
-    case CANCEL: case DELETE: case EXECUTE: st_book_.add(e.side, e.price, -e.qty, i); break;
-    default: break;  // TRADE: a print, no level change
-  }
+  apply_feed_event(st_book_, e, i);
   fd_i_ = i + 1;
   last_fd_exch_ts_ = e.exch_ts;
   last_fd_arrival_ = t;
@@ -457,6 +454,7 @@ void Engine::on_feed_row(int64_t i) {
     if (!ewma_.initialized || mid != ewma_.last_x)
       if (mmsim_ewma_update(&ewma_, t, mid) != MMSIM_OK) throw DataError(i, "feature update failed (time went back)");
   }
+  if (features_) features_->on_event(t, st_book_, e, i);  // the delayed view only, never exchange truth
   if (cfg_.wake_on_feed) request_wake(t, WAKE_FEED);
 }
 
@@ -524,6 +522,7 @@ void Engine::wakeup(int64_t ts) {
   ctx_.ewma_mid = std::numeric_limits<double>::quiet_NaN();
   if (ewma_.initialized) mmsim_ewma_value_at(&ewma_, ts, &ctx_.ewma_mid);  // decayed to the wakeup time
   ctx_.data_rows = fd_i_;
+  if (features_) features_->values(ts, feature_values_.data());
   ctx_.data_exch_ts = last_fd_exch_ts_;
   ctx_.data_arrival_ts = last_fd_arrival_;
 

@@ -38,6 +38,8 @@ class Book {
   int64_t next_level(int side, int64_t price) const;
   // Level k (0 = best) of a side: false past the end.
   bool level(int side, int k, int64_t& price, int64_t& q) const;
+  // The best `k` levels of a side in one walk; price and qty 0 past the end.
+  void top(int side, int k, int64_t* price, int64_t* q) const;
 
   bool crossed() const { return has(BID) && has(ASK) && best(BID) >= best(ASK); }
   // Removes the crossed levels of `stale_side`; returns how many were removed.
@@ -52,5 +54,11 @@ class Book {
   void ensure(Side& s, int64_t price, int64_t row);
   void on_level_emptied(Side& s, bool is_bid);
 };
+
+// How a strategy-side book takes in one data row (the exchange side also matches own orders; see engine).
+void apply_feed_event(Book& book, const EventRecord& e, int64_t row);
+// End of an exchange-timestamp group: a crossed book is a DataError, or (repair) loses its stale levels;
+// returns the number of levels removed.
+int64_t check_crossed(Book& book, int64_t row, bool repair);
 
 }  // namespace mmsim

@@ -4,11 +4,13 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "mmsim/book.hpp"
+#include "mmsim/feature_runner.hpp"
 #include "mmsim/features.h"
 #include "mmsim/records.hpp"
 #include "mmsim/strategy.hpp"
@@ -31,6 +33,7 @@ struct EngineConfig {
   bool compute_measured = false;
   double compute_factor = 1.0;
   std::string strategy_name = "strategy";
+  std::vector<MmsimFeatureSpec> features;  // the feature bank the strategy sees (empty: none)
 };
 
 // Latency streams: the k-th use of a leg takes element k % size (size >= 1).
@@ -150,6 +153,8 @@ class Engine {
   // strategy side
   Book st_book_;
   MmsimEwma ewma_{};
+  std::unique_ptr<FeatureRunner> features_;
+  std::vector<double> feature_values_;
   std::vector<StOrder> st_orders_;   // index = id - 1
   std::vector<int64_t> st_active_;   // ids not known done, ascending
   int64_t st_position_ = 0, st_cash_ = 0;

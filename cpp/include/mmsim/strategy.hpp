@@ -27,6 +27,8 @@ struct Context {
   double ewma_mid = 0.0;
   int64_t data_exch_ts = NO_TS, data_arrival_ts = NO_TS, data_rows = 0;
   double tick_size = 1.0, lot_size = 1.0;
+  const double* features = nullptr;  // feature bank values as of `now`, in spec order
+  int64_t n_features = 0;
   Engine* engine = nullptr;
 
   bool depth(int side, int level, int64_t& price, int64_t& qty) const;
@@ -60,13 +62,14 @@ class SymmetricQuoter final : public Strategy {
 // Indices are mirrored in mmsim/numba_strategy.py.
 enum CtxIndex : int {
   CI_NOW = 0, CI_REASON, CI_BEST_BID, CI_BID_QTY, CI_BEST_ASK, CI_ASK_QTY, CI_POSITION,
-  CI_DATA_EXCH_TS, CI_DATA_ARRIVAL_TS, CI_DATA_ROWS,
+  CI_DATA_EXCH_TS, CI_DATA_ARRIVAL_TS, CI_DATA_ROWS, CI_N_FEATURES,
   CI_DEPTH0,  // then per level L (0..CI_LEVELS-1): bid price, bid qty, ask price, ask qty at CI_DEPTH0 + 4L
   CI_LEVELS = 5,
   CI_SIZE = CI_DEPTH0 + 4 * CI_LEVELS,
 };
 enum CtxFIndex : int { CF_EWMA_MID = 0, CF_CASH, CF_TICK_SIZE, CF_LOT_SIZE, CF_SIZE };
-using CfuncRule = int32_t (*)(const int64_t* ctx_i, const double* ctx_f, const double* params, int64_t* out);
+using CfuncRule = int32_t (*)(const int64_t* ctx_i, const double* ctx_f, const double* params,
+                              const double* features, int64_t* out);
 
 class CfuncStrategy final : public Strategy {
  public:

@@ -11,6 +11,10 @@ pub const MMSIM_ERR_HORIZON: i32 = 2;
 pub const MMSIM_ERR_TIME: i32 = 3;
 pub const MMSIM_ERR_VALUE: i32 = 4;
 
+/// The feature bank (kinds × levels × horizons × windows) behind `cpp/include/mmsim/feature_bank.h`.
+mod bank;
+pub use bank::*;
+
 /// Exact time-decayed EWMA of a piecewise-constant signal (e.g. the mid).
 ///
 /// Between updates the signal holds its last value, so over a gap `dt` the average moves towards

@@ -1,0 +1,40 @@
+// Feeds the Rust feature bank from a strategy-side book. The event loop and batch mode both use this class,
+// so in-loop and batch feature values are the same computation, row by row.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "mmsim/book.hpp"
+#include "mmsim/feature_bank.h"
+#include "mmsim/records.hpp"
+
+namespace mmsim {
+
+class FeatureRunner {
+ public:
+  // Throws ConfigError naming the first bad spec (by index).
+  explicit FeatureRunner(const std::vector<MmsimFeatureSpec>& specs);
+  ~FeatureRunner();
+  FeatureRunner(const FeatureRunner&) = delete;
+  FeatureRunner& operator=(const FeatureRunner&) = delete;
+
+  size_t size() const { return n_; }
+  int levels() const { return levels_; }
+  // One event the strategy saw: `book` is the book after it; trades (TRADE, EXECUTE) carry their sign.
+  void on_event(int64_t ts, const Book& book, const EventRecord& e, int64_t row);
+  // All values as of `now` (decayed quantities decay to `now`).
+  void values(int64_t now, double* out) const;
+
+ private:
+  MmsimBank* bank_ = nullptr;
+  size_t n_ = 0;
+  int levels_ = 1;
+  std::vector<int64_t> bid_px_, bid_qty_, ask_px_, ask_qty_;
+};
+
+// Batch mode: replay `events` through a strategy-side book (arrival times `arrival`) and record every
+// feature after every row, evaluated at that row's arrival time: out[row * n_features + j].
+void feature_batch(const EventRecord* events, const int64_t* arrival, int64_t n,
+                   const std::vector<MmsimFeatureSpec>& specs, bool repair_crossed, std::vector<double>& out);
+
+}  // namespace mmsim
