@@ -41,6 +41,10 @@ CF_EWMA_MID: int = _L["CF_EWMA_MID"]
 CF_CASH: int = _L["CF_CASH"]
 CF_TICK_SIZE: int = _L["CF_TICK_SIZE"]
 CF_LOT_SIZE: int = _L["CF_LOT_SIZE"]
+CF_PRED_MOVE: int = _L["CF_PRED_MOVE"]   # the model's predicted mid move (ticks); NaN without a model
+CF_P_DOWN: int = _L["CF_P_DOWN"]
+CF_P_FLAT: int = _L["CF_P_FLAT"]
+CF_P_UP: int = _L["CF_P_UP"]
 CF_SIZE: int = _L["CF_SIZE"]
 
 #: Written to out[0] before each call; a rule that returns 0 without replacing it failed silently.
@@ -97,6 +101,9 @@ class NumbaStrategy:
             b, a = ctx.depth(1, lvl), ctx.depth(-1, lvl)
             ci[CI_DEPTH0 + 4 * lvl: CI_DEPTH0 + 4 * lvl + 4] = (b[0], b[1], a[0], a[1])
         cf[CF_EWMA_MID], cf[CF_CASH], cf[CF_TICK_SIZE], cf[CF_LOT_SIZE] = ctx.ewma_mid, ctx.cash, ctx.tick_size, ctx.lot_size
+        nan = float("nan")
+        cf[CF_PRED_MOVE], cf[CF_P_DOWN], cf[CF_P_FLAT], cf[CF_P_UP] = (getattr(ctx, k, nan) for k in
+                                                                      ("pred_move", "p_down", "p_flat", "p_up"))
         out = np.full(5, _UNSET, dtype=np.int64)
         params = self.params if len(self.params) else np.zeros(1)
         args = (ci, cf, params, feat if len(feat) else np.zeros(1), out) if _takes_features(self.rule) else (ci, cf, params, out)

@@ -301,8 +301,8 @@ class ReferenceEngine:
         self.crossed_policy = str(cfg["crossed_policy"])
         if self.crossed_policy not in ("error", "repair"):
             raise ConfigError(f"crossed_policy must be 'error' or 'repair', got {self.crossed_policy!r}")
-        if cfg["compute_measured"]:
-            raise ConfigError("the reference engine cannot measure compute latency (compute_measured=True)")
+        if cfg.get("compute_measured") or cfg.get("compute_source", "table") != "table":
+            raise ConfigError("the reference engine cannot measure compute latency (compute_source must be 'table')")
         if int(cfg["ewma_tau_ns"]) <= 0:
             raise ConfigError(f"ewma_tau_ns must be > 0, got {cfg['ewma_tau_ns']}")
         self.tick_size = float(cfg["tick_size"])

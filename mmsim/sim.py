@@ -39,8 +39,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "post_only": False,
     "crossed_policy": "error",    # or "repair"
     "ewma_tau_ns": 1_000_000_000,
-    "compute_measured": False,    # charge measured strategy wall time x compute_factor
-    "compute_factor": 1.0,
+    "compute_source": "table",    # "table" (latency stream), "strategy" or "model" (measured wall time)
+    "compute_factor": 1.0,        # x measured time: the hardware factor
     "strategy_name": "strategy",
 }
 
@@ -98,22 +98,39 @@ def _engine_strategy(strategy: Any, engine: str) -> tuple[Any, str]:
     return obj, name
 
 
-def _compute_spec(spec: Any) -> tuple[bool, float, Any]:
-    """``measured`` / ``measured:x2.5`` -> charge measured wall time x factor; else a latency spec."""
-    if isinstance(spec, str) and spec.strip().startswith("measured"):
-        rest = spec.strip()[len("measured"):]
-        if not rest:
-            return True, 1.0, 0
-        try:
-            if not rest.startswith(":x"):
-                raise ValueError
-            factor = float(rest[2:])
-            if not np.isfinite(factor) or factor < 0:
-                raise ValueError
-        except ValueError:
-            raise ConfigError(f"compute latency '{spec}': expected 'measured' or 'measured:xF' (F >= 0)") from None
-        return True, factor, 0
-    return False, 1.0, spec
+#: Compute-latency profiles named after the motivating post's table (docs/latency.md): lognormal with 90 % of
+#: decisions inside the quoted range (median = geometric mid, sigma = ln(hi/lo) / (2 * 1.645)).
+COMPUTE_PROFILES = {
+    "cheap_cloud_vcpu": "lognormal:median=2236us,sigma=0.489",   # 1-5 ms per decision
+    "high_clock": "lognormal:median=12649ns,sigma=0.700",        # 4-40 us per decision
+}
+
+
+def _compute_spec(spec: Any) -> tuple[str, float, Any]:
+    """Compute latency: ``measured[:xF]`` (strategy + model wall time x F), ``model[:xF]`` (model inference
+    time x F), ``profile:NAME``, or any latency spec. Returns (source, factor, latency spec)."""
+    if isinstance(spec, str):
+        text = spec.strip()
+        for word, source in (("measured", "strategy"), ("model", "model")):
+            if text == word or text.startswith(word + ":"):
+                rest = text[len(word):]
+                if not rest:
+                    return source, 1.0, 0
+                try:
+                    if not rest.startswith(":x"):
+                        raise ValueError
+                    factor = float(rest[2:])
+                    if not np.isfinite(factor) or factor < 0:
+                        raise ValueError
+                except ValueError:
+                    raise ConfigError(f"compute latency '{spec}': expected '{word}' or '{word}:xF' (F >= 0)") from None
+                return source, factor, 0
+        if text.startswith("profile:"):
+            name = text[len("profile:"):]
+            if name not in COMPUTE_PROFILES:
+                raise ConfigError(f"compute latency '{spec}': unknown profile (known: {', '.join(COMPUTE_PROFILES)})")
+            return "table", 1.0, COMPUTE_PROFILES[name]
+    return "table", 1.0, spec
 
 
 def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any = "symmetric", *,
@@ -123,7 +140,8 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
              wake_on_feed: bool = True, wake_on_response: bool = True, post_only: bool = False,
              crossed_policy: str = "error", ewma_tau_ns: int = 1_000_000_000, repair: bool = False,
              engine: str = "cpp", progress: bool = False, source_name: str = "events",
-             chunk_rows: int = 1 << 18, limit: Optional[int] = None, features: Any = None) -> RunResult:
+             chunk_rows: int = 1 << 18, limit: Optional[int] = None, features: Any = None,
+             model: Any = None) -> RunResult:
     """Replay ``events`` through the exchange simulator with ``strategy`` quoting; return the results.
 
     ``events`` is an EVENT_DTYPE array, or an :class:`mmsim.store.EventStore`, which is streamed one
@@ -133,7 +151,11 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     ``"measured"`` or ``"measured:xF"``. Every random draw comes from ``seed``: the same inputs and seed give
     identical results, streamed or not. ``engine="reference"`` runs the pure-Python reference simulator
     (same rules, much slower). ``features`` (a spec list, ``"small"``, ``"full"``; docs/features.md) gives the
-    strategy a Rust feature bank over its delayed view: ``ctx.features``.
+    strategy a Rust feature bank over its delayed view: ``ctx.features``. ``model`` (a model file path or a
+    loaded model, docs/models.md) is called by the loop on those features at each wakeup: ``ctx.pred_move``,
+    ``ctx.p_up`` …; its feature bank is the model's own (``features`` may be omitted, or must match).
+    ``compute_latency="model:x3"`` charges 3 × the measured inference time; ``"profile:cheap_cloud_vcpu"``
+    or ``"profile:high_clock"`` draw from the post's hardware profiles.
     """
     import time
 
@@ -159,7 +181,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
         store_mode = None
     instrument = instrument or Instrument()
     rngs = L.seeded_streams(seed)
-    measured, factor, compute = _compute_spec(compute_latency)
+    compute_source, factor, compute = _compute_spec(compute_latency)
     latencies = {
         "entry": L.latency_table(entry_latency, rngs["entry"]),
         "cancel": L.latency_table(cancel_latency, rngs["cancel"]),
@@ -185,8 +207,23 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
                   tick_size=float(instrument.tick_size), lot_size=float(instrument.lot_size),
                   wake_on_feed=bool(wake_on_feed), wake_on_response=bool(wake_on_response),
                   timer_interval_ns=int(timer_interval_ns), post_only=bool(post_only),
-                  crossed_policy=crossed_policy, ewma_tau_ns=int(ewma_tau_ns), compute_measured=measured,
+                  crossed_policy=crossed_policy, ewma_tau_ns=int(ewma_tau_ns), compute_source=compute_source,
                   compute_factor=factor, strategy_name=name)
+    if model is not None:
+        from .models import load_model
+
+        loaded = load_model(model) if isinstance(model, (str, __import__("os").PathLike)) else model
+        specs = loaded.specs
+        if features is not None:
+            from .features import parse_specs, spec_hash
+
+            if spec_hash(parse_specs(features)) != spec_hash(specs):
+                raise ConfigError(f"model {getattr(loaded, 'path', '')}: its feature bank {spec_hash(specs)[:12]}… "
+                                  f"differs from features= {spec_hash(parse_specs(features))[:12]}…")
+        features = specs
+        if engine != "cpp":
+            raise ConfigError("a model needs the C++ engine (inference runs in the loop)")
+        config["model"] = loaded.native()
     if features is not None:
         if engine != "cpp":
             raise ConfigError("features need the C++ engine (the reference simulator checks the engine rules; "

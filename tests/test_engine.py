@@ -204,3 +204,22 @@ def test_measured_compute_latency_charges_the_strategy_wall_time():
     charged = (res.decisions["wire_ts"] - res.decisions["ts"]).to_numpy()
     assert (charged >= 4_000_000).all() and (charged < 400_000_000).all()  # 2 x >= 2 ms, and sane
     assert (res.orders["sent_ts"].to_numpy() >= res.decisions["wire_ts"].iloc[0]).all()
+
+
+@pytest.mark.parametrize("profile,lo,hi", [("cheap_cloud_vcpu", 1_000_000, 5_000_000), ("high_clock", 4_000, 40_000)])
+def test_compute_latency_profiles_follow_the_posts_table(market, profile, lo, hi):
+    res = simulate(market, Instrument(0.01, 1), "symmetric", compute_latency=f"profile:{profile}",
+                   timer_interval_ns=10_000_000, wake_on_feed=False)
+    charged = (res.decisions["wire_ts"] - res.decisions["ts"]).to_numpy()
+    inside = ((charged >= lo) & (charged <= hi)).mean()
+    assert len(charged) > 1000 and 0.85 < inside < 0.95          # 90 % of decisions inside the quoted range
+    assert lo < np.median(charged) < hi
+
+
+def test_unknown_profile_and_model_latency_without_model_are_errors(market):
+    from mmsim import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown profile"):
+        simulate(market[:100], Instrument(0.01, 1), "symmetric", compute_latency="profile:laptop")
+    with pytest.raises(ConfigError, match="needs a model"):
+        simulate(market[:100], Instrument(0.01, 1), "symmetric", compute_latency="model:x2")

@@ -107,8 +107,19 @@ EngineConfig parse_config(const py::dict& d) {
   if (cp != "error" && cp != "repair") throw ConfigError("crossed_policy must be 'error' or 'repair', not '" + cp + "'");
   c.repair_crossed = cp == "repair";
   c.ewma_tau_ns = get<int64_t>(d, "ewma_tau_ns", 1'000'000'000);
-  c.compute_measured = get<bool>(d, "compute_measured", false);
+  const std::string cs = get<std::string>(d, "compute_source", get<bool>(d, "compute_measured", false) ? "strategy" : "table");
+  if (cs == "table") c.compute_source = ComputeSource::Table;
+  else if (cs == "strategy") c.compute_source = ComputeSource::MeasuredStrategy;
+  else if (cs == "model") c.compute_source = ComputeSource::MeasuredModel;
+  else throw ConfigError("compute_source must be table, strategy or model, not '" + cs + "'");
   c.compute_factor = get<double>(d, "compute_factor", 1.0);
+  if (d.contains("model") && !d["model"].is_none()) {
+    try {
+      c.model = d["model"].cast<std::shared_ptr<Model>>();
+    } catch (const py::cast_error&) {
+      throw ConfigError("model must be a mmsim._core.Model (see mmsim.models.load_model)");
+    }
+  }
   c.strategy_name = get<std::string>(d, "strategy_name", "strategy");
   if (d.contains("features") && !d["features"].is_none()) c.features = feature_specs(d["features"]);
   return c;
@@ -227,6 +238,16 @@ void register_engine(py::module_& m) {
       .def_readonly("data_rows", &Context::data_rows)
       .def_readonly("tick_size", &Context::tick_size)
       .def_readonly("lot_size", &Context::lot_size)
+      .def_readonly("pred_move", &Context::pred_move, "Predicted mid move over the model's horizon (ticks)")
+      .def_readonly("p_down", &Context::p_down)
+      .def_readonly("p_flat", &Context::p_flat)
+      .def_readonly("p_up", &Context::p_up)
+      .def_property_readonly("prediction", [](const Context& c) {
+        py::array_t<double> out(c.n_prediction);
+        std::copy(c.prediction, c.prediction + c.n_prediction, out.mutable_data());
+        out.attr("setflags")(py::arg("write") = false);
+        return out;
+      }, "All model outputs at this wakeup, in the model's order (empty without a model).")
       .def_property_readonly("features", [](const Context& c) {
         // a copy: the engine overwrites its buffer at the next wakeup
         py::array_t<double> out(c.n_features);
@@ -314,6 +335,8 @@ void register_engine(py::module_& m) {
     d["CI_DEPTH0"] = int(CI_DEPTH0); d["CI_LEVELS"] = int(CI_LEVELS); d["CI_SIZE"] = int(CI_SIZE);
     d["CF_EWMA_MID"] = int(CF_EWMA_MID); d["CF_CASH"] = int(CF_CASH); d["CF_TICK_SIZE"] = int(CF_TICK_SIZE);
     d["CF_LOT_SIZE"] = int(CF_LOT_SIZE); d["CF_SIZE"] = int(CF_SIZE);
+    d["CF_PRED_MOVE"] = int(CF_PRED_MOVE); d["CF_P_DOWN"] = int(CF_P_DOWN); d["CF_P_FLAT"] = int(CF_P_FLAT);
+    d["CF_P_UP"] = int(CF_P_UP);
     return d;
   }, "Indices of the flat context arrays handed to numba cfunc strategies.");
 

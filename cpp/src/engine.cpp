@@ -63,6 +63,10 @@ int CfuncStrategy::on_wakeup(Context& ctx, Targets& out) {
   cf_[CF_CASH] = ctx.cash;
   cf_[CF_TICK_SIZE] = ctx.tick_size;
   cf_[CF_LOT_SIZE] = ctx.lot_size;
+  cf_[CF_PRED_MOVE] = ctx.pred_move;
+  cf_[CF_P_DOWN] = ctx.p_down;
+  cf_[CF_P_FLAT] = ctx.p_flat;
+  cf_[CF_P_UP] = ctx.p_up;
   out_[0] = 0;
   static const double kNoFeatures[1] = {0.0};
   last_status_ = fn_(ci_, cf_, params_.data(), ctx.n_features ? ctx.features : kNoFeatures, out_);
@@ -101,6 +105,23 @@ Engine::Engine(const EventRecord* events, const int64_t* arrival, int64_t n, Lat
   }
   ctx_.features = feature_values_.data();
   ctx_.n_features = static_cast<int64_t>(feature_values_.size());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  ctx_.pred_move = ctx_.p_down = ctx_.p_flat = ctx_.p_up = nan;
+  if (cfg_.model) {
+    if (!features_ || cfg_.model->n_inputs() != features_->size())
+      throw ConfigError("the model takes " + std::to_string(cfg_.model->n_inputs()) + " features but the bank has " +
+                        std::to_string(features_ ? features_->size() : 0));
+    prediction_.assign(cfg_.model->n_outputs(), nan);
+    const std::vector<std::string> names = cfg_.model->output_names();
+    const char* canonical[4] = {"move", "p_down", "p_flat", "p_up"};
+    for (int k = 0; k < 4; ++k)
+      for (size_t j = 0; j < names.size(); ++j)
+        if (names[j] == canonical[k]) pred_slot_[k] = static_cast<int>(j);
+  } else if (cfg_.compute_source == ComputeSource::MeasuredModel) {
+    throw ConfigError("compute latency 'model' needs a model");
+  }
+  ctx_.prediction = prediction_.data();
+  ctx_.n_prediction = static_cast<int64_t>(prediction_.size());
   ctx_.engine = this;
   ctx_.tick_size = cfg_.tick_size;
   ctx_.lot_size = cfg_.lot_size;
@@ -529,8 +550,16 @@ void Engine::wakeup(int64_t ts) {
   cur_decision_ = static_cast<int64_t>(decisions_.size());
   api_actions_.clear();
   Targets tg;
-  in_wakeup_ = true;
   const auto t0 = std::chrono::steady_clock::now();
+  double model_ns = 0.0;
+  if (cfg_.model) {
+    cfg_.model->predict(feature_values_.data(), prediction_.data());
+    model_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    double* slots[4] = {&ctx_.pred_move, &ctx_.p_down, &ctx_.p_flat, &ctx_.p_up};
+    for (int k = 0; k < 4; ++k)
+      if (pred_slot_[k] >= 0) *slots[k] = prediction_[pred_slot_[k]];
+  }
+  in_wakeup_ = true;
   int rc;
   try {
     rc = strategy_->on_wakeup(ctx_, tg);
@@ -548,11 +577,15 @@ void Engine::wakeup(int64_t ts) {
                               std::to_string(tg.ask_price));
   }
   int64_t compute;
-  if (cfg_.compute_measured) {
-    const double ns = std::chrono::duration<double, std::nano>(t1 - t0).count();
-    compute = static_cast<int64_t>(std::llround(ns * cfg_.compute_factor));
-  } else {
-    compute = lat_.compute[static_cast<uint64_t>(cur_decision_) % lat_.compute.size()];
+  switch (cfg_.compute_source) {
+    case ComputeSource::MeasuredStrategy:  // model inference plus the strategy call, on this machine
+      compute = std::llround(std::chrono::duration<double, std::nano>(t1 - t0).count() * cfg_.compute_factor);
+      break;
+    case ComputeSource::MeasuredModel:
+      compute = std::llround(model_ns * cfg_.compute_factor);
+      break;
+    default:
+      compute = lat_.compute[static_cast<uint64_t>(cur_decision_) % lat_.compute.size()];
   }
   const int64_t wire = ts + compute;
   busy_until_ = wire;

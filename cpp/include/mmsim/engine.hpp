@@ -11,6 +11,7 @@
 
 #include "mmsim/book.hpp"
 #include "mmsim/feature_runner.hpp"
+#include "mmsim/model.hpp"
 #include "mmsim/features.h"
 #include "mmsim/records.hpp"
 #include "mmsim/strategy.hpp"
@@ -18,6 +19,9 @@
 namespace mmsim {
 
 enum class QueueModel { RiskAverse, Power, Log };
+
+// Where a decision's compute latency comes from.
+enum class ComputeSource { Table, MeasuredStrategy, MeasuredModel };
 
 struct EngineConfig {
   bool l3 = false;
@@ -30,10 +34,11 @@ struct EngineConfig {
   bool post_only = false;
   bool repair_crossed = false;
   int64_t ewma_tau_ns = 1'000'000'000;
-  bool compute_measured = false;
-  double compute_factor = 1.0;
+  ComputeSource compute_source = ComputeSource::Table;
+  double compute_factor = 1.0;  // hardware factor on measured time
   std::string strategy_name = "strategy";
   std::vector<MmsimFeatureSpec> features;  // the feature bank the strategy sees (empty: none)
+  std::shared_ptr<const Model> model;       // called on the features at each wakeup (null: none)
 };
 
 // Latency streams: the k-th use of a leg takes element k % size (size >= 1).
@@ -155,6 +160,8 @@ class Engine {
   MmsimEwma ewma_{};
   std::unique_ptr<FeatureRunner> features_;
   std::vector<double> feature_values_;
+  std::vector<double> prediction_;
+  int pred_slot_[4] = {-1, -1, -1, -1};  // model outputs named move, p_down, p_flat, p_up
   std::vector<StOrder> st_orders_;   // index = id - 1
   std::vector<int64_t> st_active_;   // ids not known done, ascending
   int64_t st_position_ = 0, st_cash_ = 0;

@@ -29,6 +29,10 @@ struct Context {
   double tick_size = 1.0, lot_size = 1.0;
   const double* features = nullptr;  // feature bank values as of `now`, in spec order
   int64_t n_features = 0;
+  // The model's prediction at this wakeup (NaN without a model or when it has no such output).
+  double pred_move = 0.0, p_down = 0.0, p_flat = 0.0, p_up = 0.0;
+  const double* prediction = nullptr;  // all model outputs, in the model's order
+  int64_t n_prediction = 0;
   Engine* engine = nullptr;
 
   bool depth(int side, int level, int64_t& price, int64_t& qty) const;
@@ -67,7 +71,8 @@ enum CtxIndex : int {
   CI_LEVELS = 5,
   CI_SIZE = CI_DEPTH0 + 4 * CI_LEVELS,
 };
-enum CtxFIndex : int { CF_EWMA_MID = 0, CF_CASH, CF_TICK_SIZE, CF_LOT_SIZE, CF_SIZE };
+enum CtxFIndex : int {
+  CF_EWMA_MID = 0, CF_CASH, CF_TICK_SIZE, CF_LOT_SIZE, CF_PRED_MOVE, CF_P_DOWN, CF_P_FLAT, CF_P_UP, CF_SIZE };
 using CfuncRule = int32_t (*)(const int64_t* ctx_i, const double* ctx_f, const double* params,
                               const double* features, int64_t* out);
 
