@@ -62,7 +62,6 @@ KINDS: dict[str, int] = {
     "vpin": 14,
     "mid_return": 15,
 }
-_NAMES = {v: k for k, v in KINDS.items()}
 
 # Parameter shapes (bank.rs `Shape`): which of level / horizon / window a kind takes.
 _L1 = {"mid", "spread", "queue_imbalance"}                        # top of book; optional h (EWMA)
