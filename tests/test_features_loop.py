@@ -117,3 +117,21 @@ def test_mmsim_features_cli_writes_the_full_bank(tmp_path, capsys):
     assert len(frame) == 20_000 and frame.shape[1] == 3 + len(parse_specs("full")) >= 203
     assert main(["features", "quiet", "--spec", "bogus", "--out", str(out)]) == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_mmsim_features_on_the_lobster_sample(tmp_path, capsys):
+    """Convert the committed LOBSTER slice to a store, then write the full bank over it from a scenario."""
+    from pathlib import Path
+
+    from mmsim.cli import main
+
+    sample = Path(__file__).parent / "data" / "lobster" / "AMZN_2012-06-21_5_lines61001-64000.zip"
+    assert main(["data", "convert", "--format", "lobster", str(sample), "--out", str(tmp_path / "a.mmstore")]) == 0
+    (tmp_path / "a.toml").write_text('[scenario]\nname = "amzn"\n[instrument]\ntick_size = 0.01\n'
+                                     '[source]\nkind = "store"\npath = "a.mmstore"\n[latency]\nfeed = "1ms"\n')
+    out = tmp_path / "f.parquet"
+    capsys.readouterr()
+    assert main(["features", str(tmp_path / "a.toml"), "--spec", "full", "--out", str(out)]) == 0, capsys.readouterr().err
+    frame = pd.read_parquet(out)
+    assert frame.shape[1] == 3 + len(parse_specs("full")) and len(frame) > 3000
+    assert frame["mid"].notna().mean() > 0.99 and frame["spread"].min() >= 1
