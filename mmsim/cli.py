@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     run.set_defaults(func=cmd_run)
 
+    aud = sub.add_parser("audit", help="check a run folder: every decision causal, the decision log intact",
+                         description="Exit 0 when every decision used only data that had arrived, its signal came "
+                         "after its data, and the decision log's hash chain is intact (docs/audit.md); 1 otherwise.")
+    aud.add_argument("run_dir", metavar="DIR", help="a folder written by mmsim run")
+    aud.set_defaults(func=cmd_audit)
+
     feat = sub.add_parser("features", help="compute a feature bank over a whole scenario (batch mode)",
                           description="The features a strategy would see (its delayed view, the scenario's feed "
                           "latency), one row per event, written as Parquet: row, exch_ts, arrival_ts, one "
@@ -245,6 +251,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(format_summary(result.summary))
     print(f"wrote {', '.join(str(p) for p in written.values())}")
     return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .audit import audit_dir
+
+    report = audit_dir(args.run_dir)
+    for k, v in report.items():
+        print(f"{k:<30} {v}")
+    if report["ok"]:
+        print(f"audit passed: {report['decisions']:,} decisions causal, log intact")
+        return EXIT_OK
+    print("audit FAILED", file=sys.stderr)
+    return 1
 
 
 def cmd_features(args: argparse.Namespace) -> int:

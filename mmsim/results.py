@@ -137,6 +137,12 @@ def write_results(out_dir: str | os.PathLike, result: Any) -> dict[str, Path]:
         raise MmsimError(f"--out {out}: cannot create: {e.strerror or e}") from None
     frames = dict(zip(("fills", "orders", "decisions"),
                       to_frames(result.fills, result.orders, result.decisions)))
+    from .audit import GENESIS, chain_hashes
+
+    chain = chain_hashes(frames["decisions"])  # tamper evidence: mmsim audit DIR
+    frames["decisions"]["chain"] = chain
+    result.summary["decision_chain"] = chain[-1] if chain else GENESIS.hex()  # printed by mmsim run: keep it
+    summary = dict(result.summary)
     written: dict[str, Path] = {}
     try:
         for name, df in frames.items():
@@ -144,7 +150,7 @@ def write_results(out_dir: str | os.PathLike, result: Any) -> dict[str, Path]:
             _atomic_write(p, lambda tmp, df=df: df.to_parquet(tmp, index=False))
             written[p.name] = p
         p = out / "summary.json"
-        text = json.dumps(_jsonable(dict(result.summary)), indent=2, sort_keys=False) + "\n"
+        text = json.dumps(_jsonable(summary), indent=2, sort_keys=False) + "\n"
 
         def write_json(tmp: str) -> None:
             with open(tmp, "w", encoding="utf-8") as fh:
