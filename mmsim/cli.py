@@ -90,6 +90,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     run.set_defaults(func=cmd_run)
 
+    sw = sub.add_parser("sweep", help="savings of a treated quoter over a baseline across feed/compute latency",
+                        description="Run baseline and treated at every feed latency x compute-latency point on Dask "
+                        "(a local cluster by default), write sweep.parquet, sweep.json (with the break-even "
+                        "latency) and sweep.png. Points are written as they finish: rerun to resume.")
+    sw.add_argument("scenario", metavar="SCENARIO")
+    sw.add_argument("--baseline", required=True, metavar="S")
+    sw.add_argument("--treated", required=True, metavar="S")
+    sw.add_argument("--model", metavar="MODEL.json")
+    sw.add_argument("--feed-latency", required=True, metavar="L1,L2,...", help="feed latencies to sweep")
+    sw.add_argument("--compute-latency", default="0", metavar="C1,C2,...",
+                    help="compute latencies (e.g. profile:cheap_cloud_vcpu,profile:high_clock); default 0")
+    sw.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2",
+                    help="also sweep a parameter of the treated built-in strategy (repeatable)")
+    sw.add_argument("--horizon", default="1s", help="adverse-selection horizon (default 1s)")
+    sw.add_argument("--block", default="60s", help="bootstrap block (default 60s)")
+    sw.add_argument("--n-boot", type=_positive_int, default=1000, metavar="N")
+    sw.add_argument("--seed", type=_seed, default=0, metavar="N")
+    sw.add_argument("--rows", type=_positive_int, metavar="N")
+    sw.add_argument("--workers", type=_positive_int, default=2, metavar="N", help="local Dask workers (default 2)")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler instead of a local cluster")
+    sw.add_argument("--no-progress", action="store_true")
+    sw.add_argument("--out", required=True, metavar="DIR")
+    sw.set_defaults(func=cmd_sweep)
+
     aud = sub.add_parser("audit", help="check a run folder: every decision causal, the decision log intact",
                          description="Exit 0 when every decision used only data that had arrived, its signal came "
                          "after its data, and the decision log's hash chain is intact (docs/audit.md); 1 otherwise.")
@@ -108,6 +132,41 @@ def build_parser() -> argparse.ArgumentParser:
     feat.add_argument("--rows", type=_positive_int, metavar="N", help="use only the first N data rows")
     feat.add_argument("--out", required=True, metavar="FILE.parquet", help="output Parquet file")
     feat.set_defaults(func=cmd_features)
+
+    tr = sub.add_parser("train", help="train a prediction model, walk-forward, and write the model file",
+                        description="Sample the strategy's features every --every of feed arrival time, label each "
+                        "sample with the exchange-side mid move over the horizon, evaluate out of sample by "
+                        "walk-forward (purged: no training label window overlaps a test fold), print the metrics, "
+                        "refit on all samples and write the model file (docs/training.md, docs/models.md).")
+    tr.add_argument("scenario", metavar="SCENARIO", help="bundled scenario name or path to a .toml file")
+    tr.add_argument("--model", required=True, choices=("linear", "logistic", "multinomial", "gbdt", "mlp"),
+                    help="linear (ridge, move), logistic (up), multinomial (direction), gbdt (LightGBM), mlp")
+    tr.add_argument("--horizon", required=True, metavar="H[,H...]",
+                    help="prediction horizon(s), e.g. 1s or 100ms,1s,10s (one model file each)")
+    tr.add_argument("--out", required=True, metavar="MODEL.json", help="model file; with several horizons the "
+                    "first goes here, the others beside it as MODEL.h<H>.json")
+    tr.add_argument("--target", choices=("move", "up", "direction"),
+                    help="what gbdt/mlp learn (default move); linear: move, logistic: up, multinomial: direction")
+    tr.add_argument("--spec", default="small", metavar="SPEC",
+                    help="feature bank: small (default), full, a comma-separated spec list or a file")
+    tr.add_argument("--every", default="100ms", metavar="D", help="sampling interval of arrival time (default 100ms)")
+    tr.add_argument("--folds", type=_positive_int, default=5, metavar="K", help="walk-forward folds (default 5)")
+    tr.add_argument("--scheme", choices=("expanding", "purged"), default="expanding",
+                    help="expanding: train on the past only (default); purged: on all other folds, with an embargo")
+    tr.add_argument("--embargo", metavar="D", help="purged scheme: gap after each test fold (default: the horizon)")
+    tr.add_argument("--feed-latency", metavar="L", help="feed latency (default: the scenario's)")
+    tr.add_argument("--seed", type=_seed, default=0, metavar="N",
+                    help="seed of the latency draws and of the model's initialisation (default 0)")
+    tr.add_argument("--rows", type=_positive_int, metavar="N", help="use only the first N data rows")
+    tr.add_argument("--start-ts", type=int, metavar="NS", help="first sample arrival time (exchange clock, ns)")
+    tr.add_argument("--end-ts", type=int, metavar="NS",
+                    help="end of the training window: no label window ends after it (default: the data's end)")
+    tr.add_argument("--alpha", type=_positive_float, metavar="X",
+                    help="L2 penalty (mean loss + alpha/2 |w|^2 on standardised features; default 0.001)")
+    tr.add_argument("--hidden", metavar="N[,N...]", help="mlp hidden layer widths (default 64,32)")
+    tr.add_argument("--steps", type=_positive_int, metavar="N", help="mlp Adam steps (default 300)")
+    tr.add_argument("--rounds", type=_positive_int, metavar="N", help="gbdt boosting rounds (default 200)")
+    tr.set_defaults(func=cmd_train)
 
     sc = sub.add_parser("scenarios", help="list or show bundled scenarios")
     sc_sub = sc.add_subparsers(dest="scenarios_command", metavar="{list,show}", parser_class=_Parser)
@@ -134,6 +193,42 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--repair", action="store_true", help="apply the documented repair policy instead of "
                       "stopping at the first fault; every repair is counted in the report")
     conv.set_defaults(func=cmd_data_convert)
+
+    mdl = sub.add_parser("model", help="prediction model tools (compile a model for this CPU)")
+    mdl_sub = mdl.add_subparsers(dest="model_command", metavar="{compile}", parser_class=_Parser)
+    mcomp = mdl_sub.add_parser(
+        "compile", help="compile a model file into a native library for this CPU (cached)",
+        description="Generate C++ for the model (trees unrolled into if/else, fixed-shape loops with literal "
+        "weights), build it with the system compiler ($CXX, c++, g++) for this CPU, check it predicts exactly as "
+        "the interpreted model, and cache it by model hash and CPU ($MMSIM_CACHE_DIR, default "
+        "~/.cache/mmsim/models). Runs given the model then use it (docs/models.md).")
+    mcomp.add_argument("model", metavar="MODEL.json", help="model file")
+    mcomp.add_argument("--force", action="store_true", help="compile again even if the cache has the library")
+    mcomp.set_defaults(func=cmd_model_compile)
+
+    cmp_ = sub.add_parser("compare", help="savings of a treated strategy over a baseline, with confidence intervals",
+                          description="Run baseline and treated on the same market path and latency draws; write "
+                          "DIR/compare.json (AS-cost saving, spread capture given up, net PnL difference, paired "
+                          "block-bootstrap CIs), DIR/blocks.parquet and both runs' results (docs/analytics.md).")
+    cmp_.add_argument("scenario", metavar="SCENARIO", help="bundled scenario name or path to a .toml file")
+    cmp_.add_argument("--baseline", required=True, metavar="S", help="baseline strategy spec")
+    cmp_.add_argument("--treated", required=True, metavar="S", help="treated strategy spec")
+    cmp_.add_argument("--model", metavar="MODEL.json", help="model file passed to both runs")
+    cmp_.add_argument("--horizon", default="1s", metavar="H", help="adverse-selection horizon (default 1s)")
+    cmp_.add_argument("--block", default="60s", metavar="B", help="bootstrap block of exchange time (default 60s)")
+    cmp_.add_argument("--n-boot", type=_positive_int, default=2000, metavar="N",
+                      help="bootstrap replicates (default 2000)")
+    cmp_.add_argument("--fill-mid", choices=("time", "pre"), default="pre",
+                      help="mid a fill is measured against: m(t) (default) or the mid before its data row")
+    cmp_.add_argument("--seed", type=_seed, default=0, metavar="N",
+                      help="seed of the latency draws (both runs) and of the bootstrap (default 0)")
+    cmp_.add_argument("--feed-latency", metavar="L", help="market data feed latency (default: the scenario's)")
+    cmp_.add_argument("--order-latency", metavar="L", help="entry, cancel and response latency at once")
+    cmp_.add_argument("--compute-latency", metavar="L", help="strategy compute time")
+    cmp_.add_argument("--rows", type=_positive_int, metavar="N", help="use only the first N data rows")
+    cmp_.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    cmp_.set_defaults(func=cmd_compare, entry_latency=None, cancel_latency=None, response_latency=None,
+                      queue_model=None, engine="cpp", no_progress=True, features=None)
     return p
 
 
@@ -253,6 +348,59 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import format_compare, run_compare
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    kw = run_kwargs(args, scenario)
+    res = run_compare(scenario, args.baseline, args.treated, args.out, sim_kwargs=kw, model=args.model,
+                      rows=args.rows, horizon=args.horizon, block=args.block, n_boot=args.n_boot, seed=args.seed,
+                      fill_mid=args.fill_mid)
+    print(f"scenario  {scenario.name}")
+    print(format_compare(res.report))
+    print(f"wrote {Path(args.out) / 'compare.json'}")
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .analytics import parse_horizon
+    from .loader import load_strategy
+    from .scenario import load_scenario
+    from .sweep import SweepSpec, run_sweep, split_specs
+
+    load_scenario(args.scenario)  # fail early, before any worker starts
+    for spec in (args.baseline, args.treated):
+        load_strategy(spec)
+    parse_horizon(args.horizon, "--horizon")
+    parse_horizon(args.block, "--block")
+    params = []
+    for text in args.param:
+        name, eq, values = text.partition("=")
+        if not eq or not name or not values:
+            raise ConfigError(f"--param {text}: expected NAME=V1,V2,...")
+        params.append((name.strip(), tuple(v.strip() for v in values.split(","))))
+    feeds, computes = split_specs(args.feed_latency), split_specs(args.compute_latency)
+    from .latency import parse_latency
+    from .sim import _compute_spec
+
+    for f in feeds:
+        parse_latency(f)
+    for c in computes:
+        _compute_spec(c)
+    spec = SweepSpec(scenario=args.scenario, baseline=args.baseline, treated=args.treated, feed_latencies=feeds,
+                     compute_latencies=computes, treated_params=tuple(params), model=args.model, seed=args.seed,
+                     horizon=args.horizon, block=args.block, n_boot=args.n_boot, rows=args.rows)
+    summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
+                        progress=not args.no_progress)
+    for be in summary["break_even"]:
+        where = be["break_even_feed_latency"] or "not reached in this sweep"
+        print(f"compute {be['compute_latency']}: net saving at the lowest latency "
+              f"{be['net_saving_at_lowest_latency']:+.4g}; break-even feed latency: {where}")
+    print(f"wrote {Path(args.out) / 'sweep.parquet'}, sweep.json, sweep.png ({summary['n_points']} points)")
+    return EXIT_OK
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from .audit import audit_dir
 
@@ -296,6 +444,64 @@ def cmd_features(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import train as T
+    from .features import parse_specs
+    from .latency import parse_latency
+    from .scenario import load_scenario
+    from .store import EventStore
+
+    horizons = T.parse_horizons(args.horizon)
+    every = T.parse_positive_duration(args.every, "--every")
+    embargo = None if args.embargo is None else T.parse_duration_option(args.embargo, "--embargo")
+    options = T.cli_options(alpha=args.alpha, hidden=args.hidden, steps=args.steps, rounds=args.rounds)
+    target = T.resolve_target(args.model, args.target)
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError(f"--out {args.out}: is a directory (give a file name, e.g. model.json)")
+    if args.model == "gbdt":
+        T.require_lightgbm()
+    scenario = load_scenario(args.scenario)
+    specs = parse_specs(args.spec)
+    feed = args.feed_latency if args.feed_latency is not None else scenario.sim_kwargs()["feed_latency"]
+    try:
+        parse_latency(feed)
+    except ConfigError as e:
+        raise ConfigError(f"--feed-latency: {e}") from None
+    events, _ = scenario.load_events(limit=args.rows)
+    if isinstance(events, EventStore):
+        events = events.read()
+    results = T.train(events, specs, args.model, horizons, target=target, every_ns=every, folds=args.folds,
+                      scheme=args.scheme, embargo_ns=embargo, feed_latency=feed, seed=args.seed,
+                      crossed_policy=scenario.sim_kwargs()["crossed_policy"], start_ts=args.start_ts,
+                      end_ts=args.end_ts, scenario=scenario.name, source_name=scenario.source_name, options=options)
+    paths = T.model_paths(out, horizons)
+    print(T.format_header(results[0], scenario.name, args.model))
+    for r in results:
+        print(T.format_report(r))
+    if len(results) > 1:
+        print("out of sample (pooled) by horizon:")
+        print(T.format_horizon_table(results, paths))
+    for r, p in zip(results, paths):
+        T.write_model(r.model, p)
+        print(f"wrote {p}")
+    return EXIT_OK
+
+
+def cmd_model_compile(args: argparse.Namespace) -> int:
+    from .compile import compile_loaded
+    from .models import load_model
+
+    model = load_model(args.model)
+    res = compile_loaded(model, force=args.force)
+    if res.cached:
+        print(f"{args.model}: {model.type} model {model.hash[:12]} already compiled for this CPU")
+    else:
+        print(f"{args.model}: {model.type} model {model.hash[:12]} compiled in {res.seconds:.2f} s ({res.compiler})")
+    print(f"wrote {res.path}")
+    return EXIT_OK
+
+
 def cmd_data_convert(args: argparse.Namespace) -> int:
     import time
 
@@ -331,7 +537,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         func = getattr(args, "func", None)
         if func is None:  # "mmsim" or "mmsim scenarios" without a subcommand
             command = getattr(args, "command", None)
-            which = f"{command} " if command in ("scenarios", "data") else ""
+            which = f"{command} " if command in ("scenarios", "data", "model") else ""
             _fail(f"missing command (see mmsim {which}--help)")
         return func(args)
     except _Fail as e:

@@ -40,11 +40,38 @@ class BuiltinSpec:
         return self.name + (":" + ",".join(f"{k}={v}" for k, v in self.params.items()) if self.params else "")
 
 
-#: Built-in strategies: name -> {param: (type, default, check, what the check requires)}.
+_INF = float("inf")  # the checks below are False for NaN and +-inf
+_SPREAD = {"half_spread": (float, 1.0, lambda v: 0 <= v <= 1e15, ">= 0 (ticks)")}
+_SKEW = {"k": (float, 0.5, lambda v: -_INF < v < _INF, "finite (ticks of fair value per tick of predicted move)")}
+_PULL = {"threshold": (float, 1.0, lambda v: 0 <= v < _INF, ">= 0 (ticks of predicted move)")}
+_COMMON = {
+    "size": (int, 1, lambda v: v > 0, "> 0"),
+    "max_position": (int, 0, lambda v: v >= 0, ">= 0 (lots; 0: no limit)"),
+    "fair": (str, "mid", lambda v: v in ("mid", "micro"), "mid or micro"),
+}
+_POS = lambda v: 0 < v < _INF  # noqa: E731
+
+#: Built-in strategies: name -> {param: (type, default, check, what the check requires)}. The engines run
+#: them natively (mmsim._core) or as their Python twins (mmsim.quoters); docs/strategies.md has the formulas.
 BUILTINS: dict[str, dict[str, tuple]] = {
-    "symmetric": {
-        "half_spread": (float, 1.0, lambda v: v >= 0, ">= 0"),
-        "size": (int, 1, lambda v: v > 0, "> 0"),
+    "symmetric": {**_SPREAD, **_COMMON},
+    "skew": {**_SPREAD, **_SKEW, **_COMMON},
+    "pull": {**_SPREAD, **_PULL, **_COMMON},
+    "skew_pull": {**_SPREAD, **_SKEW, **_PULL, **_COMMON},
+    "avellaneda_stoikov": {
+        "gamma": (float, 0.1, _POS, "> 0 (per tick-lot)"),
+        "sigma": (float, 1.0, lambda v: 0 <= v < _INF, ">= 0 (ticks per sqrt(s))"),
+        "k": (float, 1.5, _POS, "> 0 (per tick)"),
+        "horizon": (float, 1.0, lambda v: 1e-9 <= v <= 4e9, "> 0 (seconds)"),
+        "clock": (str, "rolling", lambda v: v in ("rolling", "session"), "rolling or session"),
+        **_COMMON,
+    },
+    "glft": {
+        "A": (float, 1.0, _POS, "> 0 (fills per second)"),
+        "k": (float, 1.5, _POS, "> 0 (per tick)"),
+        "gamma": (float, 0.1, _POS, "> 0 (per tick-lot)"),
+        "sigma": (float, 1.0, lambda v: 0 <= v < _INF, ">= 0 (ticks per sqrt(s))"),
+        **_COMMON, "max_position": (int, 10, lambda v: v >= 0, ">= 0 (lots; 0: no limit)"),
     },
 }
 

@@ -81,17 +81,12 @@ def _engine_strategy(strategy: Any, engine: str) -> tuple[Any, str]:
     import sys
 
     from . import loader
-    from .strategy import SymmetricQuoter
 
     obj, name = loader.load_strategy(strategy)
-    if isinstance(obj, loader.BuiltinSpec):
-        if obj.name == "symmetric":
-            h, size = float(obj.params["half_spread"]), int(obj.params["size"])
-            if engine == "cpp":
-                from ._core import SymmetricQuoter as NativeSymmetric
-                return NativeSymmetric(int(round(2 * h)), size), name
-            return SymmetricQuoter(h, size), name
-        raise ConfigError(f"strategy {name}: built-in has no engine implementation")
+    if isinstance(obj, loader.BuiltinSpec):  # native object for "cpp", its Python twin for "reference"
+        from .quoters import engine_strategy
+
+        return engine_strategy(obj.name, obj.params, engine), name
     numba_mod = sys.modules.get("mmsim.numba_strategy")  # a NumbaStrategy exists only once it was imported
     if numba_mod is not None and isinstance(obj, numba_mod.NumbaStrategy):
         return (obj.native() if engine == "cpp" else obj), name

@@ -1,0 +1,162 @@
+"""Savings with paired block-bootstrap CIs and `mmsim compare` (mmsim.compare, docs/analytics.md)."""
+import json
+
+import numpy as np
+import pytest
+
+from mmsim.cli import main
+from mmsim.compare import compare_runs, events_hash, paired_block_bootstrap, run_compare
+from mmsim.errors import ConfigError, DataError
+from mmsim.market import generate_market
+from mmsim.sim import Instrument, simulate
+
+S = 1_000_000_000
+BASE, TREAT = "symmetric:half_spread=1,size=1", "symmetric:half_spread=2,size=1"
+
+
+# --------------------------------------------------------------------------------------------- bootstrap
+def test_bootstrap_ci_covers_true_difference():
+    """Paired synthetic blocks: a large common block effect (market) cancels in the differences; the CI of the
+    summed difference covers the true total in about 95 % of the replications."""
+    rng = np.random.default_rng(7)
+    n, mu, reps, cover, widths = 60, 0.3, 300, 0, []
+    for k in range(reps):
+        market = rng.normal(0, 5.0, n)                        # shared by both runs within a block
+        base = market + rng.normal(0, 1.0, n)
+        treat = market + mu + rng.normal(0, 1.0, n)
+        out = paired_block_bootstrap(treat - base, n_boot=400, seed=k)
+        lo, hi = out["low"][0], out["high"][0]
+        cover += lo <= n * mu <= hi
+        widths.append(hi - lo)
+    assert 0.89 <= cover / reps <= 0.99
+    # paired: the width reflects only the difference noise (sd sqrt(2) per block), not the market's (5)
+    assert np.mean(widths) < 2 * 1.96 * np.sqrt(2 * n) * 1.2
+
+
+def test_bootstrap_deterministic_and_paired_columns():
+    d = np.random.default_rng(1).normal(size=(40, 3))
+    a = paired_block_bootstrap(d, 500, seed=3)
+    b = paired_block_bootstrap(d, 500, seed=3)
+    c = paired_block_bootstrap(d, 500, seed=4)
+    for key in ("estimate", "low", "high", "se"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert not np.array_equal(a["low"], c["low"])
+    np.testing.assert_allclose(a["estimate"], d.sum(axis=0))
+    # the same resampled blocks for every column: a column that is the sum of two others stays the sum
+    d2 = np.column_stack([d[:, 0], d[:, 1], d[:, 0] + d[:, 1]])
+    r = paired_block_bootstrap(d2, 300, seed=5)["replicates"]
+    np.testing.assert_allclose(r[:, 2], r[:, 0] + r[:, 1])
+    one = paired_block_bootstrap(d[:1], 100, seed=0)
+    assert np.isnan(one["low"]).all() and one["estimate"][0] == d[0, 0]
+
+
+# --------------------------------------------------------------------------------------------- compare_runs
+def _pair(seed=1, rows=100_000, treated=TREAT, market_seed=None):
+    m = generate_market("toxic_burst", rows, seed)
+    kw = dict(maker_fee_bps=1.0, taker_fee_bps=2.0, feed_latency="lognormal:median=1ms,sigma=0.5",
+              entry_latency="1ms", cancel_latency="1ms", response_latency="1ms", timer_interval_ns=100_000_000,
+              seed=0)
+    b = simulate(m.events, Instrument(0.01, 1.0), BASE, **kw)
+    ev_t = m.events if market_seed is None else generate_market("toxic_burst", rows, market_seed).events
+    t = simulate(ev_t, Instrument(0.01, 1.0), treated, **kw)
+    return m, b, t
+
+
+def test_compare_runs_estimates_are_run_differences():
+    m, b, t = _pair()
+    res = compare_runs(b, t, m.events, tick_size=0.01, horizon="1s", block="20s", n_boot=500, seed=1)
+    rep = res.report
+    ab, at = res.baseline.totals, res.treated.totals
+    e = rep["estimates"]
+    assert e["net_pnl_difference"]["estimate"] == pytest.approx(t.summary["pnl"] - b.summary["pnl"], abs=1e-9)
+    assert e["as_cost_saving"]["estimate"] == pytest.approx(
+        ab["adverse_selection_cost"] - at["adverse_selection_cost"], abs=1e-9)
+    assert e["spread_capture_given_up"]["estimate"] == pytest.approx(
+        ab["decomposition"]["spread_capture"] - at["decomposition"]["spread_capture"], abs=1e-9)
+    for x in e.values():
+        assert x["ci_low"] <= x["ci_high"] and x["se"] > 0
+    # a wider quote gives up spread capture, for sure on this path
+    assert e["spread_capture_given_up"]["ci_low"] > 0
+    idn = rep["identity"]
+    assert idn["net_pnl_difference"] == pytest.approx(idn["as_cost_saving"] - idn["spread_capture_given_up"]
+                                                      + idn["inventory_difference"] - idn["fees_difference"])
+    assert rep["n_blocks"] == len(res.blocks) == (int(m.events["exch_ts"][-1] - m.events["exch_ts"][0]) // (20 * S)) + 1
+    # blocks add up to the runs exactly
+    assert int(res.blocks["baseline_net_2"].sum()) == ab["decomposition"]["half_ticklots"]["gross"]
+    assert res.blocks["treated_net_pnl"].sum() == pytest.approx(t.summary["pnl"], abs=1e-9)
+    # deterministic for a seed
+    again = compare_runs(b, t, m.events, tick_size=0.01, horizon="1s", block="20s", n_boot=500, seed=1)
+    assert again.report["estimates"] == rep["estimates"]
+
+
+def test_different_market_paths_are_an_error():
+    m, b, t = _pair(rows=40_000, market_seed=2)
+    with pytest.raises(DataError, match="market path"):
+        compare_runs(b, t, m.events, tick_size=0.01)
+    # an events hash recorded in the summaries is checked too
+    _, b2, t2 = _pair(rows=40_000)
+    b2.summary["events_hash"] = events_hash(m.events)
+    t2.summary["events_hash"] = "0" * 64
+    with pytest.raises(DataError, match="different market paths"):
+        compare_runs(b2, t2, m.events, tick_size=0.01)
+    with pytest.raises(DataError, match="market path"):
+        compare_runs(b, b, m.events[:-1], tick_size=0.01)
+
+
+def test_horizon_beyond_data_end_is_an_error():
+    m, b, t = _pair(rows=20_000)
+    with pytest.raises(ConfigError, match="beyond the data's end"):
+        compare_runs(b, t, m.events, horizon="3600s")
+
+
+def test_empty_fills_give_partial_result(tmp_path):
+    res = run_compare("toxic_burst", BASE, "symmetric:half_spread=60,size=1", tmp_path / "one", rows=40_000,
+                      block="10s", n_boot=200)
+    rep = json.loads((tmp_path / "one" / "compare.json").read_text())
+    assert rep["status"] == "partial" and any("treated run has no fills" in w for w in rep["warnings"])
+    assert rep["treated"]["n_fills"] == 0
+    assert rep["estimates"]["as_cost_saving"]["estimate"] == pytest.approx(rep["baseline"]["adverse_selection_cost"])
+    assert res.report["estimates"]["net_pnl_difference"]["estimate"] == pytest.approx(-rep["baseline"]["pnl"])
+    run_compare("toxic_burst", "symmetric:half_spread=60,size=1", "symmetric:half_spread=70,size=1",
+                tmp_path / "none", rows=20_000, n_boot=100)
+    rep = json.loads((tmp_path / "none" / "compare.json").read_text())
+    assert rep["status"] == "partial" and any("neither run has fills" in w for w in rep["warnings"])
+    assert all(x["estimate"] is None and x["ci_low"] is None for x in rep["estimates"].values())
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def test_cli_compare_writes_compare_json(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    rc = main(["compare", "toxic_burst", "--baseline", BASE, "--treated", TREAT, "--rows", "80000",
+               "--block", "10s", "--n-boot", "300", "--seed", "3", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "adverse-selection cost" in text and "spread capture" in text and "95% CI" in text
+    rep = json.loads((out / "compare.json").read_text())
+    for key in ("estimates", "n_blocks", "horizon", "block", "baseline", "treated", "settings", "status",
+                "events_hash", "n_boot", "seed", "identity"):
+        assert key in rep
+    assert set(rep["estimates"]) == {"as_cost_saving", "spread_capture_given_up", "net_pnl_difference"}
+    for x in rep["estimates"].values():
+        assert set(x) == {"estimate", "ci_low", "ci_high", "se"}
+    assert rep["horizon"] == "1s" and rep["block"] == "10s" and rep["n_blocks"] > 10 and rep["seed"] == 3
+    for run in ("baseline", "treated"):
+        s = rep[run]["summary"]
+        assert s["events_hash"] == rep["events_hash"] and s["seed"] == 3 and s["n_events"] == 80_000
+        assert rep[run]["decomposition_exact"] is True
+        for f in ("fills.parquet", "orders.parquet", "decisions.parquet", "summary.json", "markouts.parquet"):
+            assert (out / run / f).is_file()
+    assert (out / "blocks.parquet").is_file()
+    assert rep["settings"]["maker_fee_bps"] == 0.0 and rep["settings"]["timer_interval_ns"] == 100_000_000
+
+
+def test_cli_compare_bad_input(tmp_path, capsys):
+    base = ["compare", "toxic_burst", "--baseline", BASE, "--treated", TREAT, "--out", str(tmp_path / "x")]
+    assert main(base + ["--horizon", "1 week"]) == 2
+    assert main(base + ["--rows", "20000", "--horizon", "3600s"]) == 2
+    assert main(base + ["--treated", "nope"]) == 2
+    assert main(base + ["--model", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all(line.startswith("mmsim: error: ") for line in err)
+    assert "beyond the data's end" in err[1] and "missing.json" in err[3]
+    assert not (tmp_path / "x" / "compare.json").exists()
