@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rows", type=_positive_int, metavar="N", help="use only the first N data rows")
     run.add_argument("--engine", choices=("cpp", "reference"), default="cpp",
                      help="C++ loop (default) or the pure-Python reference")
+    run.add_argument("--model", metavar="MODEL.json", help="a model file (mmsim train); the loop calls it at each "
+                     "wakeup on its own feature bank: ctx.pred_move, ctx.p_up, … (docs/models.md)")
     run.add_argument("--features", metavar="SPEC", help="feature bank the strategy reads as ctx.features: small, "
                      "full, a spec list or a file (docs/features.md)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -229,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     cmp_.set_defaults(func=cmd_compare, entry_latency=None, cancel_latency=None, response_latency=None,
                       queue_model=None, engine="cpp", no_progress=True, features=None)
+
+    rep = sub.add_parser("report", help="write DIR/report.html: one self-contained HTML page (docs/report.md)",
+                         description="Write DIR/report.html for a compare folder (or a single run folder: a reduced "
+                         "report): PnL decomposition over time, inventory, markouts, fills on the price path, "
+                         "savings vs latency (from --sweep or DIR/sweep), settings. Opens offline.")
+    rep.add_argument("dir", metavar="DIR", help="compare folder (mmsim compare --out) or run folder")
+    rep.add_argument("--sweep", metavar="SWEEP_DIR", help="sweep folder (mmsim sweep --out); default DIR/sweep")
+    rep.set_defaults(func=cmd_report)
     return p
 
 
@@ -283,7 +293,6 @@ def run_kwargs(args: argparse.Namespace, scenario: Any) -> dict[str, Any]:
     Latency precedence: --entry/--cancel/--response-latency > --order-latency > the scenario.
     """
     from .latency import parse_latency
-    from .scenario import _MEASURED_RE
 
     kw = scenario.sim_kwargs()
     if args.order_latency is not None:
@@ -296,10 +305,13 @@ def run_kwargs(args: argparse.Namespace, scenario: Any) -> dict[str, Any]:
     # Check every spec now so that a typo fails before the data is loaded, naming the option.
     for leg in ("feed", "entry", "cancel", "response", "compute"):
         spec = kw[f"{leg}_latency"]
-        if leg == "compute" and isinstance(spec, str) and spec.strip().startswith("measured"):
-            if not _MEASURED_RE.match(spec.strip()):
-                raise ConfigError(f"--compute-latency '{spec}': expected measured or measured:xF (F a number)")
-            continue
+        if leg == "compute":  # also measured[:xF], model[:xF], profile:NAME
+            from .sim import _compute_spec
+
+            try:
+                _, _, spec = _compute_spec(spec)
+            except ConfigError as e:
+                raise ConfigError(f"--compute-latency: {e}") from None
         try:
             model = parse_latency(spec)
         except ConfigError as e:
@@ -318,6 +330,10 @@ def run_kwargs(args: argparse.Namespace, scenario: Any) -> dict[str, Any]:
         from .features import parse_specs
 
         kw["features"] = parse_specs(args.features)
+    if getattr(args, "model", None):
+        if not Path(args.model).is_file():
+            raise ConfigError(f"--model {args.model}: file not found")
+        kw["model"] = args.model
     return kw
 
 
@@ -398,6 +414,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"compute {be['compute_latency']}: net saving at the lowest latency "
               f"{be['net_saving_at_lowest_latency']:+.4g}; break-even feed latency: {where}")
     print(f"wrote {Path(args.out) / 'sweep.parquet'}, sweep.json, sweep.png ({summary['n_points']} points)")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    path = write_report(args.dir, sweep=args.sweep)
+    print(f"wrote {path}")
     return EXIT_OK
 
 

@@ -471,8 +471,15 @@ def _check_latency(leg: str, spec: Any, base: Path, path: Path) -> Any:
     """Parse now (errors name the key); return the spec with an empirical file resolved against ``base``."""
     if isinstance(spec, str):
         s = spec.strip()
-        if leg == "compute" and _MEASURED_RE.match(s):
-            return s
+        if leg == "compute":  # measured[:xF], model[:xF], profile:NAME (mmsim.sim._compute_spec)
+            from .sim import _compute_spec
+
+            try:
+                source, _, inner = _compute_spec(s)
+            except ConfigError as e:
+                raise ConfigError(f"{path}: [latency] {leg}: {e}") from None
+            if source != "table" or inner != s:
+                return s
         if s.lower().startswith("empirical:"):
             s = "empirical:" + str(_resolve(s.split(":", 1)[1].strip(), base))
         spec = s

@@ -118,7 +118,7 @@ def _compute_spec(spec: Any) -> tuple[str, float, Any]:
                     if not np.isfinite(factor) or factor < 0:
                         raise ValueError
                 except ValueError:
-                    raise ConfigError(f"compute latency '{spec}': expected '{word}' or '{word}:xF' (F >= 0)") from None
+                    raise ConfigError(f"latency '{spec}': expected '{word}' or '{word}:xF' (F >= 0)") from None
                 return source, factor, 0
         if text.startswith("profile:"):
             name = text[len("profile:"):]

@@ -171,3 +171,19 @@ def test_bundled_scenario_in_a_real_process(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "summary.json").read_text())["n_events"] == 20_000
+
+
+@pytest.mark.parametrize("compute", ["profile:high_clock", "measured:x2", "0"])
+def test_compute_latency_forms_from_the_cli_and_the_scenario(capsys, scenario, tmp_path, compute):
+    code, _, err = run(capsys, "run", scenario, "--compute-latency", compute, "--rows", 5000, "--out",
+                       tmp_path / "a", "--no-progress")
+    assert code == 0, err
+    text = scenario.read_text().replace('response = "1ms"', f'response = "1ms"\ncompute = "{compute}"')
+    (tmp_path / "s.toml").write_text(text)
+    code, _, err = run(capsys, "run", tmp_path / "s.toml", "--rows", 5000, "--out", tmp_path / "b", "--no-progress")
+    assert code == 0, err
+
+
+def test_model_compute_latency_needs_a_model(capsys, scenario, tmp_path):
+    code, _, err = run(capsys, "run", scenario, "--compute-latency", "model:x3", "--out", tmp_path / "o")
+    one_line_error(code, err, "needs a model")
