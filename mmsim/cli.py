@@ -410,7 +410,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress)
     for be in summary["break_even"]:
-        where = be["break_even_feed_latency"] or "not reached in this sweep"
+        where = be["break_even_feed_latency"] or f"none ({be['status']})"
         print(f"compute {be['compute_latency']}: net saving at the lowest latency "
               f"{be['net_saving_at_lowest_latency']:+.4g}; break-even feed latency: {where}")
     print(f"wrote {Path(args.out) / 'sweep.parquet'}, sweep.json, sweep.png ({summary['n_points']} points)")

@@ -262,17 +262,26 @@ def gather(spec: SweepSpec, out: Path) -> dict:
 
 def break_even(frame: pd.DataFrame) -> list[dict]:
     """Per compute profile (and treated params): the smallest feed latency at which the net saving's
-    interval first includes zero (or lies below it). None when it never does within the sweep."""
+    interval first includes zero (or lies below it), after a lower latency where it was significantly
+    positive. ``None`` otherwise, with ``status`` saying which: the saving held at every latency swept, or
+    there was no significant net saving even at the lowest latency."""
     out = []
     group_cols = ["compute_latency"] + [c for c in frame.columns if c.startswith("param_")]
     for key, g in frame.groupby(group_cols, sort=False):
         g = g.sort_values("feed_latency_ns", kind="stable")
-        hit = g[~(g["net_pnl_difference_lo"] > 0)]  # the interval includes zero, lies below it, or is missing
+        significant = (g["net_pnl_difference_lo"] > 0).to_numpy()  # NaN (no interval) is not significant
         key = key if isinstance(key, tuple) else (key,)
-        out.append({**dict(zip(group_cols, key)),
-                    "break_even_feed_latency": None if hit.empty else hit["feed_latency"].iloc[0],
-                    "break_even_feed_latency_ns": None if hit.empty else float(hit["feed_latency_ns"].iloc[0]),
-                    "net_saving_at_lowest_latency": float(g["net_pnl_difference"].iloc[0])})
+        row = {**dict(zip(group_cols, key)), "net_saving_at_lowest_latency": float(g["net_pnl_difference"].iloc[0]),
+               "break_even_feed_latency": None, "break_even_feed_latency_ns": None}
+        if not significant[0]:
+            row["status"] = "no significant net saving even at the lowest latency"
+        elif significant.all():
+            row["status"] = "net saving significant at every latency swept"
+        else:
+            i = int(np.argmin(significant))
+            row.update(status="break-even found", break_even_feed_latency=g["feed_latency"].iloc[i],
+                       break_even_feed_latency_ns=float(g["feed_latency_ns"].iloc[i]))
+        out.append(row)
     return out
 
 

@@ -62,9 +62,13 @@ def test_break_even_is_the_first_latency_whose_interval_includes_zero():
                           "feed_latency_ns": [0, 1e6, 5e6, 2e7], "net_pnl_difference": [3.0, 2.0, 0.5, -1.0],
                           "net_pnl_difference_lo": [1.0, 0.2, -0.4, -2.0]})
     (be,) = break_even(frame)
-    assert be["break_even_feed_latency"] == "5ms"
+    assert be["break_even_feed_latency"] == "5ms" and be["status"] == "break-even found"
     frame["net_pnl_difference_lo"] = 0.1
-    assert break_even(frame)[0]["break_even_feed_latency"] is None
+    (be,) = break_even(frame)
+    assert be["break_even_feed_latency"] is None and be["status"] == "net saving significant at every latency swept"
+    frame["net_pnl_difference_lo"] = [-1.0, 0.5, 0.5, 0.5]
+    (be,) = break_even(frame)
+    assert be["break_even_feed_latency"] is None and be["status"].startswith("no significant net saving")
 
 
 def test_latency_lists_keep_distribution_parameters_together():
