@@ -477,6 +477,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     horizons = T.parse_horizons(args.horizon)
     every = T.parse_positive_duration(args.every, "--every")
+    if args.embargo is not None and args.scheme != "purged":
+        raise ConfigError("--embargo: only the purged scheme trains after a test fold (add --scheme purged)")
     embargo = None if args.embargo is None else T.parse_duration_option(args.embargo, "--embargo")
     options = T.cli_options(alpha=args.alpha, hidden=args.hidden, steps=args.steps, rounds=args.rounds)
     target = T.resolve_target(args.model, args.target)

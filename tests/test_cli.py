@@ -64,7 +64,7 @@ def test_scenarios_show_by_path(capsys, tmp_path):
     (["run", "quiet", "--out", "o", "--feed-latency", "2 parsecs"], "--feed-latency: latency '2 parsecs'"),
     (["run", "quiet", "--out", "o", "--order-latency", "data"], "--entry-latency 'data'"),
     (["run", "quiet", "--out", "o", "--cancel-latency=-1ms"], "--cancel-latency: latency '-1ms': must be >= 0"),
-    (["run", "quiet", "--out", "o", "--compute-latency", "measured:fast"], "--compute-latency 'measured:fast'"),
+    (["run", "quiet", "--out", "o", "--compute-latency", "measured:fast"], "--compute-latency: latency 'measured:fast'"),
     (["run", "quiet", "--out", "o", "--queue-model", "fifo"], "--queue-model 'fifo': unknown"),
     (["run", "quiet", "--out", "o", "--queue-model", "power:x"], "--queue-model 'power:x'"),
     (["run", "quiet", "--out", "o", "--queue-model", "log:2"], "only power takes a parameter"),
