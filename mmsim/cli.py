@@ -116,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", required=True, metavar="DIR")
     sw.set_defaults(func=cmd_sweep)
 
+    bench = sub.add_parser("bench", help="print the benchmark figures recorded in benchmarks/results",
+                           description="The figures of benchmarks/results/*.json (produced by the scripts in "
+                           "benchmarks/, see docs/performance.md); --json prints them all as one JSON object.")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--dir", metavar="DIR", help="results folder (default: ./benchmarks/results, then the "
+                       "checkout the package was installed from)")
+    bench.set_defaults(func=cmd_bench)
+
     aud = sub.add_parser("audit", help="check a run folder: every decision causal, the decision log intact",
                          description="Exit 0 when every decision used only data that had arrived, its signal came "
                          "after its data, and the decision log's hash chain is intact (docs/audit.md); 1 otherwise.")
@@ -422,6 +430,55 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     path = write_report(args.dir, sweep=args.sweep)
     print(f"wrote {path}")
+    return EXIT_OK
+
+
+#: (file, label, path into its JSON, unit) of the headline figure of each benchmark
+_BENCH_FIGURES = (
+    ("engine.json", "engine loop, mmsim / hftbacktest rows/s", ("comparison", "rows_per_s_ratio_mmsim_over_hbt"), "x"),
+    ("engine.json", "engine end to end, mmsim / hftbacktest", ("comparison", "rows_per_s_ratio_end_to_end"), "x"),
+    ("engine.json", "fills mmsim vs hftbacktest (difference)", ("comparison", "fills_diff"), ""),
+    ("engine.json", "numba cfunc time / native time", ("comparison", "cfunc_over_native_time"), "x"),
+    ("engine.json", "mmsim native loop rows/s", ("results", "mmsim_native", "rows_per_s"), "rows/s"),
+    ("features.json", "full feature bank update", ("banks", "full", "update_ns"), "ns"),
+    ("features.json", "small feature bank update", ("banks", "small", "update_ns"), "ns"),
+    ("features.json", "pandas recompute / bank, per decision", ("pandas", "exact", "ratio_per_decision"), "x"),
+    ("store.json", "replay from a 50 M-row store", ("results", "50000000", "replay", "rows_per_s"), "rows/s"),
+    ("store.json", "peak RSS, 50 M-row store", ("results", "50000000", "replay", "peak_rss_bytes"), "bytes"),
+    ("markouts.json", "markouts for 1 M fills (4 horizons)", ("results", "fill_log_s"), "s"),
+    ("report.json", "report generation", ("write_s",), "s"),
+)
+
+
+def _bench_dir(arg: Optional[str]) -> Path:
+    import mmsim
+
+    for d in ([Path(arg)] if arg else [Path.cwd() / "benchmarks" / "results",
+                                       Path(mmsim.__file__).resolve().parents[1] / "benchmarks" / "results"]):
+        if d.is_dir() and any(d.glob("*.json")):
+            return d
+    raise ConfigError(f"no benchmark results found ({arg or './benchmarks/results'}); run the scripts in "
+                      "benchmarks/ from a checkout (docs/performance.md)")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    d = _bench_dir(args.dir)
+    data = {p.stem: json.loads(p.read_text()) for p in sorted(d.glob("*.json"))}
+    if args.json:
+        print(json.dumps(data, indent=1, default=str))
+        return EXIT_OK
+    print(f"benchmark figures from {d} (details: docs/performance.md)")
+    for file, label, path, unit in _BENCH_FIGURES:
+        v: Any = data.get(Path(file).stem)
+        for k in path:
+            v = v.get(k) if isinstance(v, dict) else None
+        if v is None or isinstance(v, dict):
+            continue
+        text = f"{v:,.3g}" if isinstance(v, float) else f"{v:,}"
+        print(f"  {label:<44} {text} {unit}")
+    print(f"  files: {', '.join(p.name for p in sorted(d.glob('*.json')))}")
     return EXIT_OK
 
 

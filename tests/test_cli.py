@@ -108,3 +108,14 @@ def test_python_dash_m(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.startswith("mmsim: error: unknown scenario 'nope'") and r.stderr.count("\n") == 1
+
+
+def test_bench_prints_the_recorded_figures(capsys):
+    code, out, err = run_cli(capsys, "bench", "--dir", str(ROOT / "benchmarks" / "results"))
+    assert code == 0 and "mmsim / hftbacktest" in out and "full feature bank update" in out
+    code, out, _ = run_cli(capsys, "bench", "--json", "--dir", str(ROOT / "benchmarks" / "results"))
+    import json
+
+    assert code == 0 and "engine" in json.loads(out)
+    code, _, err = run_cli(capsys, "bench", "--dir", "/nonexistent")
+    assert code == 2 and "no benchmark results" in err
