@@ -188,7 +188,8 @@ def main(argv=None) -> int:
         "gbdt_fit_s": round(fit_s, 2),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "machine": {"cpu": cpu or platform.processor(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "numpy": np.__version__, "lightgbm": lgb.__version__, "compiler": C._compiler_version(C.find_compiler())},
+                    "numpy": np.__version__, "lightgbm": lgb.__version__,
+                    "compiler": C._compiler_version(C.find_compiler())},
         "models": results,
     }
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

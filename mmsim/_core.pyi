@@ -1,5 +1,5 @@
 """Type stub of the compiled module mmsim._core (keep in sync with cpp/bindings/)."""
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -163,7 +163,7 @@ class MultinomialModel(Model):
     def predict(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
 
 class MlpModel(Model):
-    def __init__(self, weights: list[npt.ArrayLike], biases: list[npt.ArrayLike], softmax: bool = False,
+    def __init__(self, weights: Sequence[npt.ArrayLike], biases: Sequence[npt.ArrayLike], softmax: bool = False,
                  mean: Optional[npt.ArrayLike] = None, scale: Optional[npt.ArrayLike] = None, with_move: bool = False,
                  output_names: Optional[list[str]] = None) -> None: ...
     # inherited from Model (repeated: tests/test_stub.py compares each class's full member list)

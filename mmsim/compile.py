@@ -1,15 +1,15 @@
 """Ahead-of-time compilation of a model for this CPU (``mmsim model compile MODEL.json``; docs/models.md).
 
 :func:`generate_source` writes self-contained C++ for one model: a LightGBM ensemble as one function per tree of
-nested if/else with literal thresholds and leaf values, a network or linear model as fixed-size loops over
-literal weight arrays. Every literal is a hexadecimal float (``float.hex``), exact to the bit, and the code
-repeats the interpreted models' operations in the same order (cpp/include/mmsim/models.hpp), so predictions are
-identical to the interpreted model. :func:`compile_model` builds it with the system compiler
-(``$CXX``, else ``c++``, ``g++``, ``clang++``) as ``-O3 -march=native -ffp-contract=off -shared -fPIC``, checks
-the library against the interpreted model, and caches it under ``$MMSIM_CACHE_DIR`` (default
-``~/.cache/mmsim/models``) keyed by the model hash, the CPU (model name and feature flags) and the generator
-version. A missing or failing compiler is a ConfigError with the compiler's first error lines; nothing else
-changes (the interpreted model stays usable).
+nested if/else with literal thresholds and leaf values, a network or linear model as fixed-size loops over literal
+weight arrays. Every literal is a hexadecimal float (``float.hex``), exact to the bit, and the code repeats the
+interpreted models' operations in the same order (cpp/include/mmsim/models.hpp), so predictions are identical to
+the interpreted model. :func:`compile_model` builds it with the system compiler (``$CXX``, else ``c++``, ``g++``,
+``clang++``) as ``-O3 -march=native -ffp-contract=off -shared -fPIC``, checks the library against the interpreted
+model, and caches it under ``$MMSIM_CACHE_DIR`` (default ``~/.cache/mmsim/models``) keyed by the model hash, the
+CPU (model name and feature flags), the flags, the generator version and the mmsim version. A missing or failing
+compiler is a ConfigError with the compiler's first error lines; nothing else changes (the interpreted model stays
+usable).
 """
 from __future__ import annotations
 
@@ -77,7 +77,10 @@ def cpu_id() -> str:
 
 
 def _key(model: LoadedModel) -> str:
-    cpu = hashlib.sha256(f"{cpu_id()}|{' '.join(CXXFLAGS)}|gen{GENERATOR_VERSION}".encode()).hexdigest()[:16]
+    from . import __version__
+
+    what = f"{cpu_id()}|{' '.join(CXXFLAGS)}|gen{GENERATOR_VERSION}|mmsim{__version__}"
+    cpu = hashlib.sha256(what.encode()).hexdigest()[:16]
     return f"{model.hash[:24]}-{cpu}"
 
 

@@ -487,7 +487,8 @@ class LoadedModel:
 
     # ----------------------------------------------------------------------------------- numpy reference
     def predict_python(self, X: Any) -> np.ndarray:
-        """The model's outputs computed with numpy: X (n_inputs,) -> (n_outputs,), (rows, n_inputs) -> (rows, n_outputs)."""
+        """The model's outputs computed with numpy: X (n_inputs,) -> (n_outputs,), or (rows, n_inputs) ->
+        (rows, n_outputs)."""
         X = np.asarray(X, dtype=np.float64)
         one = X.ndim == 1
         X = np.atleast_2d(X)
@@ -787,7 +788,8 @@ def example_model(kind: str, specs: Sequence[str], seed: int = 0, **extra: Any) 
         hidden = list(extra.get("hidden", (64, 32)))
         softmax = bool(extra.get("softmax", False))
         widths = [n] + hidden + [3 if softmax else 1]
-        layers = [{"weights": (rng.normal(size=(o, i)) / math.sqrt(i)).tolist(), "bias": (rng.normal(size=o) / 10).tolist()}
+        layers = [{"weights": (rng.normal(size=(o, i)) / math.sqrt(i)).tolist(),
+                   "bias": (rng.normal(size=o) / 10).tolist()}
                   for i, o in zip(widths, widths[1:])]
         doc.update(target="direction" if softmax else "move",
                    outputs=list(CLASS_NAMES) if softmax else ["move"],

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -251,8 +251,8 @@ def walk_forward(arrival: np.ndarray, horizon_ns: int, folds: int = 5, scheme: s
     ``expanding``: K + 1 equal blocks; fold k = 1..K tests on block k and trains on the samples before it
     whose label window ends before the block starts (a_j + H < test_start: the purge). Only the past.
 
-    ``purged``: K blocks; fold k tests on block k and trains on all other samples except those whose
-    label window [a_j, a_j + H] overlaps the test period [test_start, test_end] (purge) and those with
+    ``purged``: K blocks; fold k = 1..K tests on the k-th block and trains on all other samples except those
+    whose label window [a_j, a_j + H] overlaps the test period [test_start, test_end] (purge) and those with
     test_end < a_j <= test_end + embargo (embargo, default H): samples just after a test fold share its
     history through their features.
     """
@@ -293,10 +293,11 @@ def walk_forward(arrival: np.ndarray, horizon_ns: int, folds: int = 5, scheme: s
             n_purged = int((other & overlap).sum())
             n_emb = int((other & ~overlap & embargo).sum())
         train = np.flatnonzero(ok)
+        number = k if scheme == "expanding" else k + 1
         if len(train) < MIN_TRAIN:
-            raise ConfigError(f"fold {k}: only {len(train)} training samples after the purge (need {MIN_TRAIN}); "
+            raise ConfigError(f"fold {number}: only {len(train)} training samples after the purge (need {MIN_TRAIN}); "
                               f"use more data, fewer --folds or a shorter --horizon")
-        out.append(Fold(k, train, test.astype(np.int64), t0, t1, n_purged, n_emb))
+        out.append(Fold(number, train, test.astype(np.int64), t0, t1, n_purged, n_emb))
     return out
 
 
@@ -873,9 +874,11 @@ def require_lightgbm() -> None:
 
 def format_header(r: TrainResult, scenario: str, model_type: str) -> str:
     o = r.model["training"]["options"]
-    purge = "purge: label window [a, a+H] before the test fold"
     if o["scheme"] == "purged":
-        purge += f" and overlapping it; embargo {_fmt_ns(o['embargo_ns']) if o['embargo_ns'] else '0'} after it"
+        purge = (f"purge: no training label window [a, a+H] overlaps the test period; embargo "
+                 f"{_fmt_ns(o['embargo_ns']) if o['embargo_ns'] else '0'} after it")
+    else:
+        purge = "purge: every training label window [a, a+H] ends before the test fold starts"
     return (f"scenario  {scenario}   model  {model_type} (target {r.model['target']})   features  "
             f"{len(r.model['features']['specs'])}   every  {_fmt_ns(o['every_ns'])}   folds  {o['folds']} "
             f"({o['scheme']}; {purge})")

@@ -344,7 +344,8 @@ def test_cache_hit_on_second_compile(cache, model_files):
 def test_missing_compiler_is_a_clear_error(tmp_path, monkeypatch, model_files):
     monkeypatch.setenv("MMSIM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("CXX", "/nonexistent/c++")
-    with pytest.raises(ConfigError, match=r"linear.json: cannot compile: no C\+\+ compiler: \$CXX='/nonexistent/c\+\+'"):
+    with pytest.raises(ConfigError,
+                       match=r"linear.json: cannot compile: no C\+\+ compiler: \$CXX='/nonexistent/c\+\+'"):
         C.compile_model(model_files["linear"])
     m = M.load_model(model_files["linear"])
     assert not isinstance(m.native(compiled=True), _core.CompiledModel)  # the interpreted model, still usable
@@ -459,7 +460,8 @@ def test_bad_shapes_and_weights(tmp_path):
     _bad(tmp_path, lambda d: d["params"].update(bias=float("inf")), r"bad.json: params.bias: non-finite value inf")
     _bad(tmp_path, lambda d: d["params"]["weights"].__setitem__(0, "1.0"),
          r"bad.json: params.weights\[0\]: expected a number, got the string '1.0'")
-    _bad(tmp_path, lambda d: d["preprocess"]["scale"].__setitem__(2, 0.0), r"bad.json: preprocess.scale\[2\]: must be > 0")
+    _bad(tmp_path, lambda d: d["preprocess"]["scale"].__setitem__(2, 0.0),
+         r"bad.json: preprocess.scale\[2\]: must be > 0")
     _bad(tmp_path, lambda d: d["preprocess"].update(mean=[0.0] * (N + 1)),
          rf"bad.json: preprocess.mean: expected {N} values, got {N + 1}")
     _bad(tmp_path, lambda d: d["params"].update(weights=d["params"]["weights"][:2]),

@@ -102,7 +102,7 @@ def test_purge_and_embargo_properties(gaps, h, k, emb, seed):
         except ConfigError as e:
             assert "training samples after the purge" in str(e) or "too few samples" in str(e)
             continue
-        assert len(folds) == k
+        assert [f.k for f in folds] == list(range(1, k + 1))
         e = h if emb is None else emb
         tested = np.concatenate([f.test for f in folds])
         for f in folds:
@@ -224,6 +224,7 @@ def test_ridge_matches_the_normal_equations_and_logistic_is_stationary():
 def test_predictions_agree_with_the_model_file_reader():
     models = pytest.importorskip("mmsim.models")
     ev = generate_market("quiet", 30_000, 4).events
+    assert np.isnan(T.build_samples(ev, "small", S, feed_latency=FEED).X).any()   # NaN inputs are covered
     for kind, target, opts in [("linear", None, {}), ("logistic", None, {}), ("multinomial", None, {}),
                                ("mlp", "move", {"steps": 30}), ("mlp", "direction", {"steps": 30}),
                                ("gbdt", "up", {"rounds": 10})]:
@@ -422,6 +423,10 @@ def test_cli_same_seed_same_file(capsys, scenario, tmp_path):
     (["--model", "linear", "--horizon", "1s", "--spec", "nope"], "nope"),
     (["--model", "linear", "--horizon", "1s", "--feed-latency", "fast"], "--feed-latency"),
     (["--model", "linear", "--horizon", "1s", "--hidden", "64,x"], "--hidden"),
+    (["--model", "linear", "--horizon", "1s", "--embargo", "2s"], "--embargo: only the purged scheme"),
+    (["--model", "linear", "--horizon", "1s", "--scheme", "purged", "--embargo", "soon"], "--embargo 'soon'"),
+    (["--model", "linear", "--horizon", "1s", "--folds", "0"], "--folds"),
+    (["--model", "linear", "--horizon", "1s", "--alpha", "-1"], "--alpha"),
 ])
 def test_cli_bad_input_one_line_exit_2(capsys, scenario, tmp_path, argv, text):
     code, _, err = cli(capsys, "train", scenario, *argv, "--out", tmp_path / "m.json")

@@ -128,7 +128,7 @@ void register_models(py::module_& m) {
 
   py::class_<MlpModel, Model, std::shared_ptr<MlpModel>>(
       m, "MlpModel", "Dense ReLU network (weights [out][in] per layer); optional softmax over the last layer.")
-      .def(py::init([](const py::list& weights, const py::list& biases, bool softmax, const py::object& mean,
+      .def(py::init([](const py::sequence& weights, const py::sequence& biases, bool softmax, const py::object& mean,
                        const py::object& scale, bool with_move, const py::object& names) {
              std::vector<std::vector<double>> W, B;
              size_t n_inputs = 0;
@@ -167,7 +167,8 @@ void register_models(py::module_& m) {
              if (transform == "identity") a.transform = GbdtArrays::Identity;
              else if (transform == "sigmoid") a.transform = GbdtArrays::Sigmoid;
              else if (transform == "softmax") a.transform = GbdtArrays::Softmax;
-             else throw ConfigError("gbdt model: transform must be identity, sigmoid or softmax, not '" + transform + "'");
+             else
+               throw ConfigError("gbdt model: transform must be identity, sigmoid or softmax, not '" + transform + "'");
              a.sigmoid = sigmoid;
              a.average_output = average_output;
              a.tree_nodes = vec<int32_t>(tree_nodes, "tree_nodes");

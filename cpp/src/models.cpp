@@ -77,7 +77,8 @@ BasicModel::BasicModel(const char* what, size_t n_inputs, size_t n_outputs, std:
                         std::to_string(pre_.scale.size()));
     check_finite(what, "preprocess mean", pre_.mean);
     for (double s : pre_.scale)
-      if (!(s > 0.0 && std::isfinite(s))) throw ConfigError(std::string(what) + ": preprocess scale must be > 0 and finite");
+      if (!(s > 0.0 && std::isfinite(s)))
+        throw ConfigError(std::string(what) + ": preprocess scale must be > 0 and finite");
   }
 }
 
@@ -221,10 +222,11 @@ GbdtModel::GbdtModel(GbdtArrays a, Preprocess pre, bool with_move, std::vector<s
   const char* what = "gbdt model";
   if (transform_ < GbdtArrays::Identity || transform_ > GbdtArrays::Softmax)
     throw ConfigError("gbdt model: unknown output transform " + std::to_string(transform_));
-  if (transform_ == GbdtArrays::Softmax ? k_ < 2 : k_ != 1)
-    throw ConfigError("gbdt model: " + std::string(transform_ == GbdtArrays::Softmax ? "softmax needs >= 2 classes"
-                                                                                      : "identity and sigmoid need 1 class"));
-  if (with_move_ && transform_ != GbdtArrays::Softmax) throw ConfigError("gbdt model: with_move needs a multiclass model");
+  const bool softmax = transform_ == GbdtArrays::Softmax;
+  if (softmax ? k_ < 2 : k_ != 1)
+    throw ConfigError(softmax ? "gbdt model: softmax needs >= 2 classes"
+                              : "gbdt model: identity and sigmoid need 1 class");
+  if (with_move_ && !softmax) throw ConfigError("gbdt model: with_move needs a multiclass model");
   if (!std::isfinite(sigmoid_)) throw ConfigError("gbdt model: sigmoid is not finite");
   if (tree_nodes_.size() < 2 || tree_nodes_.size() != tree_leaves_.size())
     throw ConfigError("gbdt model: tree_nodes and tree_leaves need n_trees + 1 offsets each (and n_trees >= 1)");

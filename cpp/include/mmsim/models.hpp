@@ -95,7 +95,8 @@ class LinearModel final : public BasicModel {
 // p_up = sigmoid(w . x' + b)
 class LogisticModel final : public BasicModel {
  public:
-  LogisticModel(std::vector<double> weights, double bias, Preprocess pre = {}, std::vector<std::string> names = {"p_up"});
+  LogisticModel(std::vector<double> weights, double bias, Preprocess pre = {},
+                std::vector<std::string> names = {"p_up"});
   void predict(const double* x, double* out) const override;
 
  private:
@@ -146,7 +147,7 @@ struct GbdtArrays {
   // per internal node; children >= 0: a node of the same tree (always after its parent), < 0: leaf ~child
   std::vector<int32_t> split_feature, left_child, right_child;
   std::vector<int8_t> decision_type;  // LightGBM's bits: 1 categorical, 2 default left, (>> 2) & 3 missing type
-  std::vector<double> threshold;      // numerical: x <= threshold goes left (may be +-inf); categorical: index into cat_begin
+  std::vector<double> threshold;      // numerical: x <= threshold goes left (+-inf allowed); categorical: cat index
   std::vector<double> leaf_value;
   std::vector<int32_t> cat_begin, cat_end;  // categorical split c: bitset words cat_words[cat_begin[c]..cat_end[c])
   std::vector<uint32_t> cat_words;
