@@ -17,6 +17,7 @@ and offer ``step(n_rows) -> bool done``, ``fills()``, ``orders()``, ``decisions(
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -207,18 +208,14 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     if model is not None:
         from .models import load_model
 
-        loaded = load_model(model) if isinstance(model, (str, __import__("os").PathLike)) else model
-        specs = loaded.specs
+        loaded = load_model(model) if isinstance(model, (str, os.PathLike)) else model
         if features is not None:
-            from .features import parse_specs, spec_hash
-
-            if spec_hash(parse_specs(features)) != spec_hash(specs):
-                raise ConfigError(f"model {getattr(loaded, 'path', '')}: its feature bank {spec_hash(specs)[:12]}… "
-                                  f"differs from features= {spec_hash(parse_specs(features))[:12]}…")
-        features = specs
+            loaded.check_specs(features)  # names both hashes and the first feature that differs
+        features = loaded.specs
         if engine != "cpp":
             raise ConfigError("a model needs the C++ engine (inference runs in the loop)")
-        config["model"] = loaded.native()
+        # the library `mmsim model compile` built for this CPU when one is cached, else the interpreted model
+        config["model"] = loaded.native(compiled=True)
     if features is not None:
         if engine != "cpp":
             raise ConfigError("features need the C++ engine (the reference simulator checks the engine rules; "
