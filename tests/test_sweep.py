@@ -83,3 +83,15 @@ def test_bad_sweep_input_is_a_one_line_error(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("mmsim: error:") == 2 and "nosuch" in err and "1parsec" in err
+
+
+def test_sweep_on_a_running_scheduler(tmp_path):
+    """--scheduler ADDRESS: the same points through an existing Dask cluster give the same files."""
+    from distributed import LocalCluster
+
+    spec = SweepSpec(scenario="quiet", baseline="symmetric:half_spread=1", treated="symmetric:half_spread=2",
+                     feed_latencies=("0", "5ms"), block="10s", n_boot=100, rows=20_000)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        on_cluster = run_sweep(spec, tmp_path / "a", scheduler=cluster.scheduler_address, progress=False)
+    local = run_sweep(spec, tmp_path / "b", workers=1, progress=False)
+    assert on_cluster["points"] == local["points"]
