@@ -6,7 +6,7 @@ feed latency and seed, timestamp by timestamp (``tests/test_features_loop.py`` c
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -329,10 +329,6 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
     if model is not None:
         if not Path(model).is_file():
             raise ConfigError(f"--model {model}: file not found")
-        try:
-            import mmsim.models  # noqa: F401
-        except ImportError:
-            raise ConfigError(f"--model {model}: models are not available in this build (mmsim.models)") from None
     events, instrument = sc.load_events(limit=rows)
     from .store import EventStore
 

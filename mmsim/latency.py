@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -46,7 +47,7 @@ _DURATION_RE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(n
 
 
 # --------------------------------------------------------------------------------------------- models
-class LatencyModel:
+class LatencyModel(ABC):
     """A parsed latency spec. ``spec`` is the canonical text used in messages and logs."""
 
     spec: str = ""
@@ -55,9 +56,9 @@ class LatencyModel:
     #: True for ``data``/``data+X``: needs the events' recv_ts, valid for the feed leg only.
     uses_data: bool = False
 
+    @abstractmethod
     def draw(self, n: int, rng: np.random.Generator, events: np.ndarray | None = None) -> np.ndarray:
         """``n`` latencies (int64 ns, >= 0), one per event when ``events`` is given."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec!r})"

@@ -446,7 +446,6 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
         if u < lp_rate:
             # ================= LP action
             s = 0 if _u(st) < 0.5 else 1
-            o = 1 - s
             bstar = int(math.floor(r - half_spread))
             astar = int(math.ceil(r + half_spread))
             if astar <= bstar:
@@ -543,7 +542,6 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
         else:
             # ================= market order
             informed = u >= lp_rate + noise_rate
-            limit_ok = True
             if informed:
                 vh = vg[int((t + horizon) / _V_DT) & GM]
                 if nlev[0] > 0 and nlev[1] > 0:

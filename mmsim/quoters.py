@@ -19,6 +19,7 @@ built-in               twin
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 from .errors import ConfigError
@@ -55,7 +56,7 @@ def _finite(x: float) -> bool:
     return math.isfinite(x)
 
 
-class Quoter:
+class Quoter(ABC):
     """The rules every built-in shares; subclasses give real-valued prices around the fair value.
 
     At each wakeup: a one-sided book pulls both sides (``Quotes(0, 0, 0, 0)``); otherwise the fair value ``f``
@@ -73,9 +74,9 @@ class Quoter:
                  f"quoter: max_position must be >= 0 lots (0: no limit), not {self.max_position}")
         _require(self.fair in ("mid", "micro"), f"quoter: fair must be 'mid' or 'micro', not '{self.fair}'")
 
-    def prices(self, ctx: Any, fair: float) -> tuple[float, float, bool, bool]:  # pragma: no cover - abstract
+    @abstractmethod
+    def prices(self, ctx: Any, fair: float) -> tuple[float, float, bool, bool]:
         """Real-valued ``(bid, ask, bid_on, ask_on)`` around ``fair`` (ticks)."""
-        raise NotImplementedError
 
     def on_wakeup(self, ctx: Any) -> Quotes:
         if ctx.bid_qty <= 0 or ctx.ask_qty <= 0:  # one-sided book: no fair value, pull both sides
@@ -104,9 +105,9 @@ class Quoter:
             aq = min(aq, max(self.max_position + pos, 0))
         return Quotes(bid, bq, ask, aq)
 
-    def native(self) -> Any:  # pragma: no cover - abstract
+    @abstractmethod
+    def native(self) -> Any:
         """The native strategy with the same parameters (``mmsim._core``)."""
-        raise NotImplementedError
 
 
 def _pred(ctx: Any) -> float:

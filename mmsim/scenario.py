@@ -28,7 +28,6 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from . import records as R
 from .errors import ConfigError, DataError
 from .latency import parse_duration, parse_latency
 from .sim import DEFAULT_CONFIG, Instrument
@@ -498,7 +497,7 @@ def _read_events_parquet(path: Path, source: str, inst: Instrument, limit: Optio
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .validate import _int_column, _kind_column, _side_column, _ts_column, events_from_frame
+    from .validate import events_from_frame, events_from_int_frame
 
     if not path.is_file():
         raise DataError(f"{source}: file not found")
@@ -512,24 +511,7 @@ def _read_events_parquet(path: Path, source: str, inst: Instrument, limit: Optio
 
     if "price" in df.columns and pd.api.types.is_float_dtype(df["price"]):
         return events_from_frame(df, source, inst.tick_size, inst.lot_size)
-    missing = [c for c in ("exch_ts", "kind", "side", "price", "qty") if c not in df.columns]
-    if missing:
-        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (have: {', '.join(df.columns)})")
-    out = np.zeros(len(df), dtype=R.EVENT_DTYPE)
-    if len(df) == 0:
-        return out
-    out["exch_ts"] = _ts_column(df["exch_ts"], source, "exch_ts", allow_missing=False)
-    out["recv_ts"] = _ts_column(df["recv_ts"], source, "recv_ts", allow_missing=True) \
-        if "recv_ts" in df.columns else R.NO_TS
-    out["kind"] = _kind_column(df["kind"], source)
-    out["side"] = _side_column(df["side"], source)
-    out["price"] = _int_column(df["price"], source, "price")
-    out["qty"] = _int_column(df["qty"], source, "qty")
-    if "order_id" in df.columns:
-        out["order_id"] = _int_column(df["order_id"], source, "order_id")
-    if "flags" in df.columns:
-        out["flags"] = _int_column(df["flags"], source, "flags", lo=0, hi=255)
-    return out
+    return events_from_int_frame(df, source)
 
 
 def _head(pf, limit: int):

@@ -23,7 +23,6 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import records as R
 from .errors import ConfigError, DataError
 
 DEFAULT_CONFIG: dict[str, Any] = {

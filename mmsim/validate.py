@@ -247,6 +247,29 @@ def events_from_frame(df: Any, source: str, tick_size: float, lot_size: float) -
     return out
 
 
+def events_from_int_frame(df: Any, source: str) -> np.ndarray:
+    """EVENT_DTYPE rows from a table already in integer ticks and lots (columns exch_ts, kind, side, price, qty
+    and optionally recv_ts, order_id, flags); every column checked, errors name ``source`` and the row."""
+    missing = [c for c in ("exch_ts", "kind", "side", "price", "qty") if c not in df.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (have: {', '.join(map(str, df.columns))})")
+    out = np.zeros(len(df), dtype=R.EVENT_DTYPE)
+    if len(df) == 0:
+        return out
+    out["exch_ts"] = _ts_column(df["exch_ts"], source, "exch_ts", allow_missing=False)
+    out["recv_ts"] = _ts_column(df["recv_ts"], source, "recv_ts", allow_missing=True) \
+        if "recv_ts" in df.columns else R.NO_TS
+    out["kind"] = _kind_column(df["kind"], source)
+    out["side"] = _side_column(df["side"], source)
+    out["price"] = _int_column(df["price"], source, "price")
+    out["qty"] = _int_column(df["qty"], source, "qty")
+    if "order_id" in df.columns:
+        out["order_id"] = _int_column(df["order_id"], source, "order_id")
+    if "flags" in df.columns:
+        out["flags"] = _int_column(df["flags"], source, "flags", lo=0, hi=255)
+    return out
+
+
 def _numeric(series, source: str, col: str) -> np.ndarray:
     """int64 for an integer column without missing values, else float64 with NaN where missing."""
     import pandas as pd

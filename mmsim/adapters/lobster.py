@@ -253,7 +253,7 @@ def _events(pair: _Pair, tick_units: int, lot_units: int, midnight_ns: int, repa
     NO_TS = R.NO_TS
     book = _Book()
     orders = book.orders
-    lv, tot = book.lv, book.tot
+    lv = book.lv
     syn_next = [-1]
     syn_of_level: dict = {_BID: {}, _ASK: {}}  # side -> price -> [synthetic oids] (FIFO)
 

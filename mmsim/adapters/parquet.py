@@ -82,28 +82,8 @@ def convert_parquet(inputs: list, *, symbol: Optional[str] = None, tick_size: Op
     return Conversion(inst, _run(files, inst, repair, report, repairs), report, source)
 
 
-def _int_frame(df, src: str) -> np.ndarray:
-    from ..validate import _int_column, _kind_column, _side_column, _ts_column
-
-    out = np.zeros(len(df), dtype=R.EVENT_DTYPE)
-    if len(df) == 0:
-        return out
-    out["exch_ts"] = _ts_column(df["exch_ts"], src, "exch_ts", allow_missing=False)
-    out["recv_ts"] = _ts_column(df["recv_ts"], src, "recv_ts", allow_missing=True) \
-        if "recv_ts" in df.columns else R.NO_TS
-    out["kind"] = _kind_column(df["kind"], src)
-    out["side"] = _side_column(df["side"], src)
-    out["price"] = _int_column(df["price"], src, "price")
-    out["qty"] = _int_column(df["qty"], src, "qty")
-    if "order_id" in df.columns:
-        out["order_id"] = _int_column(df["order_id"], src, "order_id")
-    if "flags" in df.columns:
-        out["flags"] = _int_column(df["flags"], src, "flags", lo=0, hi=255)
-    return out
-
-
 def _run(files, inst: Instrument, repair: bool, report: dict, repairs: dict) -> Iterator[np.ndarray]:
-    from ..validate import events_from_frame, validate_events
+    from ..validate import events_from_frame, events_from_int_frame, validate_events
 
     counts: dict[str, int] = {}
     n_in = recv_missing = recv_before = 0
@@ -117,7 +97,7 @@ def _run(files, inst: Instrument, repair: bool, report: dict, repairs: dict) -> 
             if n == 0:
                 continue
             try:
-                ev = events_from_frame(df, src, inst.tick_size, inst.lot_size) if floats else _int_frame(df, src)
+                ev = events_from_frame(df, src, inst.tick_size, inst.lot_size) if floats else events_from_int_frame(df, src)
                 ev, rep = validate_events(ev, src, repair=repair)
             except DataError as e:
                 raise _shift_rows(e, offset) from None
