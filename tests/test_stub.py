@@ -7,16 +7,25 @@ from mmsim import _core
 
 
 def stub_names():
+    """Top-level names, and each class's members including those it inherits from its stub base classes."""
     tree = ast.parse((Path(mmsim.__file__).parent / "_core.pyi").read_text())
-    top, members = set(), {}
+    top, own, bases = set(), {}, {}
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
             top.add(node.name)
-            members[node.name] = {n.name for n in node.body if isinstance(n, ast.FunctionDef)} | {
+            own[node.name] = {n.name for n in node.body if isinstance(n, ast.FunctionDef)} | {
                 n.target.id for n in node.body if isinstance(n, ast.AnnAssign)}
+            bases[node.name] = [b.id for b in node.bases if isinstance(b, ast.Name)]
         elif isinstance(node, ast.FunctionDef):
             top.add(node.name)
-    return top, members
+
+    def members(cls):
+        out = set(own.get(cls, ()))
+        for b in bases.get(cls, ()):
+            out |= members(b) - {"__init__"}
+        return out
+
+    return top, {cls: members(cls) for cls in own}
 
 
 def test_stub_matches_module():
