@@ -59,6 +59,8 @@ from typing import Any, Union
 import numpy as np
 from numba import njit
 
+from ._rng import exp1, normal, uniform
+
 from .records import ADD, ASK, BID, CANCEL, DELETE, DEPTH, EVENT_DTYPE, EXECUTE, FLAG_INFORMED, NO_TS, TRADE
 
 __all__ = ["MarketParams", "ASMarketParams", "Market", "PRESETS", "generate_market", "preset_params",
@@ -233,37 +235,10 @@ class Market:
 
 
 # --------------------------------------------------------------------------------------------- random
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
-_INV53 = 1.0 / 9007199254740992.0  # 2**-53
-
-
-@njit(cache=True, inline="always")
-def _u(st):
-    """splitmix64 step -> float in [0, 1); ``st`` is a uint64[1] state."""
-    st[0] += _GOLDEN
-    z = st[0]
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    z = z ^ (z >> _S31)
-    return float(z >> _S11) * _INV53
-
-
-@njit(cache=True, inline="always")
-def _exp1(st):
-    return -math.log(1.0 - _u(st))
-
-
-@njit(cache=True, inline="always")
-def _normal(st):
-    u1 = _u(st)
-    u2 = _u(st)
-    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+# splitmix64 (mmsim._rng): one stream per run, a pure function of the seed
+_u = uniform
+_exp1 = exp1
+_normal = normal
 
 
 @njit(cache=True, inline="always")

@@ -38,40 +38,19 @@ import math
 import numpy as np
 from numba import njit
 
+from ._rng import normal, uniform
+
 from .records import ASK, BID, DEPTH, EVENT_DTYPE, NO_TS, TRADE
 
 __all__ = ["generate_l2"]
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
-_INV53 = 1.0 / 9007199254740992.0  # 2**-53
 
 #: Upper bound of rows one step can emit (a 3-level sweep: 3 x (TRADE + removal + far level)).
 _MAX_ROWS_PER_STEP = 9
 
 
-@njit(cache=True, inline="always")
-def _uniform(st):
-    """splitmix64 step -> float in [0, 1) with 53 random bits; ``st`` is a uint64[1] state."""
-    st[0] += _GOLDEN
-    z = st[0]
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    z = z ^ (z >> _S31)
-    return float(z >> _S11) * _INV53
-
-
-@njit(cache=True, inline="always")
-def _normal(st):
-    """Standard normal by Box-Muller (one of the pair)."""
-    u1 = _uniform(st)
-    u2 = _uniform(st)
-    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+# splitmix64 (mmsim._rng): one stream per run, a pure function of the seed
+_uniform = uniform
+_normal = normal
 
 
 @njit(cache=True, inline="always")
