@@ -344,6 +344,8 @@ class ReferenceEngine:
 
         # ---- exchange side
         self.ex_book = Book()
+        # lots our taker orders took at (side, price) since the data last updated that level (rule E)
+        self.taken: dict[int, dict[int, int]] = {R.BID: {}, R.ASK: {}}
         self.mkt_orders: dict[int, list] = {}  # L3: id -> [seq, side, price, qty]
         self.own = {R.BID: SortedDict(), R.ASK: SortedDict()}  # resting own orders: price -> FIFO list
         self.orders_: list[ExOrder] = []      # index = order_id - 1
@@ -449,6 +451,11 @@ class ReferenceEngine:
             self._exchange_l2(i, kind, side, price, qty)
         else:
             self._exchange_l3(i, kind, side, price, qty, self.ev_oid[i])
+        if kind == R.CLEAR:  # a data update of a level restores its full displayed size to our taker orders
+            for s in ((R.BID, R.ASK) if side == 0 else (side,)):
+                self.taken[s].clear()
+        elif kind != R.TRADE:
+            self.taken[side].pop(price, None)
         self.n_events += 1
         if self._last_of_group(i):  # the crossed-book check (and repair) comes first: fills see clean data
             self.repaired += self.ex_book.check_crossed(i, self.crossed_policy)
@@ -679,8 +686,10 @@ class ReferenceEngine:
             return
         self._respond(t, RSP_ACK, o.order_id)
         if crosses:
-            # Taker: walk the opposite levels from the best up to our limit; the book is not depleted.
+            # Taker: walk the opposite levels from the best up to our limit, taking what our earlier taker
+            # orders have not already taken there since the data last updated the level.
             opp_levels = self.ex_book.levels[opp]
+            taken = self.taken[opp]
             if o.side == R.BID:
                 walk = list(opp_levels.irange(maximum=o.price))
             else:
@@ -688,8 +697,10 @@ class ReferenceEngine:
             for level_price in walk:
                 if o.leaves == 0:
                     break
-                self._fill(o, min(o.leaves, opp_levels[level_price]), level_price, False, R.CAUSE_TAKER,
-                           self.ex_i, t)
+                f = min(o.leaves, opp_levels[level_price] - taken.get(level_price, 0))
+                if f > 0:
+                    taken[level_price] = taken.get(level_price, 0) + f
+                    self._fill(o, f, level_price, False, R.CAUSE_TAKER, self.ex_i, t)
         if o.leaves == 0:
             return  # filled
         if o.tif == R.IOC:

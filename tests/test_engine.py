@@ -142,16 +142,30 @@ def test_crossed_book_in_data_is_an_error_naming_the_row():
 
 
 def test_zero_latency_self_loop_is_stopped():
-    # A strategy that keeps lifting the offer on its own fills, with zero latency everywhere.
+    # A strategy that sends an order on every wakeup, woken by the answer to it, with zero latency everywhere.
     ev = events([(0, R.DEPTH, 1, 100, 5), (0, R.DEPTH, -1, 101, 5), (10, R.DEPTH, 1, 99, 1)])
 
-    class Lifter:
+    class Flicker:
         def on_wakeup(self, ctx):
-            if ctx.ask_qty:
-                ctx.submit(1, ctx.best_ask, 1, "ioc")
+            ctx.submit(1, 90, 1, "ioc")
 
     with pytest.raises(StrategyError, match="without time advancing"):
-        simulate(ev, Instrument(1, 1), Lifter())
+        simulate(ev, Instrument(1, 1), Flicker())
+
+
+def test_own_taker_orders_cannot_take_the_same_displayed_size_twice():
+    ev = events([(0, R.DEPTH, 1, 100, 5), (0, R.DEPTH, -1, 101, 3), (10, R.DEPTH, 1, 99, 1)])
+
+    class Lifter:  # tries to lift 1 lot of the offer 8 times in one instant (zero latency)
+        tries = 0
+
+        def on_wakeup(self, ctx):
+            if self.tries < 8 and not ctx.open_orders():
+                self.tries += 1
+                ctx.submit(1, 101, 1, "ioc")
+
+    res = simulate(ev, Instrument(1, 1), Lifter(), wake_on_feed=True)
+    assert res.summary["position"] == 3  # only the 3 displayed lots, however often it tries
 
 
 def test_rust_ewma_matches_numpy_reference():

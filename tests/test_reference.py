@@ -562,16 +562,27 @@ def test_nothing_after_t_end_is_processed():
 
 
 def test_endless_wakeups_at_one_instant_are_a_strategy_error():
-    class Taker:      # takes the displayed ask on every wakeup; zero latency: its own fills wake it again
+    class Flicker:    # sends an IOC that cannot fill on every wakeup; zero latency: its expiry wakes it again
         def on_wakeup(self, ctx):
-            ctx.submit(B, 101, 1, "ioc")
+            ctx.submit(B, 90, 1, "ioc")
 
     eng = ReferenceEngine(events(*BOOK), np.array([1000, 1000]),
                           {k: np.array([0]) for k in ("entry", "cancel", "response", "compute")},
-                          {"strategy_name": "taker"}, Taker())
-    with pytest.raises(StrategyError, match=r"^strategy taker failed at t=1000 ns: woke 1000 times without"):
+                          {"strategy_name": "flicker"}, Flicker())
+    with pytest.raises(StrategyError, match=r"^strategy flicker failed at t=1000 ns: woke 1000 times without"):
         eng.step(10)
-    assert len(eng.decisions()) == 1000 and eng.summary()["position"] == 1000
+    assert len(eng.decisions()) == 1000 and eng.summary()["position"] == 0
+
+
+def test_own_taker_orders_deplete_the_displayed_level_until_the_data_updates_it():
+    # Ask 101 shows 5 lots (BOOK). Three IOCs for 2 lots in one instant take 2, 2, then the last 1.
+    eng = run(events(*BOOK, depth(5000, A, 101, 5), depth(9000, A, 102, 1)),
+              Script({0: lambda ctx: [ctx.submit(B, 101, 2, "ioc") for _ in range(3)] and None,
+                      1: lambda ctx: ctx.submit(B, 101, 4, "ioc") and None}), entry=0, response=0,
+              wake_on_response=False)  # wakeup 1 is the feed row at 5000
+    f = eng.fills()
+    assert f["qty"].tolist() == [2, 2, 1, 4]        # the update at 5000 restored the full 5 lots
+    assert eng.orders()["status"].tolist() == [R.ST_FILLED, R.ST_FILLED, R.ST_EXPIRED, R.ST_FILLED]
 
 
 def test_empty_run():

@@ -188,6 +188,13 @@ void Engine::append(const EventRecord* events, const int64_t* arrival, int64_t n
 void Engine::on_exchange_row(int64_t i) {
   const EventRecord& e = row(i);
   if (cfg_.l3) exchange_l3(e, i); else exchange_l2(e, i);
+  // A data update of a level restores its full displayed size to our taker orders (rule E).
+  if (e.kind == CLEAR) {
+    if (e.side >= 0) taken_[0].clear();
+    if (e.side <= 0) taken_[1].clear();
+  } else if (e.kind != TRADE && !taken_[e.side > 0 ? 0 : 1].empty()) {
+    taken_[e.side > 0 ? 0 : 1].erase(e.price);
+  }
   ex_i_ = i + 1;
   if (i + 1 == loaded_ || row(i + 1).exch_ts != e.exch_ts) end_of_group_check(ex_book_, i, true);
   if (e.kind != CLEAR) check_crosses(i);
@@ -417,9 +424,15 @@ void Engine::on_request(const Request& r) {
         int64_t lvl = ex_book_.best(opp);
         int64_t walked = 0;
         const int64_t n_lv = ex_book_.n_levels(opp);
+        auto& taken = taken_[opp > 0 ? 0 : 1];
         for (;;) {
-          const int64_t f = std::min(o.leaves, ex_book_.qty_at(opp, lvl));
-          fill(o, f, lvl, false, CAUSE_TAKER, ex_i_, t);
+          // what the displayed level still offers after our earlier taker orders since its last update
+          auto it = taken.find(lvl);
+          const int64_t f = std::min(o.leaves, ex_book_.qty_at(opp, lvl) - (it == taken.end() ? 0 : it->second));
+          if (f > 0) {
+            taken[lvl] += f;
+            fill(o, f, lvl, false, CAUSE_TAKER, ex_i_, t);
+          }
           if (o.leaves == 0 || ++walked == n_lv) break;
           lvl = ex_book_.next_level(opp, lvl);
           if (o.side == BID ? lvl > o.price : lvl < o.price) break;

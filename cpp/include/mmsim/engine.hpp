@@ -143,6 +143,7 @@ class Engine {
   // exchange side
   Book ex_book_;
   std::unordered_map<int64_t, MktOrder> mkt_orders_;
+  std::unordered_map<int64_t, int64_t> taken_[2];  // [bids, asks]: price -> lots our taker orders took (rule E)
   std::vector<ExOrder> orders_;      // index = id - 1
   std::vector<int64_t> live_;        // ids resting at the exchange, ascending
   int64_t own_seq_counter_ = 0;
