@@ -142,6 +142,21 @@ def _run(books, trades, sym, explicit, tick, lot, repair, report, repairs) -> It
         last[stream] = ts
         return ts
 
+    def csv_rows(f, counter: str, i_sym: int) -> Iterator[tuple[int, str, list[str]]]:
+        """``(line number, file:line, fields)`` of each well-formed data line of ``f`` for our symbol; malformed lines are
+        reported (or counted under --repair), every other line counted under ``counter``."""
+        with open_text(f.path) as fh:
+            fh.readline()  # header
+            for line_no, line in enumerate(fh, 2):
+                where = f"{f.name}:{line_no}"
+                parts = line.rstrip("\n").rstrip("\r").split(",")
+                if len(parts) != f.ncols:
+                    malformed(where, f"expected {f.ncols} fields, got {len(parts)}")
+                    continue
+                c[counter] += 1
+                if symbol_ok(parts[i_sym], where):
+                    yield line_no, where, parts
+
     def book_stream() -> Iterator[tuple]:
         bids, asks = _Side(_BID), _Side(_ASK)
         started = False
@@ -177,60 +192,50 @@ def _run(books, trades, sym, explicit, tick, lot, repair, report, repairs) -> It
         for f in books:
             P = f.pos
             i_ex, i_sym, i_ts, i_loc, i_snap, i_side, i_px, i_amt = (P[k] for k in BOOK_COLUMNS)
-            with open_text(f.path) as fh:
-                fh.readline()
-                for line_no, line in enumerate(fh, 2):
-                    where = f"{f.name}:{line_no}"
-                    parts = line.rstrip("\n").rstrip("\r").split(",")
-                    if len(parts) != f.ncols:
-                        malformed(where, f"expected {f.ncols} fields, got {len(parts)}")
-                        continue
-                    c["book_rows"] += 1
-                    if not symbol_ok(parts[i_sym], where):
-                        continue
-                    try:
-                        ts = _us(parts[i_ts])
-                        loc = _us(parts[i_loc])
-                        snap_txt = parts[i_snap].strip().lower()
-                        if snap_txt not in ("true", "false"):
-                            raise ValueError(f"is_snapshot {parts[i_snap]!r} is not true/false")
-                        side_txt = parts[i_side].strip().lower()
-                        if side_txt not in ("bid", "ask"):
-                            raise ValueError(f"side {parts[i_side]!r} is not bid/ask")
-                        p = tick(parts[i_px])
-                        q = lot(parts[i_amt])
-                        if p <= 0 or q < 0:
-                            raise ValueError(f"price {parts[i_px]!r} must be > 0 and amount {parts[i_amt]!r} >= 0")
-                    except ValueError as e:
-                        malformed(where, str(e))
-                        continue
-                    exchanges.add(parts[i_ex])
-                    is_snap = snap_txt == "true"
-                    if not started and not is_snap:
-                        c["book_rows_before_first_snapshot"] += 1
-                        continue
-                    if group and loc != group_local:
+            for line_no, where, parts in csv_rows(f, "book_rows", i_sym):
+                try:
+                    ts = _us(parts[i_ts])
+                    loc = _us(parts[i_loc])
+                    snap_txt = parts[i_snap].strip().lower()
+                    if snap_txt not in ("true", "false"):
+                        raise ValueError(f"is_snapshot {parts[i_snap]!r} is not true/false")
+                    side_txt = parts[i_side].strip().lower()
+                    if side_txt not in ("bid", "ask"):
+                        raise ValueError(f"side {parts[i_side]!r} is not bid/ask")
+                    p = tick(parts[i_px])
+                    q = lot(parts[i_amt])
+                    if p <= 0 or q < 0:
+                        raise ValueError(f"price {parts[i_px]!r} must be > 0 and amount {parts[i_amt]!r} >= 0")
+                except ValueError as e:
+                    malformed(where, str(e))
+                    continue
+                exchanges.add(parts[i_ex])
+                is_snap = snap_txt == "true"
+                if not started and not is_snap:
+                    c["book_rows_before_first_snapshot"] += 1
+                    continue
+                if group and loc != group_local:
+                    yield from close_group()
+                group_local = loc
+                ts = key_check("book", ts, where)
+                side = _BID if side_txt == "bid" else _ASK
+                if is_snap and not prev_snap:
+                    if group:
                         yield from close_group()
-                    group_local = loc
-                    ts = key_check("book", ts, where)
-                    side = _BID if side_txt == "bid" else _ASK
-                    if is_snap and not prev_snap:
-                        if group:
-                            yield from close_group()
-                        c["snapshots"] += 1
-                        bids.clear()
-                        asks.clear()
-                        group.append((ts, f.idx, line_no, loc, _CLEAR, 0, 0, 0, where))
-                        started = True
-                    prev_snap = is_snap
-                    book = bids if side == _BID else asks
-                    best = book.best()
-                    if best is None or (p >= best if side == _BID else p <= best):
-                        touched[0 if side == _BID else 1] = True
-                    if book.set(p, q):
-                        group.append((ts, f.idx, line_no, loc, _DEPTH, side, p, q, where))
-                    else:
-                        c["zero_updates_for_absent_levels"] += 1
+                    c["snapshots"] += 1
+                    bids.clear()
+                    asks.clear()
+                    group.append((ts, f.idx, line_no, loc, _CLEAR, 0, 0, 0, where))
+                    started = True
+                prev_snap = is_snap
+                book = bids if side == _BID else asks
+                best = book.best()
+                if best is None or (p >= best if side == _BID else p <= best):
+                    touched[0 if side == _BID else 1] = True
+                if book.set(p, q):
+                    group.append((ts, f.idx, line_no, loc, _DEPTH, side, p, q, where))
+                else:
+                    c["zero_updates_for_absent_levels"] += 1
         if group:
             yield from close_group()
 
@@ -238,39 +243,29 @@ def _run(books, trades, sym, explicit, tick, lot, repair, report, repairs) -> It
         for f in trades:
             P = f.pos
             i_ex, i_sym, i_ts, i_loc, _, i_side, i_px, i_amt = (P[k] for k in TRADE_COLUMNS)
-            with open_text(f.path) as fh:
-                fh.readline()
-                for line_no, line in enumerate(fh, 2):
-                    where = f"{f.name}:{line_no}"
-                    parts = line.rstrip("\n").rstrip("\r").split(",")
-                    if len(parts) != f.ncols:
-                        malformed(where, f"expected {f.ncols} fields, got {len(parts)}")
-                        continue
-                    c["trade_rows"] += 1
-                    if not symbol_ok(parts[i_sym], where):
-                        continue
-                    try:
-                        ts = _us(parts[i_ts])
-                        loc = _us(parts[i_loc])
-                        side_txt = parts[i_side].strip().lower()
-                        if side_txt not in ("buy", "sell", "unknown"):
-                            raise ValueError(f"side {parts[i_side]!r} is not buy/sell/unknown")
-                        p = tick(parts[i_px])
-                        q = lot(parts[i_amt])
-                        if p <= 0 or q <= 0:
-                            raise ValueError(f"price {parts[i_px]!r} and amount {parts[i_amt]!r} must be > 0")
-                    except ValueError as e:
-                        malformed(where, str(e))
-                        continue
-                    if side_txt == "unknown":
-                        if not repair:
-                            raise DataError(f"{where}: trade side 'unknown' (the aggressor is needed; --repair "
-                                            "drops such trades and counts them)")
-                        repairs["unknown_side_trades_dropped"] += 1
-                        continue
-                    exchanges.add(parts[i_ex])
-                    ts = key_check("trades", ts, where)
-                    yield (ts, f.idx, line_no, loc, _TRADE, 1 if side_txt == "buy" else -1, p, q, where)
+            for line_no, where, parts in csv_rows(f, "trade_rows", i_sym):
+                try:
+                    ts = _us(parts[i_ts])
+                    loc = _us(parts[i_loc])
+                    side_txt = parts[i_side].strip().lower()
+                    if side_txt not in ("buy", "sell", "unknown"):
+                        raise ValueError(f"side {parts[i_side]!r} is not buy/sell/unknown")
+                    p = tick(parts[i_px])
+                    q = lot(parts[i_amt])
+                    if p <= 0 or q <= 0:
+                        raise ValueError(f"price {parts[i_px]!r} and amount {parts[i_amt]!r} must be > 0")
+                except ValueError as e:
+                    malformed(where, str(e))
+                    continue
+                if side_txt == "unknown":
+                    if not repair:
+                        raise DataError(f"{where}: trade side 'unknown' (the aggressor is needed; --repair "
+                                        "drops such trades and counts them)")
+                    repairs["unknown_side_trades_dropped"] += 1
+                    continue
+                exchanges.add(parts[i_ex])
+                ts = key_check("trades", ts, where)
+                yield (ts, f.idx, line_no, loc, _TRADE, 1 if side_txt == "buy" else -1, p, q, where)
 
     out = ChunkBuilder()
     lat: dict[int, int] = {}
