@@ -25,6 +25,8 @@ import hashlib
 import json
 import os
 import platform
+
+from _common import cpu_name  # benchmarks/ is on sys.path when a script runs
 import resource
 import subprocess
 import sys
@@ -191,7 +193,7 @@ def _rss_now() -> int:
 
 
 def _peak_rss() -> int:
-    from _mem import peak_rss_bytes  # VmHWM: ru_maxrss would report the parent's peak across exec
+    from _common import peak_rss_bytes  # VmHWM: ru_maxrss would report the parent's peak across exec
 
     return peak_rss_bytes()
 
@@ -295,14 +297,6 @@ def _versions() -> dict[str, str]:
     return v
 
 
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def compare(res: dict[str, dict]) -> dict[str, Any]:
@@ -414,7 +408,7 @@ def main(argv=None) -> int:
     doc = {
         "benchmark": "engine",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpu": _cpu(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpu": cpu_name(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": _versions(),
         "params": {"rows": a.rows, "python_rows": a.python_rows, "seed": a.seed,
                    "tick_size": TICK_SIZE, "lot_size": LOT_SIZE, "half_spread_ticks": a.half_spread,

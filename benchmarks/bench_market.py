@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 import platform
+
+from _common import cpu_name  # benchmarks/ is on sys.path when a script runs
 import sys
 import time
 from pathlib import Path
@@ -31,14 +33,6 @@ from mmsim.market import PRESETS, generate_market   # noqa: E402
 from mmsim.validate import KIND_NAMES               # noqa: E402
 
 
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _versions() -> dict[str, str]:
@@ -102,7 +96,7 @@ def main(argv=None) -> int:
     doc = {
         "benchmark": "market",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpu": _cpu(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpu": cpu_name(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": _versions(),
         "params": {"rows": a.rows, "seed": a.seed, "repeat": a.repeat},
         "results": results,

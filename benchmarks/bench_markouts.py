@@ -20,6 +20,8 @@ import argparse
 import json
 import os
 import platform
+
+from _common import cpu_name  # benchmarks/ is on sys.path when a script runs
 import sys
 import time
 from pathlib import Path
@@ -38,14 +40,6 @@ from mmsim.results import to_frames                             # noqa: E402
 from mmsim.sim import RunResult                                 # noqa: E402
 
 
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def synthetic_fills(events: np.ndarray, mids, n: int, seed: int) -> np.ndarray:
@@ -102,7 +96,7 @@ def main(argv=None) -> int:
     out = {
         "benchmark": "markouts",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpu": _cpu(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpu": cpu_name(), "cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": {"python": platform.python_version(), "numpy": np.__version__,
                      "pandas": __import__("pandas").__version__},
         "params": {"fills": a.fills, "rows": a.rows, "seed": a.seed, "repeat": a.repeat,

@@ -15,6 +15,8 @@ import argparse
 import json
 import os
 import platform
+
+from _common import cpu_name  # benchmarks/ is on sys.path when a script runs
 import subprocess
 import sys
 import tempfile
@@ -31,14 +33,6 @@ from mmsim.report import write_report                          # noqa: E402
 from mmsim.sweep import SweepSpec, run_point, run_sweep        # noqa: E402
 
 
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -75,7 +69,7 @@ def main() -> None:
         size = (d / "report.html").stat().st_size
     res = {"benchmark": "report", "rows": a.rows, "fills_both_runs": n_fills, "sweep_points": 3,
            "write_s": round(min(warm), 4), "import_and_write_s": round(min(cold), 4), "html_bytes": size,
-           "repeat": a.repeat, "cpu": _cpu(), "cpus": os.cpu_count(), "python": platform.python_version()}
+           "repeat": a.repeat, "cpu": cpu_name(), "cpus": os.cpu_count(), "python": platform.python_version()}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=2) + "\n")
     print(f"report: {a.rows:,} rows, {n_fills:,} fills, 3 sweep points: write {res['write_s']:.3f} s "

@@ -51,7 +51,7 @@ def replay(path: str) -> dict:
     from mmsim import simulate
     from mmsim.store import EventStore
 
-    from _mem import peak_rss_bytes
+    from _common import peak_rss_bytes
 
     rss0 = peak_rss_bytes()
     t = time.perf_counter()
