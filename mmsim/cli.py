@@ -28,24 +28,21 @@ def _fail(message: str) -> NoReturn:
     raise _Fail(message)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"{v} must be > 0")
-    return v
+def _int_at_least(lo: int, what: str):
+    """An argparse type: an integer >= ``lo``; ``what`` words the bound in the error."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"{v} must be {what}")
+        return v
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{v} must be >= 0")
-    return v
+_positive_int = _int_at_least(1, "> 0")
+_seed = _int_at_least(0, ">= 0")
 
 
 def _positive_float(text: str) -> str:
