@@ -29,7 +29,7 @@ OUT = ROOT / "benchmarks" / "results" / "convert.json"
 _CHILD = r"""
 import json, resource, sys, time, tempfile, shutil
 from pathlib import Path
-from mmsim.adapters import convert
+from mmsim.data.adapters import convert
 fmt, out, kw, inputs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4:]
 t0 = time.perf_counter()
 meta = convert(fmt, inputs, out, **kw)
@@ -63,7 +63,7 @@ def tardis_and_parquet_from(store_dir: Path, tmp: Path) -> tuple[list[Path], Pat
     import pandas as pd
 
     from mmsim import records as R
-    from mmsim.store import EventStore
+    from mmsim.data.store import EventStore
 
     st = EventStore(store_dir)
     tick, lot = st.instrument.tick_size, st.instrument.lot_size
@@ -123,7 +123,7 @@ def main() -> None:
         results["lobster_level1"] = measure("lobster", [lob1], {}, args.repeat, tmp)
         results["lobster_level5"] = measure("lobster", [lob5], {}, args.repeat, tmp)
         results["binance"] = measure("binance", [bn], sizes, args.repeat, tmp)
-        from mmsim.adapters import convert
+        from mmsim.data.adapters import convert
 
         convert("binance", [bn], tmp / "src.mmstore", **sizes)
         tardis_files, pq_file = tardis_and_parquet_from(tmp / "src.mmstore", tmp)

@@ -7,11 +7,11 @@ every 100 ms on the strategy's (feed-delayed) clock; constant 1 ms feed, entry, 
 latencies; risk-averse queue position; no fees. Measurements, each in a fresh subprocess (so the peak RSS
 of one does not leak into another):
 
-- ``generate``       ``mmsim.synthetic.generate_l2`` speed (and it writes the row cache);
+- ``generate``       ``mmsim.data.synthetic.generate_l2`` speed (and it writes the row cache);
 - ``hftbacktest``    the rule as a numba strategy on ``HashMapMarketDepthBacktest`` (hbt_adapter.py);
 - ``mmsim_native``   ``simulate(..., "symmetric:half_spread=1,size=1")`` (C++ strategy);
 - ``mmsim_cfunc``    the same rule as a numba cfunc called from the C++ loop (target: <= 1.5x native time);
-- ``mmsim_python``   the Python class ``mmsim.strategy.SymmetricQuoter`` (on ``--python-rows`` rows).
+- ``mmsim_python``   the Python class ``mmsim.engine.strategy.SymmetricQuoter`` (on ``--python-rows`` rows).
 
 The mmsim measurements run when ``mmsim._core`` imports; otherwise they are reported as skipped.
 Rows are generated once (seeded) and cached as ``.npy`` under ``benchmarks/results/``; figures go to
@@ -27,7 +27,6 @@ import os
 import platform
 
 from _common import cpu_name  # benchmarks/ is on sys.path when a script runs
-import resource
 import subprocess
 import sys
 import time
@@ -58,7 +57,7 @@ WARMUP_ROWS = 20_000            # compile / warm caches on a prefix before timin
 
 def _generator_tag() -> str:
     """Short hash of the generator's source: a changed generator never reuses a stale cache."""
-    import mmsim.synthetic as syn
+    import mmsim.data.synthetic as syn
     return hashlib.sha1(Path(syn.__file__).read_bytes()).hexdigest()[:10]
 
 
@@ -74,7 +73,7 @@ def load_rows(rows: int, seed: int) -> np.ndarray:
         ev = np.load(path)
         if ev.dtype == EVENT_DTYPE and len(ev) == rows:
             return ev
-    from mmsim.synthetic import generate_l2
+    from mmsim.data.synthetic import generate_l2
     ev = generate_l2(rows, seed)
     RESULTS.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
@@ -88,7 +87,7 @@ def load_rows(rows: int, seed: int) -> np.ndarray:
 def mmsim_available() -> tuple[bool, str]:
     try:
         import mmsim._core  # noqa: F401
-        from mmsim.sim import simulate  # noqa: F401
+        from mmsim.engine.sim import simulate  # noqa: F401
     except Exception as e:  # ImportError, or a half-built package
         return False, f"mmsim engine not available ({type(e).__name__}: {e})"
     return True, ""
@@ -100,10 +99,10 @@ _KEEP_ALIVE: list[Any] = []   # cfunc objects whose address C++ holds
 def make_cfunc_strategy(half_spread: float, size: int):
     """The symmetric rule as a numba cfunc strategy (docs/strategies.md (b))."""
     try:
-        from mmsim import numba_strategy as ns
+        from mmsim.engine import numba_strategy as ns
     except ImportError:
         ns = None
-    # layout of the int64 context (cpp/include/mmsim/strategy.hpp CtxIndex), mirrored by mmsim.numba_strategy
+    # layout of the int64 context (cpp/include/mmsim/strategy.hpp CtxIndex), mirrored by mmsim.engine.numba_strategy
     BB = getattr(ns, "CI_BEST_BID", 2)
     BQ = getattr(ns, "CI_BID_QTY", 3)
     BA = getattr(ns, "CI_BEST_ASK", 4)
@@ -131,7 +130,7 @@ def make_cfunc_strategy(half_spread: float, size: int):
         strat = ns.cfunc_strategy(params=params)(symmetric_rule)
         _KEEP_ALIVE.append(strat)
         return strat
-    # Fallback while mmsim.numba_strategy is not there: compile it ourselves and wrap the address.
+    # Fallback while mmsim.engine.numba_strategy is not there: compile it ourselves and wrap the address.
     from numba import cfunc, types
     from mmsim import _core
     sig = types.int32(types.CPointer(types.int64), types.CPointer(types.float64),
@@ -147,7 +146,7 @@ def make_strategy(kind: str, half_spread: float, size: int):
     if kind == "cfunc":
         return make_cfunc_strategy(half_spread, size)
     if kind == "python":
-        from mmsim.strategy import SymmetricQuoter
+        from mmsim.engine.strategy import SymmetricQuoter
         return SymmetricQuoter(half_spread=half_spread, size=size)
     raise ValueError(f"unknown strategy kind {kind!r}")
 
@@ -155,7 +154,8 @@ def make_strategy(kind: str, half_spread: float, size: int):
 def run_mmsim(events: np.ndarray, strategy_spec, *, seed: int = 0) -> dict[str, Any]:
     """One mmsim run of the benchmark's configuration; ``strategy_spec`` is whatever ``simulate`` takes
     as a strategy (a spec string, a cfunc handle, a Python object)."""
-    from mmsim.sim import Instrument, simulate
+    from mmsim.records import Instrument
+    from mmsim.engine.sim import simulate
     t0 = time.perf_counter()
     res = simulate(
         events, Instrument(tick_size=TICK_SIZE, lot_size=LOT_SIZE), strategy_spec,
@@ -216,7 +216,7 @@ def _best(runs: list[dict], time_key: str, rate_keys: tuple[str, ...]) -> dict[s
 
 def worker(name: str, a: argparse.Namespace) -> dict[str, Any]:
     if name == "generate":
-        from mmsim.synthetic import generate_l2
+        from mmsim.data.synthetic import generate_l2
         t0 = time.perf_counter()
         generate_l2(1000, a.seed)                      # numba compile, or load from its disk cache
         t1 = time.perf_counter()
@@ -236,8 +236,8 @@ def worker(name: str, a: argparse.Namespace) -> dict[str, Any]:
         import numba  # noqa: F401
         import pandas  # noqa: F401
         import mmsim._core  # noqa: F401
-        import mmsim.numba_strategy  # noqa: F401
-        import mmsim.sim  # noqa: F401
+        import mmsim.engine.numba_strategy  # noqa: F401
+        import mmsim.engine.sim  # noqa: F401
     rss_imports = _rss_now()     # interpreter + numpy + numba + the simulator, before any data
     ev = load_rows(a.python_rows if name == "mmsim_python" else a.rows, a.seed)
     out: dict[str, Any] = {"input_bytes": int(ev.nbytes), "rss_after_imports_bytes": rss_imports}
@@ -416,7 +416,7 @@ def main(argv=None) -> int:
                    "entry_latency_ns": LATENCY_NS, "cancel_latency_ns": LATENCY_NS,
                    "response_latency_ns": LATENCY_NS, "queue_model": "risk_averse",
                    "hbt_exchange": "no_partial", "hbt_requote_all": a.hbt_requote_all,
-                   "generator": "mmsim.synthetic.generate_l2 defaults", "inline": a.inline,
+                   "generator": "mmsim.data.synthetic.generate_l2 defaults", "inline": a.inline,
                    "repeat": a.repeat},
         "results": results,
         "comparison": compare(results),

@@ -2,8 +2,8 @@
 
     python benchmarks/bench_features.py --rows 1000000
 
-1. Data: ``mmsim.synthetic.generate_l2(rows, seed, n_levels=10)`` replayed into one observation per row
-   (top 10 levels per side and the row's trade) by ``mmsim.features.observations_from_events``.
+1. Data: ``mmsim.data.synthetic.generate_l2(rows, seed, n_levels=10)`` replayed into one observation per row
+   (top 10 levels per side and the row's trade) by ``mmsim.signals.features.observations_from_events``.
 2. The bank, through its C ABI (``mmsim._core.feature_bench``, a C++ loop, best of ``--repeat``), for the
    bundled ``small`` and ``full`` sets: ns per ``update`` (target for ``full``: <= 500 ns), ns per
    ``update`` + ``values`` (batch mode: values after every row), ns per ``values`` call alone.
@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
 
 from mmsim import _core  # noqa: E402
 from mmsim import features as F  # noqa: E402
-from mmsim.synthetic import generate_l2  # noqa: E402
+from mmsim.data.synthetic import generate_l2  # noqa: E402
 
 NS = 1_000_000_000
 LOOKBACK_HORIZONS = 10  # pandas: decayed features over 10 horizons of history

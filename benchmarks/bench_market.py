@@ -1,4 +1,4 @@
-"""Generation speed of the synthetic market with ground truth (``mmsim.market.generate_market``), per preset.
+"""Generation speed of the synthetic market with ground truth (``mmsim.data.market.generate_market``), per preset.
 
     python benchmarks/bench_market.py --rows 5000000
 
@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:   # run as a script from anywhere: the repository'
     sys.path.insert(0, str(ROOT))
 
 from mmsim import records as R                      # noqa: E402
-from mmsim.market import PRESETS, generate_market   # noqa: E402
-from mmsim.validate import KIND_NAMES               # noqa: E402
+from mmsim.data.market import PRESETS, generate_market   # noqa: E402
+from mmsim.data.validate import KIND_NAMES               # noqa: E402
 
 
 

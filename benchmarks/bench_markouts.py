@@ -1,4 +1,4 @@
-"""Markout computation speed (``mmsim.analytics``): 1 M synthetic fills at 4 horizons.
+"""Markout computation speed (``mmsim.analysis.markouts``): 1 M synthetic fills at 4 horizons.
 
     python benchmarks/bench_markouts.py --fills 1000000 --rows 2000000
 
@@ -7,7 +7,7 @@ fills at uniformly random exchange times over the data's span (sorted), random s
 inside or outside the mid, ``data_row`` = the last row at or before the fill. Timed, best of ``--repeat``
 after one warm-up (numba compilation is not timed):
 
-- ``mid_series``: the exchange-side mid after every event (book replay, ``mmsim.cks.level1``);
+- ``mid_series``: the exchange-side mid after every event (book replay, ``mmsim.signals.cks.level1``);
 - ``fill_log``: the per-fill log — mids, spread capture, markouts and adverse selection at 100 ms, 1 s,
   10 s, 60 s, the decomposition at 1 s and the counterparty labels (the markout computation proper);
 - ``analyze``: ``fill_log`` plus the run totals (decomposition, markouts, toxicity, fill rate), given the mids.
@@ -34,10 +34,10 @@ if str(ROOT) not in sys.path:   # run as a script from anywhere: the repository'
     sys.path.insert(0, str(ROOT))
 
 from mmsim import records as R                                  # noqa: E402
-from mmsim.analytics import DEFAULT_HORIZONS, analyze, fill_log, mid_series  # noqa: E402
-from mmsim.market import generate_market                        # noqa: E402
-from mmsim.results import to_frames                             # noqa: E402
-from mmsim.sim import RunResult                                 # noqa: E402
+from mmsim.analysis.markouts import DEFAULT_HORIZONS, analyze, fill_log, mid_series  # noqa: E402
+from mmsim.data.market import generate_market                        # noqa: E402
+from mmsim.engine.results import to_frames                             # noqa: E402
+from mmsim.engine.sim import RunResult                                 # noqa: E402
 
 
 

@@ -3,11 +3,11 @@
 
     python benchmarks/bench_models.py --rows 300000
 
-1. Inputs: ``mmsim.synthetic.generate_l2(rows, seed, n_levels=10)`` replayed into observations and run through
-   the Rust bank (``mmsim.features.batch_features``) with the bundled ``full`` specs: one row of 206 real feature
+1. Inputs: ``mmsim.data.synthetic.generate_l2(rows, seed, n_levels=10)`` replayed into observations and run through
+   the Rust bank (``mmsim.signals.features.batch_features``) with the bundled ``full`` specs: one row of 206 real feature
    values per event (NaN where a feature is not defined yet). Consecutive rows are consecutive ticks, as in the
    event loop (branch predictors see realistic, slowly changing inputs); ``--shuffle`` times random rows instead.
-2. Models (files per docs/models.md, written with ``mmsim.models.save_model``):
+2. Models (files per docs/models.md, written with ``mmsim.signals.models.save_model``):
    - linear: least squares of the 1 s mid move (ticks) on the standardised features;
    - gbdt: LightGBM regression on the same target, 100 trees, ``max_depth=6``, ``num_leaves=63``, raw features
      (LightGBM's own NaN handling; no preprocess, so LightGBM and mmsim do exactly the same work);
@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:
 from mmsim import _core  # noqa: E402
 from mmsim import features as F  # noqa: E402
 from mmsim import models as M  # noqa: E402
-from mmsim.synthetic import generate_l2  # noqa: E402
+from mmsim.data.synthetic import generate_l2  # noqa: E402
 
 NS = 1_000_000_000
 
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     docs["mlp"] = {**base_doc("mlp", specs, split), "target": "move", "outputs": ["move"], "preprocess": pre,
                    "params": {"layers": layers}}
 
-    from mmsim import compile as C
+    from mmsim.signals import compile as C
 
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
             m = M.load_model(path, F.FULL)
             interp = m.native()
             res = C.compile_loaded(m)
-            compiled = m.native(compiled=True)
+            compiled = C.native_model(m)
             assert isinstance(compiled, _core.CompiledModel)
             yi, yc = interp.predict(test), compiled.predict(test)
             assert np.array_equal(yi, yc), f"{kind}: compiled != interpreted"

@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from mmsim.cli import main as cli                              # noqa: E402
-from mmsim.report import write_report                          # noqa: E402
-from mmsim.sweep import SweepSpec, run_point, run_sweep        # noqa: E402
+from mmsim.analysis.report import write_report                          # noqa: E402
+from mmsim.analysis.sweep import SweepSpec, run_point, run_sweep        # noqa: E402
 
 
 
@@ -61,7 +61,7 @@ def main() -> None:
             write_report(d)
             warm.append(time.perf_counter() - t)
         cold = []
-        code = "import sys; from mmsim.report import write_report; write_report(sys.argv[1])"
+        code = "import sys; from mmsim.analysis.report import write_report; write_report(sys.argv[1])"
         for _ in range(a.repeat):
             t = time.perf_counter()
             subprocess.run([sys.executable, "-c", code, str(d)], check=True, cwd=ROOT)

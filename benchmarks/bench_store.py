@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -25,8 +24,8 @@ PIECE = 5_000_000
 
 def build(path: Path, rows: int) -> dict:
     from mmsim import Instrument, records as R
-    from mmsim.store import write_store
-    from mmsim.synthetic import generate_l2
+    from mmsim.data.store import write_store
+    from mmsim.data.synthetic import generate_l2
 
     def pieces():
         start, made, k = 34_200_000_000_000, 0, 0
@@ -49,7 +48,7 @@ def build(path: Path, rows: int) -> dict:
 
 def replay(path: str) -> dict:
     from mmsim import simulate
-    from mmsim.store import EventStore
+    from mmsim.data.store import EventStore
 
     from _common import peak_rss_bytes
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmsim.sweep import SweepSpec, run_sweep
+from mmsim.analysis.sweep import SweepSpec, run_sweep
 
 HERE = Path(__file__).resolve().parent
 

@@ -4,7 +4,7 @@
 
 Runs the same rows (``generate_l2``, seeded) and the same rule as bench_engine.py through mmsim (the pure
 Python reference engine by default: slow but independent of the C++ build; ``--engine mmsim`` uses
-``mmsim.sim.simulate``) and through hftbacktest with a fill log, then matches fills on (exchange time,
+``mmsim.engine.sim.simulate``) and through hftbacktest with a fill log, then matches fills on (exchange time,
 side, price, lots) and prints the counts, the unmatched fills of each side and mmsim's fill causes.
 See benchmarks/README.md for the rule differences that can produce unmatched fills.
 """
@@ -33,7 +33,7 @@ CAUSES = {R.CAUSE_TRADE: "trade", R.CAUSE_TRADE_THROUGH: "trade_through", R.CAUS
 
 def mmsim_fills_reference(ev: np.ndarray, half_spread: float, size: int) -> tuple[np.ndarray, dict]:
     from mmsim.reference import ReferenceEngine
-    from mmsim.strategy import SymmetricQuoter
+    from mmsim.engine.strategy import SymmetricQuoter
     lat = {k: np.array([LATENCY_NS], np.int64) for k in ("entry", "cancel", "response")}
     lat["compute"] = np.array([0], np.int64)
     cfg = dict(tick_size=TICK_SIZE, lot_size=LOT_SIZE, timer_interval_ns=INTERVAL_NS, wake_on_feed=False,
@@ -45,7 +45,8 @@ def mmsim_fills_reference(ev: np.ndarray, half_spread: float, size: int) -> tupl
 
 
 def mmsim_fills_engine(ev: np.ndarray, half_spread: float, size: int) -> tuple[np.ndarray, dict]:
-    from mmsim.sim import Instrument, simulate
+    from mmsim.records import Instrument
+    from mmsim.engine.sim import simulate
     res = simulate(ev, Instrument(tick_size=TICK_SIZE, lot_size=LOT_SIZE), make_strategy("native", half_spread, size),
                    feed_latency="1ms", entry_latency="1ms", cancel_latency="1ms", response_latency="1ms",
                    compute_latency="0", timer_interval_ns=INTERVAL_NS, wake_on_feed=False,

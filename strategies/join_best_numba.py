@@ -2,7 +2,7 @@
 
     mmsim run quiet --strategy strategies/join_best_numba.py:join_best --out out/join_numba
 """
-from mmsim.numba_strategy import CI_ASK_QTY, CI_BEST_ASK, CI_BEST_BID, CI_BID_QTY, CI_POSITION, cfunc_strategy
+from mmsim.engine.numba_strategy import CI_ASK_QTY, CI_BEST_ASK, CI_BEST_BID, CI_BID_QTY, CI_POSITION, cfunc_strategy
 
 
 @cfunc_strategy(params={"size": 1.0, "max_position": 10.0})

@@ -11,7 +11,7 @@ Parameters arrive as float64 ``p[0..4]`` in the order of the decorator's dict. d
 """
 import numpy as np
 
-from mmsim.numba_strategy import (CF_PRED_MOVE, CI_ASK_QTY, CI_BEST_ASK, CI_BEST_BID, CI_BID_QTY, CI_POSITION,
+from mmsim.engine.numba_strategy import (CF_PRED_MOVE, CI_ASK_QTY, CI_BEST_ASK, CI_BEST_BID, CI_BID_QTY, CI_POSITION,
                                   cfunc_strategy)
 
 

@@ -10,10 +10,10 @@ import pytest
 from adapters_helpers import DATA, assert_store_sane, replay, shared, store_bytes
 
 from mmsim import records as R
-from mmsim.adapters import convert, open_conversion
-from mmsim.adapters.binance import SKEW_QUANTILE
+from mmsim.data.adapters import convert, open_conversion
+from mmsim.data.adapters.binance import SKEW_QUANTILE
 from mmsim.errors import ConfigError, DataError
-from mmsim.store import EventStore
+from mmsim.data.store import EventStore
 
 SLICE = DATA / "binance" / "usdm_btcusdt_20240808_lines1-3000.gz"
 SIZES = dict(tick_size=0.1, lot_size=0.001)

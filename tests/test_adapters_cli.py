@@ -5,7 +5,7 @@ import pytest
 from adapters_helpers import DATA
 
 from mmsim.cli import main
-from mmsim.store import EventStore
+from mmsim.data.store import EventStore
 
 LOB = DATA / "lobster" / "AMZN_2012-06-21_1_lines1-3000.zip"
 BIN = DATA / "binance" / "usdm_btcusdt_20240808_lines1-3000.gz"

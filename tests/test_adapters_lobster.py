@@ -13,10 +13,10 @@ from sortedcontainers import SortedDict
 from adapters_helpers import DATA, assert_store_sane, replay, shared, store_bytes
 
 from mmsim import records as R
-from mmsim.adapters import convert, open_conversion
-from mmsim.adapters.lobster import eastern_utc_offset_s, parse_lobster_time
+from mmsim.data.adapters import convert, open_conversion
+from mmsim.data.adapters.lobster import eastern_utc_offset_s, parse_lobster_time
 from mmsim.errors import ConfigError, DataError
-from mmsim.store import EventStore
+from mmsim.data.store import EventStore
 
 SLICE_1 = DATA / "lobster" / "AMZN_2012-06-21_1_lines1-3000.zip"
 SLICE_5 = DATA / "lobster" / "AMZN_2012-06-21_5_lines61001-64000.zip"

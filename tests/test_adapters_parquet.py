@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from adapters_helpers import replay, store_bytes
 
-import mmsim.adapters.parquet as PQ
+import mmsim.data.adapters.parquet as PQ
 from mmsim import records as R
-from mmsim.adapters import convert, open_conversion
+from mmsim.data.adapters import convert, open_conversion
 from mmsim.errors import ConfigError, DataError
-from mmsim.store import EventStore
+from mmsim.data.store import EventStore
 
 SIZES = dict(tick_size=0.5, lot_size=0.1)
 

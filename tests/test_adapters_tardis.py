@@ -8,9 +8,9 @@ import pytest
 from adapters_helpers import DATA, assert_store_sane, replay, store_bytes
 
 from mmsim import records as R
-from mmsim.adapters import convert, open_conversion
+from mmsim.data.adapters import convert, open_conversion
 from mmsim.errors import ConfigError, DataError
-from mmsim.store import EventStore
+from mmsim.data.store import EventStore
 
 D = DATA / "tardis"
 BOOK = D / "binance-futures_incremental_book_L2_2024-08-08_BTCUSDT.csv"

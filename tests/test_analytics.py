@@ -1,4 +1,4 @@
-"""Markouts, the exact PnL decomposition, toxicity by ground truth (mmsim.analytics, docs/analytics.md)."""
+"""Markouts, the exact PnL decomposition, toxicity by ground truth (mmsim.analysis.markouts, docs/analytics.md)."""
 import math
 
 import numpy as np
@@ -6,12 +6,13 @@ import pytest
 
 from helpers import events as make_events
 from mmsim import records as R
-from mmsim.analytics import (analyze, fill_log, fill_rates, horizon_label, mid_series, parse_horizon,
+from mmsim.analysis.markouts import (analyze, fill_log, fill_rates, horizon_label, mid_series, parse_horizon,
                              write_fill_log)
-from mmsim.compare import block_table
+from mmsim.analysis.compare import block_table
 from mmsim.errors import ConfigError, DataError
-from mmsim.market import generate_market
-from mmsim.sim import Instrument, RunResult, simulate
+from mmsim.data.market import generate_market
+from mmsim.records import Instrument
+from mmsim.engine.sim import RunResult, simulate
 
 S = 1_000_000_000
 D, T = R.DEPTH, R.TRADE

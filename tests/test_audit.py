@@ -1,15 +1,15 @@
 """mmsim audit: causal decisions, an intact hash chain, and decisions that never depend on later data."""
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from mmsim import Instrument, simulate
-from mmsim.audit import audit_dir, chain_hashes
+from mmsim.analysis.audit import audit_dir
+from mmsim.engine.chain import chain_hashes
 from mmsim.cli import main
-from mmsim.market import generate_market
-from mmsim.results import write_results
+from mmsim.data.market import generate_market
+from mmsim.engine.results import write_results
 
 RUN = dict(feed_latency="lognormal:median=1ms,sigma=0.5", entry_latency="500us", cancel_latency="500us",
            response_latency="500us", compute_latency="profile:high_clock", timer_interval_ns=50_000_000, seed=3)
@@ -82,7 +82,7 @@ def test_truncating_the_data_after_t_leaves_every_decision_before_t_unchanged(ma
 
 
 def test_audit_passes_on_every_bundled_scenario(tmp_path):
-    from mmsim.scenario import list_scenarios
+    from mmsim.data.scenario import list_scenarios
 
     for name in list_scenarios():
         assert main(["run", name, "--rows", "20000", "--no-progress", "--out", str(tmp_path / name)]) == 0

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmsim.cks import cks_regressions, order_flow
+from mmsim.signals.cks import cks_regressions, order_flow
 
 LOBSTER = Path(__file__).resolve().parents[2] / "shared" / "data" / "lobster" / "LOBSTER_SampleFile_AMZN_2012-06-21_1.zip"
 
@@ -19,7 +19,7 @@ def test_order_flow_matches_the_definition():
 
 
 def test_ofi_explains_mid_changes_in_the_synthetic_market():
-    from mmsim.market import generate_market
+    from mmsim.data.market import generate_market
 
     res = cks_regressions(generate_market("quiet", 400_000, seed=3).events, window_ns=300_000_000_000)
     assert len(res) >= 3 and res.r2_ofi.mean() > 0.3 and (res.beta_ofi > 0).all()
@@ -27,7 +27,7 @@ def test_ofi_explains_mid_changes_in_the_synthetic_market():
 
 @pytest.mark.skipif(not LOBSTER.exists(), reason="../shared/data not present: the LOBSTER sample is needed")
 def test_cks_on_lobster_amzn():
-    from mmsim.adapters import open_conversion
+    from mmsim.data.adapters import open_conversion
 
     events = np.concatenate(list(open_conversion("lobster", [LOBSTER]).chunks))
     res = cks_regressions(events)

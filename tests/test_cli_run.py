@@ -12,7 +12,7 @@ import pytest
 
 from mmsim import records as R
 from mmsim.cli import main
-from mmsim.synthetic import generate_l2
+from mmsim.data.synthetic import generate_l2
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,14 +1,15 @@
-"""Savings with paired block-bootstrap CIs and `mmsim compare` (mmsim.compare, docs/analytics.md)."""
+"""Savings with paired block-bootstrap CIs and `mmsim compare` (mmsim.analysis.compare, docs/analytics.md)."""
 import json
 
 import numpy as np
 import pytest
 
 from mmsim.cli import main
-from mmsim.compare import compare_runs, events_hash, paired_block_bootstrap, run_compare
+from mmsim.analysis.compare import compare_runs, events_hash, paired_block_bootstrap, run_compare
 from mmsim.errors import ConfigError, DataError
-from mmsim.market import generate_market
-from mmsim.sim import Instrument, simulate
+from mmsim.data.market import generate_market
+from mmsim.records import Instrument
+from mmsim.engine.sim import simulate
 
 S = 1_000_000_000
 BASE, TREAT = "symmetric:half_spread=1,size=1", "symmetric:half_spread=2,size=1"

@@ -9,11 +9,10 @@ import random
 
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mmsim import DataError, Instrument, StrategyError, records as R, simulate
-from mmsim.strategy import Quotes
+from mmsim.engine.strategy import Quotes
 
 COMPARED_SUMMARY = ("n_events", "n_fills", "volume", "position", "cash_ticklots", "fees", "final_mid", "pnl",
                     "n_orders", "n_decisions", "repaired_crossed_levels")

@@ -3,11 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import events, zero_latencies
+from helpers import events
 from mmsim import DataError, Instrument, StrategyError, _core, records as R, simulate
-from mmsim.numba_strategy import CI_BEST_BID, CI_BID_QTY, cfunc_strategy, symmetric_numba
-from mmsim.strategy import Quotes, SymmetricQuoter
-from mmsim.synthetic import generate_l2
+from mmsim.engine.numba_strategy import CI_BEST_BID, CI_BID_QTY, cfunc_strategy, symmetric_numba
+from mmsim.engine.strategy import Quotes, SymmetricQuoter
+from mmsim.data.synthetic import generate_l2
 
 RUN = dict(feed_latency="lognormal:median=1ms,sigma=0.5", entry_latency="gamma:shape=2,scale=300us",
            cancel_latency="500us", response_latency="lognormal:median=800us,sigma=0.3",

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mmsim import ConfigError, DataError, _core
-from mmsim import features as F
+from mmsim.signals import features as F
 from mmsim import records as R
-from mmsim.synthetic import generate_l2
+from mmsim.data.synthetic import generate_l2
 
 ROOT = Path(__file__).resolve().parent.parent
 LOBSTER = Path(__file__).parent / "data" / "lobster"

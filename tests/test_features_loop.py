@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from mmsim import ConfigError, Instrument, simulate
-from mmsim.batch import features_frame
-from mmsim.features import column_names, parse_specs
-from mmsim.market import generate_market
-from mmsim.numba_strategy import CI_BEST_BID, CI_N_FEATURES, cfunc_strategy
+from mmsim.signals.batch import features_frame
+from mmsim.signals.features import column_names, parse_specs
+from mmsim.data.market import generate_market
+from mmsim.engine.numba_strategy import CI_N_FEATURES, cfunc_strategy
 
 FEED = "lognormal:median=1ms,sigma=0.5"
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from mmsim import records as R
 from mmsim.errors import ConfigError, DataError
-from mmsim.latency import (
+from mmsim.data.latency import (
     Constant, Empirical, FromData, Gamma, LogNormal, Regime, UserArray, UserCallable, feed_arrival,
     latency_table, parse_duration, parse_latency, seeded_streams,
 )

@@ -7,14 +7,14 @@ import textwrap
 
 import pytest
 
-from mmsim import loader
+from mmsim.engine import loader
 from mmsim.errors import ConfigError
-from mmsim.loader import BuiltinSpec, load_strategy, parse_params
-from mmsim.strategy import SymmetricQuoter
+from mmsim.engine.loader import BuiltinSpec, load_strategy, parse_params
+from mmsim.engine.strategy import SymmetricQuoter
 
 STRATEGY_FILE = '''
 from dataclasses import dataclass
-from mmsim.strategy import Quotes
+from mmsim.engine.strategy import Quotes
 
 class MyQuoter:
     def __init__(self, half_spread=2, size=1, tag="x", aggressive=False):
@@ -188,8 +188,8 @@ def test_objects_and_classes():
 
 
 def test_installed_package_entry_point_runs():
-    # pyproject.toml registers mmsim.strategy:SymmetricQuoter as entry point 'symmetric_python'
-    from mmsim.strategy import SymmetricQuoter
+    # pyproject.toml registers mmsim.engine.strategy:SymmetricQuoter as entry point 'symmetric_python'
+    from mmsim.engine.strategy import SymmetricQuoter
 
     obj, name = loader.load_strategy("symmetric_python:half_spread=2,size=3")
     assert isinstance(obj, SymmetricQuoter) and obj.half_spread2 == 4 and obj.size == 3

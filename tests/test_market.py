@@ -1,4 +1,4 @@
-"""The synthetic market with ground truth (mmsim.market): determinism, valid L3 data, labelled informed flow that
+"""The synthetic market with ground truth (mmsim.data.market): determinism, valid L3 data, labelled informed flow that
 is toxic, OFI that predicts the next mid move, and the Avellaneda–Stoikov fill intensity A·e^{-kδ}."""
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import pytest
 
 from mmsim import records as R
 from mmsim.errors import ConfigError
-from mmsim.market import (PRESETS, REGIME_BURST, REGIME_CALM, MarketParams, generate_market,
+from mmsim.data.market import (PRESETS, REGIME_BURST, REGIME_CALM, MarketParams, generate_market,
                           ofi_stats, top_of_book)
-from mmsim.scenario import list_scenarios, load_scenario
-from mmsim.sim import Instrument, simulate
+from mmsim.data.scenario import list_scenarios, load_scenario
+from mmsim.records import Instrument
+from mmsim.engine.sim import simulate
 
 L3_PRESETS = [p for p, v in PRESETS.items() if isinstance(v, MarketParams)]
 ALL_PRESETS = list(PRESETS)
@@ -342,7 +343,7 @@ def test_bundled_scenarios_for_every_preset():
     names = set(list_scenarios())
     for preset in ALL_PRESETS:
         if preset == "quiet":
-            continue  # scenarios/quiet.toml is the simple L2 market (mmsim.synthetic); the quiet preset runs
+            continue  # scenarios/quiet.toml is the simple L2 market (mmsim.data.synthetic); the quiet preset runs
             #           behind latency_spike
         assert preset in names
         sc = load_scenario(preset)

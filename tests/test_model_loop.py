@@ -1,14 +1,13 @@
 """Issue 5's 'done when', end to end: mmsim train writes a model, mmsim run uses it in the loop with measured
 or profiled compute latency, predictions reach the strategy, and the run passes the audit."""
-import json
 
 import numpy as np
 import pandas as pd
 
-from mmsim import Instrument, simulate
-from mmsim.audit import audit_dir
+from mmsim import simulate
+from mmsim.analysis.audit import audit_dir
 from mmsim.cli import main
-from mmsim.models import load_model
+from mmsim.signals.models import load_model
 
 
 def test_train_then_run_with_the_model(tmp_path, capsys):
@@ -32,7 +31,7 @@ def test_train_then_run_with_the_model(tmp_path, capsys):
         def on_wakeup(self, ctx):
             seen.append((ctx.data_rows, ctx.pred_move, ctx.features))
 
-    from mmsim.scenario import load_scenario
+    from mmsim.data.scenario import load_scenario
 
     ev, inst = load_scenario("toxic_burst").load_events(limit=20_000)
     simulate(ev, inst, Peek(), model=str(model), feed_latency="1ms", wake_on_response=False)

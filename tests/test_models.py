@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from mmsim import _core
-from mmsim import compile as C
-from mmsim import models as M
+from mmsim.signals import compile as C
+from mmsim.signals import models as M
 from mmsim.cli import main
 from mmsim.errors import ConfigError
-from mmsim.features import SMALL, column_names, spec_hash
+from mmsim.signals.features import SMALL, column_names, spec_hash
 
 SPECS = column_names(SMALL)
 N = len(SPECS)
@@ -307,7 +307,7 @@ def test_compiled_equals_interpreted(cache, request, kind):
     lib = C.compile_model(path)
     assert lib.parent == cache and lib.suffix == ".so"
     assert lib.with_suffix(".cpp").is_file() and lib.with_suffix(".json").is_file()
-    compiled = m.native(compiled=True)
+    compiled = C.native_model(m)
     assert isinstance(compiled, _core.CompiledModel) and compiled.path == str(lib)
     assert compiled.output_names == m.outputs and compiled.n_inputs == N
     X = rows(5000, seed=21)
@@ -348,8 +348,8 @@ def test_missing_compiler_is_a_clear_error(tmp_path, monkeypatch, model_files):
                        match=r"linear.json: cannot compile: no C\+\+ compiler: \$CXX='/nonexistent/c\+\+'"):
         C.compile_model(model_files["linear"])
     m = M.load_model(model_files["linear"])
-    assert not isinstance(m.native(compiled=True), _core.CompiledModel)  # the interpreted model, still usable
-    assert m.native(compiled=True).predict(np.zeros(N)).shape == (1,)
+    assert not isinstance(C.native_model(m), _core.CompiledModel)  # the interpreted model, still usable
+    assert C.native_model(m).predict(np.zeros(N)).shape == (1,)
 
 
 def test_failing_compiler_reports_its_errors(tmp_path, monkeypatch, model_files, capsys):
@@ -390,7 +390,7 @@ def test_load_compiled_checks_the_library(cache, model_files, tmp_path):
     path = C.compile_loaded(broken).path
     path.write_bytes(b"broken")
     res = C.compile_loaded(broken)
-    assert not res.cached and np.array_equal(broken.native(compiled=True).predict(np.ones(N)),
+    assert not res.cached and np.array_equal(C.native_model(broken).predict(np.ones(N)),
                                              broken.native().predict(np.ones(N)))
 
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from mmsim import ConfigError, Instrument, _core, simulate
-from mmsim.loader import BUILTINS, BuiltinSpec, load_strategy
-from mmsim.market import generate_market
-from mmsim.quoters import AvellanedaStoikovQuoter, GlftQuoter, SpreadQuoter, engine_strategy, from_builtin
-from mmsim.strategy import Quotes
+from mmsim.engine.loader import BUILTINS, BuiltinSpec, load_strategy
+from mmsim.data.market import generate_market
+from mmsim.engine.quoters import AvellanedaStoikovQuoter, GlftQuoter, SpreadQuoter, engine_strategy, from_builtin
+from mmsim.engine.strategy import Quotes
 
 NAN, INF = float("nan"), float("inf")
 STRATEGIES = Path(__file__).resolve().parents[1] / "strategies"
@@ -115,7 +115,7 @@ def test_bad_parameters_rejected_by_both():
            lambda m: m.SpreadQuoter(1.0, skew=NAN), lambda m: m.AvellanedaStoikovQuoter(gamma=0.0),
            lambda m: m.AvellanedaStoikovQuoter(horizon=0.0), lambda m: m.AvellanedaStoikovQuoter(sigma=-1.0),
            lambda m: m.GlftQuoter(A=0.0), lambda m: m.GlftQuoter(k=INF)]
-    from mmsim import quoters
+    from mmsim.engine import quoters
     for make in bad:
         for mod in (_core, quoters):
             with pytest.raises(ConfigError):
@@ -308,7 +308,7 @@ def test_native_quoters_read_a_real_model_prediction(market, tmp_path):
     against the same model, makes the same decisions."""
     import json
 
-    from mmsim.features import column_names, parse_specs, spec_hash
+    from mmsim.signals.features import column_names, parse_specs, spec_hash
 
     names = column_names(parse_specs(["ofi:l=1:h=1s"]))
     doc = {"format": "mmsim-model", "version": 1, "type": "linear",

@@ -1,5 +1,5 @@
 """Hand-computed scenarios pinning each rule of docs/fills.md and docs/event-loop.md on the pure-Python
-reference simulator (mmsim/reference.py). Tiny event streams, zero latencies unless a test is about them."""
+reference simulator (src/mmsim/reference/simulator.py). Tiny event streams, zero latencies unless a test is about them."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,8 @@ import pytest
 from mmsim import records as R
 from mmsim.errors import ConfigError, DataError, StrategyError
 from mmsim.reference import ReferenceEngine
-from mmsim.sim import SUMMARY_KEYS
-from mmsim.strategy import Quotes, SymmetricQuoter
+from mmsim.records import SUMMARY_KEYS
+from mmsim.engine.strategy import Quotes, SymmetricQuoter
 
 B, A = R.BID, R.ASK
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mmsim.cli import main
-from mmsim.sweep import SweepSpec, run_point, run_sweep
+from mmsim.analysis.sweep import SweepSpec, run_point, run_sweep
 
 ROWS = "60000"
 
@@ -123,7 +123,7 @@ def test_empty_fill_log_still_renders(folders):
 
 
 def test_explicit_sweep_and_run_folder(folders, tmp_path):
-    from mmsim.report import build_report
+    from mmsim.analysis.report import build_report
 
     text = build_report(folders["empty"], sweep=folders["cmp"] / "sweep")
     assert "Break-even feed latency" in text and "No sweep available" not in text

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from mmsim import records as R
-from mmsim import scenario as S
+from mmsim.data import scenario as S
 from mmsim.errors import ConfigError, DataError
 from pathlib import Path
 
-from mmsim.scenario import list_scenarios, load_scenario, scenario_path
-from mmsim.sim import Instrument
+from mmsim.data.scenario import list_scenarios, load_scenario, scenario_path
+from mmsim.records import Instrument
 
 MINIMAL = """
 [scenario]

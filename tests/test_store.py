@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 
 from mmsim import DataError, Instrument, _core, simulate
-from mmsim.latency import FeedClock, seeded_streams
-from mmsim.store import EventStore, write_store
-from mmsim.synthetic import generate_l2
+from mmsim.data.latency import FeedClock, seeded_streams
+from mmsim.data.store import EventStore, write_store
+from mmsim.data.synthetic import generate_l2
 
 RUN = dict(entry_latency="gamma:shape=2,scale=300us", cancel_latency="500us", response_latency="700us",
            compute_latency="10us", timer_interval_ns=20_000_000, wake_on_feed=False, seed=11)

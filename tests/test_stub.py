@@ -1,4 +1,4 @@
-"""mmsim/_core.pyi names exactly what the compiled module exports (classes, their members, functions)."""
+"""src/mmsim/_core.pyi names exactly what the compiled module exports (classes, their members, functions)."""
 import ast
 from pathlib import Path
 

@@ -1,12 +1,11 @@
 """Latency sweeps on Dask: identical results with 1 or N workers, resume without losing or repeating points."""
 import json
-import os
 
 import pandas as pd
 import pytest
 
 from mmsim.cli import main
-from mmsim.sweep import SweepSpec, break_even, run_sweep, split_specs
+from mmsim.analysis.sweep import SweepSpec, break_even, run_sweep, split_specs
 
 SPEC = SweepSpec(scenario="toxic_burst", baseline="symmetric:half_spread=1", treated="symmetric:half_spread=2",
                  feed_latencies=("0", "2ms", "lognormal:median=20ms,sigma=0.5"), compute_latencies=("0", "profile:high_clock"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mmsim import records as R
-from mmsim.synthetic import generate_l2
+from mmsim.data.synthetic import generate_l2
 
 N = 50_000
 

@@ -1,4 +1,4 @@
-"""Training (mmsim.train, mmsim train): targets, purge and embargo, metrics, fitting, determinism, no look-ahead."""
+"""Training (mmsim.signals.train, mmsim train): targets, purge and embargo, metrics, fitting, determinism, no look-ahead."""
 from __future__ import annotations
 
 import itertools
@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from helpers import events as make_events
 from mmsim import records as R
-from mmsim import train as T
-from mmsim.batch import features_frame
+from mmsim.signals import train as T
+from mmsim.signals.batch import features_frame
 from mmsim.cli import main
 from mmsim.errors import ConfigError
-from mmsim.market import generate_market
+from mmsim.data.market import generate_market
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -222,7 +222,7 @@ def test_ridge_matches_the_normal_equations_and_logistic_is_stationary():
 
 
 def test_predictions_agree_with_the_model_file_reader():
-    models = pytest.importorskip("mmsim.models")
+    models = pytest.importorskip("mmsim.signals.models")
     ev = generate_market("quiet", 30_000, 4).events
     assert np.isnan(T.build_samples(ev, "small", S, feed_latency=FEED).X).any()   # NaN inputs are covered
     for kind, target, opts in [("linear", None, {}), ("logistic", None, {}), ("multinomial", None, {}),
@@ -332,7 +332,7 @@ def test_model_dict_contract():
                        "preprocess", "params"]
     assert (m["format"], m["version"], m["type"], m["target"]) == ("mmsim-model", 1, "multinomial", "direction")
     assert m["outputs"] == ["p_down", "p_flat", "p_up"] and m["horizon_ns"] == 500 * MS
-    from mmsim.features import column_names, spec_hash
+    from mmsim.signals.features import column_names, spec_hash
     assert m["features"] == {"specs": column_names("small"), "hash": spec_hash("small")}
     t = m["training"]
     assert (t["scenario"], t["seed"], t["n_rows"]) == ("q", 2, len(r.samples))
@@ -392,7 +392,7 @@ def test_cli_writes_a_valid_model_and_prints_metrics(capsys, scenario, tmp_path)
     assert (m1["horizon_ns"], m2["horizon_ns"]) == (S, 100 * MS)
     assert m1["training"]["scenario"] == "tiny_toxic" and m1["type"] == "linear"
     try:
-        from mmsim.models import load_model
+        from mmsim.signals.models import load_model
     except ImportError:
         return
     load_model(out, "small")

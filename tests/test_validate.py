@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mmsim import records as R
 from mmsim.errors import ConfigError, DataError, MmsimError
-from mmsim.validate import events_from_frame, validate_events
+from mmsim.data.validate import events_from_frame, validate_events
 
 
 def l2(n=6):

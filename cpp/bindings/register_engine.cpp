@@ -74,7 +74,7 @@ T get(const py::dict& d, const char* key, T fallback) {
   return d.contains(key) ? d[key].cast<T>() : fallback;
 }
 
-// Feature specs as an (n, 4) int64 array: kind, level, horizon_ns, window (mmsim.features.spec_matrix).
+// Feature specs as an (n, 4) int64 array: kind, level, horizon_ns, window (mmsim.signals.features.spec_matrix).
 std::vector<MmsimFeatureSpec> feature_specs(const py::handle& h) {
   auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(h);
   if (!a || a.ndim() != 2 || a.shape(1) != 4) throw ConfigError("features must be an (n, 4) int64 spec matrix");
@@ -117,7 +117,7 @@ EngineConfig parse_config(const py::dict& d) {
     try {
       c.model = d["model"].cast<std::shared_ptr<Model>>();
     } catch (const py::cast_error&) {
-      throw ConfigError("model must be a mmsim._core.Model (see mmsim.models.load_model)");
+      throw ConfigError("model must be a mmsim._core.Model (see mmsim.signals.models.load_model)");
     }
   }
   c.strategy_name = get<std::string>(d, "strategy_name", "strategy");
@@ -220,7 +220,7 @@ void register_engine(py::module_& m) {
       m, "SymmetricQuoter", "Native fixed-spread symmetric quoter (half_spread2 = 2*h in ticks).")
       .def(py::init<int64_t, int64_t>(), py::arg("half_spread2"), py::arg("size"));
   py::class_<CfuncStrategy, Strategy, std::shared_ptr<CfuncStrategy>>(
-      m, "CfuncStrategy", "A numba cfunc rule called through its address (see mmsim.numba_strategy).")
+      m, "CfuncStrategy", "A numba cfunc rule called through its address (see mmsim.engine.numba_strategy).")
       .def(py::init<uintptr_t, std::vector<double>>(), py::arg("address"), py::arg("params"));
 
   py::class_<Context>(m, "Context", "Strategy-side view at a wakeup (read-only) and the low-level order API.")
@@ -271,7 +271,7 @@ void register_engine(py::module_& m) {
       .def("cancel", &Context::cancel, py::arg("order_id"))
       .def("modify", &Context::modify, py::arg("order_id"), py::arg("qty"));
 
-  py::class_<PyEngine>(m, "Engine", "The C++ event loop (see mmsim.sim for the arguments).")
+  py::class_<PyEngine>(m, "Engine", "The C++ event loop (see mmsim.engine.sim for the arguments).")
       .def(py::init<py::array, py::array, py::dict, py::dict, py::object, bool>(), py::arg("events"),
            py::arg("arrival"), py::arg("latencies"), py::arg("config"), py::arg("strategy"), py::arg("final") = true)
       .def("step", &PyEngine::step, py::arg("n_rows"))

@@ -81,10 +81,10 @@ std::string spec_text(size_t i, const MmsimFeatureSpec& s) {
          ", window=" + std::to_string(s.window) + ")";
 }
 
-// The specs as a contiguous array of MmsimFeatureSpec (numpy: mmsim.features.SPEC_DTYPE).
+// The specs as a contiguous array of MmsimFeatureSpec (numpy: mmsim.signals.features.SPEC_DTYPE).
 std::vector<MmsimFeatureSpec> read_specs(const py::array& a) {
   const char* msg = "specs must be a 1-d structured array with fields kind<i4, level<i4, horizon_ns<i8, window<i8 "
-                    "(mmsim.features.spec_array)";
+                    "(mmsim.signals.features.spec_array)";
   if (a.ndim() != 1 || a.itemsize() != static_cast<py::ssize_t>(sizeof(MmsimFeatureSpec))) throw ConfigError(msg);
   py::object fields = a.dtype().attr("fields");
   if (fields.is_none()) throw ConfigError(msg);

@@ -1,5 +1,5 @@
 // Bindings of the prediction models (cpp/include/mmsim/models.hpp). The JSON model file is read in Python
-// (mmsim/models.py), which calls these constructors with numpy arrays; the engine takes any _core.Model.
+// (src/mmsim/signals/models.py), which calls these constructors with numpy arrays; the engine takes any _core.Model.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -154,7 +154,7 @@ void register_models(py::module_& m) {
            py::arg("scale") = py::none(), py::arg("with_move") = false, py::arg("output_names") = py::none());
 
   py::class_<GbdtModel, Model, std::shared_ptr<GbdtModel>>(
-      m, "GbdtModel", "A LightGBM ensemble as flat node arrays (mmsim.models.parse_lightgbm); LightGBM's rules.")
+      m, "GbdtModel", "A LightGBM ensemble as flat node arrays (mmsim.signals.models.parse_lightgbm); LightGBM's rules.")
       .def(py::init([](size_t n_inputs, int32_t n_classes, const std::string& transform, double sigmoid,
                        bool average_output, const py::handle& tree_nodes, const py::handle& tree_leaves,
                        const py::handle& split_feature, const py::handle& threshold, const py::handle& decision_type,

@@ -1,5 +1,5 @@
 // Bindings of the built-in quoters (cpp/include/mmsim/quoters.hpp) and a test hook that calls one on a
-// hand-made context, so tests can compare it with its Python twin (mmsim/quoters.py).
+// hand-made context, so tests can compare it with its Python twin (src/mmsim/engine/quoters.py).
 #include <pybind11/pybind11.h>
 
 #include <limits>

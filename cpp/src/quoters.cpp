@@ -1,5 +1,5 @@
 // Built-in quoters (cpp/include/mmsim/quoters.hpp). Every floating-point step here is mirrored, in the
-// same order, by mmsim/quoters.py: keep the two in step (tests/test_quoters.py compares them).
+// same order, by src/mmsim/engine/quoters.py: keep the two in step (tests/test_quoters.py compares them).
 #include "mmsim/quoters.hpp"
 
 #include <algorithm>

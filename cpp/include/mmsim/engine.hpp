@@ -1,6 +1,6 @@
 // The event loop: exchange-side book and matching of own orders at exchange time, a feed that delivers
 // each row to the strategy-side book after its latency, order/response/compute latency, wakeups.
-// The rules are docs/event-loop.md and docs/fills.md; mmsim/reference.py implements the same in Python.
+// The rules are docs/event-loop.md and docs/fills.md; src/mmsim/reference/simulator.py implements the same in Python.
 #pragma once
 #include <cstdint>
 #include <deque>

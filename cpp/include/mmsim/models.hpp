@@ -1,7 +1,7 @@
 // The model types behind mmsim::Model (model.hpp): linear, logistic, multinomial, gradient-boosted trees from
 // LightGBM's text format (flattened node arrays, LightGBM's exact decision rules), a small ReLU network, and an
 // ahead-of-time compiled library (`mmsim model compile`) loaded with dlopen. The JSON model file is parsed in
-// Python (mmsim/models.py); these classes take plain arrays and check them once, at construction (ConfigError).
+// Python (src/mmsim/signals/models.py); these classes take plain arrays and check them once, at construction (ConfigError).
 //
 // Numerics (docs/models.md): inputs are standardised x' = (x - mean) / scale when the file has `preprocess`;
 // then NaN -> 0 for linear, logistic, multinomial and mlp, while gbdt keeps NaN (LightGBM's missing-value rules
@@ -24,7 +24,7 @@ namespace mmsim {
 constexpr size_t kMaxModelWidth = 8192;
 // The C ABI of a compiled model library, version 1 (symbols looked up by CompiledModel):
 //   int         mmsim_model_abi(void);              -> kCompiledModelAbi
-//   const char* mmsim_model_hash(void);             -> the model file's hash (mmsim.models.model_hash)
+//   const char* mmsim_model_hash(void);             -> the model file's hash (mmsim.signals.models.model_hash)
 //   int64_t     mmsim_model_n_inputs(void), mmsim_model_n_outputs(void);
 //   const char* mmsim_model_output_names(void);     -> names joined by '\n'
 //   void        mmsim_model_predict(const double* x, double* out);
@@ -134,7 +134,7 @@ class MlpModel final : public BasicModel {
   bool softmax_, with_move_;
 };
 
-// A LightGBM ensemble as flat arrays (mmsim.models.parse_lightgbm builds them from the text model).
+// A LightGBM ensemble as flat arrays (mmsim.signals.models.parse_lightgbm builds them from the text model).
 struct GbdtArrays {
   enum Transform { Identity = 0, Sigmoid = 1, Softmax = 2 };
   size_t n_inputs = 0;

@@ -2,7 +2,7 @@
 // Avellaneda–Stoikov and GLFT. Each computes a real-valued bid and ask around a fair value in ticks; the
 // shared rules turn them into integer targets: pull both sides on a one-sided book, floor the bid and ceil
 // the ask, never quote through the strategy-side book, never cross, stop buying at +max_position and
-// selling at −max_position. The Python twins (mmsim/quoters.py) do the same arithmetic, operation for
+// selling at −max_position. The Python twins (src/mmsim/engine/quoters.py) do the same arithmetic, operation for
 // operation, so both give identical targets.
 #pragma once
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Fixed-layout records mirrored by numpy dtypes in mmsim/records.py (tests/test_records.py checks).
+// Fixed-layout records mirrored by numpy dtypes in src/mmsim/records.py (tests/test_records.py checks).
 #pragma once
 #include <cstdint>
 #include <limits>

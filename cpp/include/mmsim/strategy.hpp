@@ -52,7 +52,7 @@ class Strategy {
 };
 
 // Fixed-spread symmetric quoter: bid floor(mid - h), ask ceil(mid + h); pulls both sides when one-sided.
-// Works in twice-the-mid integer ticks so it is exact (the Python twin is mmsim.strategy.SymmetricQuoter).
+// Works in twice-the-mid integer ticks so it is exact (the Python twin is mmsim.engine.strategy.SymmetricQuoter).
 class SymmetricQuoter final : public Strategy {
  public:
   SymmetricQuoter(int64_t half_spread2, int64_t size) : h2_(half_spread2), size_(size) {}
@@ -63,7 +63,7 @@ class SymmetricQuoter final : public Strategy {
 };
 
 // Flat layout handed to a numba cfunc: int64 context, float64 context, user params, int64 output.
-// Indices are mirrored in mmsim/numba_strategy.py.
+// Indices are mirrored in src/mmsim/engine/numba_strategy.py.
 enum CtxIndex : int {
   CI_NOW = 0, CI_REASON, CI_BEST_BID, CI_BID_QTY, CI_BEST_ASK, CI_ASK_QTY, CI_POSITION,
   CI_DATA_EXCH_TS, CI_DATA_ARRIVAL_TS, CI_DATA_ROWS, CI_N_FEATURES,

@@ -1,6 +1,0 @@
-"""``python -m mmsim ...``: the same command line as the ``mmsim`` script."""
-import sys
-
-from .cli import main
-
-sys.exit(main())

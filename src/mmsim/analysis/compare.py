@@ -1,0 +1,415 @@
+"""Savings of a treated strategy over a baseline on the same market path, with paired block-bootstrap CIs.
+
+(design.md section 4, docs/analytics.md.) Both runs are decomposed per fill (``mmsim.analysis.markouts``); exchange
+time is cut into blocks of ``block`` (default 60 s) from the first event, and in every block each run gets
+
+- spread capture and adverse selection of the fills inside it (at horizon H),
+- fees of those fills,
+- net PnL: the block's cash flow plus the change of the position's mark-to-market value, marked at the mid
+  at the block's end (the last block at the run's final mid). The blocks' net PnL adds up to the run's pnl
+  exactly (integer half ticks), and ``inventory`` = net − spread capture − adverse selection + fees per block
+  adds up to the run's inventory term.
+
+Per block the paired differences are: AS-cost saving = baseline AS cost − treated AS cost; spread capture
+given up = baseline spread capture − treated; net PnL difference = treated − baseline. The estimates are
+their sums over the blocks (= the run totals); the confidence intervals come from resampling the blocks
+with replacement (the same resampled blocks for both runs and all three figures: paired), percentile
+intervals, seeded and deterministic.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from mmsim import records as R
+from mmsim.analysis.markouts import (DEFAULT_DECOMP_HORIZON, Analysis, MidSeries, analyze, horizon_label, mid_series,
+                        parse_horizon, write_fill_log)
+from mmsim.errors import ConfigError, DataError
+
+__all__ = ["events_hash", "block_table", "paired_block_bootstrap", "compare_runs", "CompareResult",
+           "run_compare", "format_compare", "ESTIMATES"]
+
+DEFAULT_BLOCK = "60s"
+DEFAULT_N_BOOT = 2000
+CONFIDENCE = 0.95
+#: The three savings figures: key -> (label, what a positive value means).
+ESTIMATES = {
+    "as_cost_saving": ("adverse-selection cost saving", "treated loses less to adverse selection"),
+    "spread_capture_given_up": ("spread capture given up", "treated captures less spread"),
+    "net_pnl_difference": ("net PnL difference", "treated earns more, net"),
+}
+
+
+def events_hash(events: np.ndarray) -> str:
+    """SHA-256 over the named fields of EVENT_DTYPE rows (padding ignored): the market path's identity."""
+    ev = np.asarray(events)
+    if ev.dtype != R.EVENT_DTYPE:
+        raise ConfigError("events_hash: events must be an EVENT_DTYPE array")
+    h = hashlib.sha256()
+    h.update(str(len(ev)).encode())
+    for name in ev.dtype.names:
+        if name != "_pad":
+            h.update(np.ascontiguousarray(ev[name]).tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------- blocks
+def block_table(an: Analysis, mids: MidSeries, *, block_ns: int, value: float, m_end2: int):
+    """Per time block of one run: fills, lots, spread capture, adverse selection, inventory, fees, net PnL
+    (currency), and the exact integer half-tick·lot columns ``*_2``. Blocks start at the first event."""
+    import pandas as pd
+
+    t0 = mids.start_ts
+    n_blocks = (mids.end_ts - t0) // block_ns + 1
+    log = an.fills
+    t = log["exch_ts"].to_numpy(np.int64)
+    b = (t - t0) // block_ns
+    s, p, q = (log[c].to_numpy(np.int64) for c in ("side", "price", "qty"))
+    fee = log["fee"].to_numpy(np.float64)
+
+    def per_block(x, dtype=np.int64):
+        return np.bincount(b, weights=None if x is None else x, minlength=n_blocks).astype(dtype) \
+            if len(b) else np.zeros(n_blocks, dtype)
+
+    # int64 sums: np.bincount works in float64, exact only below 2**53; sum integers with np.add.at instead
+    def isum(x):
+        out = np.zeros(n_blocks, np.int64)
+        np.add.at(out, b, x)
+        return out
+
+    cash2 = isum(-2 * s * p * q)
+    dpos = isum(s * q)
+    pos = np.cumsum(dpos)
+    ends = t0 + (np.arange(n_blocks, dtype=np.int64) + 1) * block_ns
+    mark2 = mids.at_time(ends - 1)
+    mark2[-1] = m_end2
+    value2 = np.where(pos == 0, 0, pos * mark2)
+    prev = np.concatenate([[0], value2[:-1]])
+    net2 = cash2 + value2 - prev
+    sc2, as2 = isum(an.parts2["sc2"]), isum(an.parts2["as2"])
+    inv2 = net2 - sc2 - as2
+    fees = np.zeros(n_blocks)
+    np.add.at(fees, b, fee)
+    df = pd.DataFrame({
+        "block": np.arange(n_blocks), "start_ts": t0 + np.arange(n_blocks, dtype=np.int64) * block_ns,
+        "n_fills": per_block(None), "lots": isum(q), "position_end": pos,
+        "spread_capture": sc2 / 2 * value, "adverse_selection": as2 / 2 * value,
+        "as_cost": 0.0 - as2 / 2 * value, "inventory": inv2 / 2 * value, "fees": fees,
+        "net_pnl": net2 / 2 * value - fees,
+        "spread_capture_2": sc2, "adverse_selection_2": as2, "inventory_2": inv2, "net_2": net2,
+    })
+    return df
+
+
+def paired_block_bootstrap(diffs: np.ndarray, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+                           confidence: float = CONFIDENCE, chunk: int = 256) -> dict[str, np.ndarray]:
+    """Percentile CIs of the column sums of ``diffs`` (n_blocks x k paired per-block differences).
+
+    Each replicate draws n_blocks block indices with replacement (one draw shared by all k columns: the
+    figures stay paired with each other as the runs are paired within a block) and sums the drawn rows.
+    Deterministic for ``seed`` (numpy PCG64). Returns ``estimate`` (the plain sums), ``low``, ``high``, ``se``
+    (bootstrap standard error); NaN when there are fewer than 2 blocks.
+    """
+    d = np.asarray(diffs, np.float64)
+    if d.ndim == 1:
+        d = d[:, None]
+    n, k = d.shape
+    est = d.sum(axis=0)
+    nan = np.full(k, np.nan)
+    if n < 2 or n_boot < 1:
+        return {"estimate": est, "low": nan, "high": nan.copy(), "se": nan.copy(), "replicates": np.zeros((0, k))}
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xB00757]))
+    reps = np.empty((int(n_boot), k))
+    for i in range(0, int(n_boot), chunk):
+        m = min(chunk, int(n_boot) - i)
+        idx = rng.integers(0, n, size=(m, n))
+        reps[i:i + m] = d[idx].sum(axis=1)
+    a = (1.0 - confidence) / 2
+    lo, hi = np.quantile(reps, [a, 1.0 - a], axis=0)
+    se = reps.std(axis=0, ddof=1) if n_boot > 1 else nan.copy()
+    return {"estimate": est, "low": lo, "high": hi, "se": se, "replicates": reps}
+
+
+# --------------------------------------------------------------------------------------------- compare
+@dataclass
+class CompareResult:
+    report: dict                 #: what compare.json holds
+    blocks: Any                  #: DataFrame: per block, both runs' figures and the paired differences
+    baseline: Analysis
+    treated: Analysis
+    replicates: Any = field(default=None, repr=False)
+
+
+def _check_same_path(base: Any, treat: Any, events: np.ndarray, digest: str) -> None:
+    """Different market paths are an error: source, n_events, events hash, and the fills' own data rows."""
+    sb, st = dict(base.summary or {}), dict(treat.summary or {})
+    for key in ("source", "n_events", "events_hash"):
+        if key in sb and key in st and sb[key] != st[key]:
+            raise DataError(f"compare: baseline and treated ran on different market paths "
+                            f"({key} {sb[key]!r} vs {st[key]!r})")
+    for name, s in (("baseline", sb), ("treated", st)):
+        if s.get("n_events") is not None and int(s["n_events"]) != len(events):
+            raise DataError(f"compare: the {name} run applied {s['n_events']} events, the market path given has "
+                            f"{len(events)}: different market paths")
+        if s.get("events_hash") is not None and s["events_hash"] != digest:
+            raise DataError(f"compare: the {name} run's events hash {str(s['events_hash'])[:12]}… differs from the "
+                            f"market path given ({digest[:12]}…): different market paths")
+    ts = events["exch_ts"]
+    for name, r in (("baseline", base), ("treated", treat)):
+        f = r.fills
+        if len(f) == 0:
+            continue
+        rows = f["data_row"].to_numpy(np.int64)
+        passive = f["cause"].to_numpy() != R.CAUSE_TAKER
+        bad = (rows < 0) | (rows >= len(events))
+        if bad.any():
+            raise DataError(f"compare: the {name} run has fills at data rows outside the {len(events)} events: "
+                            "different market paths")
+        mism = passive & (ts[rows] != f["exch_ts"].to_numpy(np.int64))
+        if mism.any():
+            i = int(np.argmax(mism))
+            raise DataError(f"compare: fill {int(f['fill_id'].iloc[i])} of the {name} run is at exch_ts "
+                            f"{int(f['exch_ts'].iloc[i])} but its data row {int(rows[i])} is at {int(ts[rows[i]])}: "
+                            "the runs are not on this market path")
+
+
+def _est(x: dict, i: int) -> dict:
+    f = lambda v: float(v) if math.isfinite(float(v)) else None  # noqa: E731
+    return {"estimate": f(x["estimate"][i]), "ci_low": f(x["low"][i]), "ci_high": f(x["high"][i]),
+            "se": f(x["se"][i])}
+
+
+def compare_runs(baseline: Any, treated: Any, events: np.ndarray, *, tick_size: float = 1.0,
+                 lot_size: float = 1.0, horizon: Any = DEFAULT_DECOMP_HORIZON, block: Any = DEFAULT_BLOCK,
+                 n_boot: int = DEFAULT_N_BOOT, seed: int = 0, horizons: Optional[Sequence[Any]] = None,
+                 fill_mid: str = "pre", confidence: float = CONFIDENCE) -> CompareResult:
+    """Compare two RunResults on the market path ``events``: point estimates and paired block-bootstrap CIs
+    of the adverse-selection cost saving, the spread capture given up and the net PnL difference (currency).
+
+    Raises DataError when the runs are not on ``events`` (source, event count, events hash, fill rows).
+    A run without fills still compares (its figures are 0; ``status`` is ``partial`` with a warning);
+    neither run with fills gives NaN (null) estimates.
+    """
+    from mmsim.data.store import EventStore
+
+    if isinstance(events, EventStore):
+        events = events.read()
+    events = np.asarray(events)
+    H = parse_horizon(horizon, "--horizon")
+    B = parse_horizon(block, "--block")
+    if not (0 < confidence < 1):
+        raise ConfigError(f"confidence {confidence}: must be in (0, 1)")
+    if int(n_boot) < 1:
+        raise ConfigError(f"--n-boot {n_boot}: must be >= 1")
+    digest = events_hash(events)
+    _check_same_path(baseline, treated, events, digest)
+    mids = mid_series(events)
+    span = mids.end_ts - mids.start_ts
+    if H > span:
+        raise ConfigError(f"--horizon {horizon_label(H)}: beyond the data's end (the data span {span / 1e9:g} s)")
+    value = float(tick_size) * float(lot_size)
+    kw = dict(tick_size=tick_size, lot_size=lot_size, horizons=horizons, horizon=H, fill_mid=fill_mid, mids=mids)
+    ab, at = analyze(baseline, events, **kw), analyze(treated, events, **kw)
+    tb = block_table(ab, mids, block_ns=B, value=value, m_end2=_end2(ab))
+    tt = block_table(at, mids, block_ns=B, value=value, m_end2=_end2(at))
+    for name, an, tab in (("baseline", ab, tb), ("treated", at, tt)):  # the identity, block by block
+        if int(tab["net_2"].sum()) != an.totals["decomposition"]["half_ticklots"]["gross"]:
+            raise AssertionError(f"compare: {name} block PnL does not add up to the run's")  # pragma: no cover
+    diffs = np.column_stack([
+        tb["as_cost"].to_numpy() - tt["as_cost"].to_numpy(),
+        tb["spread_capture"].to_numpy() - tt["spread_capture"].to_numpy(),
+        tt["net_pnl"].to_numpy() - tb["net_pnl"].to_numpy(),
+    ])
+    boot = paired_block_bootstrap(diffs, n_boot, seed, confidence)
+    warnings: list[str] = []
+    status = "ok"
+    nb, nt = ab.totals["n_fills"], at.totals["n_fills"]
+    if nb == 0 and nt == 0:
+        status = "partial"
+        warnings.append("neither run has fills: nothing to compare (estimates are NaN)")
+        for key in ("estimate", "low", "high", "se"):
+            boot[key] = np.full(3, np.nan)
+    elif nb == 0 or nt == 0:
+        status = "partial"
+        empty = "baseline" if nb == 0 else "treated"
+        warnings.append(f"the {empty} run has no fills: its spread capture, adverse selection and PnL are 0, "
+                        "so the estimates are the other run's figures")
+    n_blocks = len(tb)
+    if n_blocks < 2:
+        status = "partial"
+        warnings.append(f"only {n_blocks} block of {horizon_label(B)}: no confidence intervals (use a smaller "
+                        "--block or more data)")
+    elif n_blocks < 20:
+        warnings.append(f"only {n_blocks} blocks: the bootstrap intervals are rough (use a smaller --block or "
+                        "more data)")
+    for name, an in (("baseline", ab), ("treated", at)):
+        if an.totals["n_past_end_decomp"]:
+            warnings.append(f"{name}: {an.totals['n_past_end_decomp']} fills within {horizon_label(H)} of the "
+                            "data's end: their adverse selection is measured to the end")
+        warnings += [f"{name}: {w}" for w in an.totals["warnings"] if w.startswith("the run's final mid")]
+    blocks = tb.drop(columns=["block", "start_ts"]).add_prefix("baseline_")
+    blocks = tt.drop(columns=["block", "start_ts"]).add_prefix("treated_").join(blocks)
+    blocks.insert(0, "start_ts", tb["start_ts"])
+    blocks.insert(0, "block", tb["block"])
+    for j, key in enumerate(ESTIMATES):
+        blocks[key] = diffs[:, j]
+
+    def run_part(r: Any, an: Analysis) -> dict:
+        t = an.totals
+        d = t["decomposition"]
+        return {
+            "strategy": (r.summary or {}).get("strategy"),
+            "summary": dict(r.summary or {}),
+            "n_fills": t["n_fills"], "volume": t["volume"],
+            "spread_capture": d["spread_capture"], "adverse_selection": d["adverse_selection"],
+            "adverse_selection_cost": t["adverse_selection_cost"], "inventory": d["inventory"],
+            "fees": d["fees"], "pnl": d["pnl"], "decomposition_exact": d.get("exact"),
+            "markouts": t["markouts"], "toxicity": t["toxicity"], "fill_rate": t["fill_rate"],
+        }
+
+    ident = {
+        "as_cost_saving": float(diffs[:, 0].sum()),
+        "spread_capture_given_up": float(diffs[:, 1].sum()),
+        "inventory_difference": at.totals["decomposition"]["inventory"] - ab.totals["decomposition"]["inventory"],
+        "fees_difference": at.totals["decomposition"]["fees"] - ab.totals["decomposition"]["fees"],
+        "net_pnl_difference": float(diffs[:, 2].sum()),
+        "formula": "net_pnl_difference = as_cost_saving - spread_capture_given_up + inventory_difference "
+                   "- fees_difference",
+    }
+    report = {
+        "status": status,
+        "warnings": warnings,
+        "units": f"quote currency (tick_size {tick_size} x lot_size {lot_size} per tick·lot)",
+        "horizon": horizon_label(H), "horizon_ns": H,
+        "block": horizon_label(B), "block_ns": B,
+        "n_blocks": n_blocks, "n_boot": int(n_boot), "seed": int(seed), "confidence": confidence,
+        "fill_mid": fill_mid,
+        "n_events": len(events), "events_hash": digest,
+        "estimates": {key: _est(boot, j) for j, key in enumerate(ESTIMATES)},
+        "identity": ident,
+        "baseline": run_part(baseline, ab),
+        "treated": run_part(treated, at),
+    }
+    return CompareResult(report=report, blocks=blocks, baseline=ab, treated=at, replicates=boot["replicates"])
+
+
+def _end2(an: Analysis) -> int:
+    return int(round(2 * an.totals["decomposition"]["final_mid"]))
+
+
+# --------------------------------------------------------------------------------------------- command
+def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwargs: Optional[dict] = None,
+                model: Any = None, rows: Optional[int] = None, horizon: Any = DEFAULT_DECOMP_HORIZON,
+                block: Any = DEFAULT_BLOCK, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
+                horizons: Optional[Sequence[Any]] = None, fill_mid: str = "pre") -> CompareResult:
+    """``mmsim compare``: both strategies with ``simulate`` on the scenario's events and the same latency seed,
+    then :func:`compare_runs`. Writes ``out/baseline/`` and ``out/treated/`` (run results plus
+    ``markouts.parquet``), ``out/blocks.parquet`` and ``out/compare.json`` (last)."""
+    import os
+
+    from mmsim.engine.results import _atomic_write, _jsonable, write_results
+    from mmsim.data.scenario import load_scenario
+    from mmsim.engine.sim import simulate
+
+    sc = load_scenario(scenario) if isinstance(scenario, (str, os.PathLike)) else scenario
+    outp = Path(out)
+    if outp.exists() and not outp.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    H, B = parse_horizon(horizon, "--horizon"), parse_horizon(block, "--block")  # fail before the runs
+    from mmsim.engine.loader import load_strategy
+
+    for spec in (baseline, treated):
+        load_strategy(spec)
+    if model is not None:
+        if not Path(model).is_file():
+            raise ConfigError(f"--model {model}: file not found")
+    events, instrument = sc.load_events(limit=rows)
+    from mmsim.data.store import EventStore
+
+    if isinstance(events, EventStore):
+        events = events.read()
+    span = int(events["exch_ts"][-1]) - int(events["exch_ts"][0]) if len(events) else 0
+    if H > span:
+        raise ConfigError(f"--horizon {horizon_label(H)}: beyond the data's end (the data span {span / 1e9:g} s)")
+    digest = events_hash(events)
+    kw = dict(sc.sim_kwargs() if sim_kwargs is None else sim_kwargs)
+    kw["seed"] = int(seed)
+    kw.setdefault("source_name", sc.source_name)
+    if model is not None:
+        kw["model"] = str(model)
+    results = {}
+    for name, spec in (("baseline", baseline), ("treated", treated)):
+        r = simulate(events, instrument, spec, **kw)
+        r.summary.update(events_hash=digest, scenario=sc.name, role=name, strategy_spec=spec)
+        results[name] = r
+    res = compare_runs(results["baseline"], results["treated"], events, tick_size=instrument.tick_size,
+                       lot_size=instrument.lot_size, horizon=H, block=B, n_boot=n_boot, seed=seed,
+                       horizons=horizons, fill_mid=fill_mid)
+    settings = {k: v for k, v in kw.items() if k not in ("progress",)}
+    res.report.update(scenario=sc.name, source=sc.source_name, settings=settings,
+                      strategies={"baseline": baseline, "treated": treated},
+                      model=None if model is None else str(model))
+    for name, an in (("baseline", res.baseline), ("treated", res.treated)):
+        write_results(outp / name, results[name])
+        write_fill_log(outp / name / "markouts.parquet", an.fills)
+    _atomic_write(outp / "blocks.parquet", lambda tmp: res.blocks.to_parquet(tmp, index=False))
+    text = json.dumps(_jsonable(res.report), indent=2) + "\n"
+
+    def write_json(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    _atomic_write(outp / "compare.json", write_json)
+    return res
+
+
+def _num(v: Any, width: int = 12, signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return f"{'n/a':>{width}}"
+    return f"{v:>+{width},.4f}" if signed else f"{v:>{width},.4f}"
+
+
+def format_compare(report: dict) -> str:
+    """The readable table ``mmsim compare`` prints."""
+    b, t, e = report["baseline"], report["treated"], report["estimates"]
+    pct = int(round(report["confidence"] * 100))
+    lines = [
+        f"baseline  {b.get('strategy')}   treated  {t.get('strategy')}",
+        f"horizon {report['horizon']}   blocks {report['n_blocks']} x {report['block']}   bootstrap "
+        f"{report['n_boot']} (seed {report['seed']})   {report['units']}",
+        "",
+        f"{'':<26}{'baseline':>12}{'treated':>12}   {'saving/diff':>12}   {pct}% CI",
+    ]
+
+    def ci(key: str) -> str:
+        x = e[key]
+        if x["ci_low"] is None:
+            return "n/a"
+        return f"[{x['ci_low']:+,.4f}, {x['ci_high']:+,.4f}]"
+
+    rows = [
+        ("spread capture", b["spread_capture"], t["spread_capture"], "spread_capture_given_up", "given up"),
+        ("adverse-selection cost", b["adverse_selection_cost"], t["adverse_selection_cost"], "as_cost_saving",
+         "saved"),
+        ("inventory PnL", b["inventory"], t["inventory"], None, None),
+        ("fees", b["fees"], t["fees"], None, None),
+        ("net PnL", b["pnl"], t["pnl"], "net_pnl_difference", "treated − base"),
+    ]
+    for label, vb, vt, key, what in rows:
+        line = f"{label:<26}{_num(vb)}{_num(vt)}"
+        if key:
+            line += f"   {_num(e[key]['estimate'], signed=True)}   {ci(key)}   ({what})"
+        lines.append(line.rstrip())
+    lines.append(f"{'fills':<26}{b['n_fills']:>12,}{t['n_fills']:>12,}")
+    ib, it = b["toxicity"].get("informed_share_fills"), t["toxicity"].get("informed_share_fills")
+    if b["toxicity"].get("labelled") or t["toxicity"].get("labelled"):
+        lines.append(f"{'informed share of fills':<26}{_num(ib)}{_num(it)}")
+    lines.append(f"status: {report['status']}")
+    lines += [f"note: {w}" for w in report["warnings"]]
+    return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""``mmsim compare``, ``sweep``, ``report`` and ``audit``: reading the answer."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mmsim.cli.args import EXIT_OK, positive_int, run_kwargs, seed_int
+from mmsim.errors import ConfigError
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register compare, sweep, report and audit."""
+    cmp_ = sub.add_parser("compare", help="savings of a treated strategy over a baseline, with confidence intervals",
+                          description="Run baseline and treated on the same market path and latency draws; write "
+                          "DIR/compare.json (AS-cost saving, spread capture given up, net PnL difference, paired "
+                          "block-bootstrap CIs), DIR/blocks.parquet and both runs' results (docs/analytics.md).")
+    cmp_.add_argument("scenario", metavar="SCENARIO", help="bundled scenario name or path to a .toml file")
+    cmp_.add_argument("--baseline", required=True, metavar="S", help="baseline strategy spec")
+    cmp_.add_argument("--treated", required=True, metavar="S", help="treated strategy spec")
+    cmp_.add_argument("--model", metavar="MODEL.json", help="model file passed to both runs")
+    cmp_.add_argument("--horizon", default="1s", metavar="H", help="adverse-selection horizon (default 1s)")
+    cmp_.add_argument("--block", default="60s", metavar="B", help="bootstrap block of exchange time (default 60s)")
+    cmp_.add_argument("--n-boot", type=positive_int, default=2000, metavar="N",
+                      help="bootstrap replicates (default 2000)")
+    cmp_.add_argument("--fill-mid", choices=("time", "pre"), default="pre",
+                      help="mid a fill is measured against: m(t) (default) or the mid before its data row")
+    cmp_.add_argument("--seed", type=seed_int, default=0, metavar="N",
+                      help="seed of the latency draws (both runs) and of the bootstrap (default 0)")
+    cmp_.add_argument("--feed-latency", metavar="L", help="market data feed latency (default: the scenario's)")
+    cmp_.add_argument("--order-latency", metavar="L", help="entry, cancel and response latency at once")
+    cmp_.add_argument("--compute-latency", metavar="L", help="strategy compute time")
+    cmp_.add_argument("--rows", type=positive_int, metavar="N", help="use only the first N data rows")
+    cmp_.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    cmp_.set_defaults(func=cmd_compare, entry_latency=None, cancel_latency=None, response_latency=None,
+                      queue_model=None, engine="cpp", no_progress=True, features=None)
+
+    sw = sub.add_parser("sweep", help="savings of a treated quoter over a baseline across feed/compute latency",
+                        description="Run baseline and treated at every feed latency x compute-latency point on Dask "
+                        "(a local cluster by default), write sweep.parquet, sweep.json (with the break-even "
+                        "latency) and sweep.png. Points are written as they finish: rerun to resume.")
+    sw.add_argument("scenario", metavar="SCENARIO")
+    sw.add_argument("--baseline", required=True, metavar="S")
+    sw.add_argument("--treated", required=True, metavar="S")
+    sw.add_argument("--model", metavar="MODEL.json")
+    sw.add_argument("--feed-latency", required=True, metavar="L1,L2,...", help="feed latencies to sweep")
+    sw.add_argument("--compute-latency", default="0", metavar="C1,C2,...",
+                    help="compute latencies (e.g. profile:cheap_cloud_vcpu,profile:high_clock); default 0")
+    sw.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2",
+                    help="also sweep a parameter of the treated built-in strategy (repeatable)")
+    sw.add_argument("--horizon", default="1s", help="adverse-selection horizon (default 1s)")
+    sw.add_argument("--block", default="60s", help="bootstrap block (default 60s)")
+    sw.add_argument("--n-boot", type=positive_int, default=1000, metavar="N")
+    sw.add_argument("--seed", type=seed_int, default=0, metavar="N")
+    sw.add_argument("--rows", type=positive_int, metavar="N")
+    sw.add_argument("--workers", type=positive_int, default=2, metavar="N", help="local Dask workers (default 2)")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler instead of a local cluster")
+    sw.add_argument("--no-progress", action="store_true")
+    sw.add_argument("--out", required=True, metavar="DIR")
+    sw.set_defaults(func=cmd_sweep)
+
+    rep = sub.add_parser("report", help="write DIR/report.html: one self-contained HTML page (docs/report.md)",
+                         description="Write DIR/report.html for a compare folder (or a single run folder: a reduced "
+                         "report): PnL decomposition over time, inventory, markouts, fills on the price path, "
+                         "savings vs latency (from --sweep or DIR/sweep), settings. Opens offline.")
+    rep.add_argument("dir", metavar="DIR", help="compare folder (mmsim compare --out) or run folder")
+    rep.add_argument("--sweep", metavar="SWEEP_DIR", help="sweep folder (mmsim sweep --out); default DIR/sweep")
+    rep.set_defaults(func=cmd_report)
+
+    aud = sub.add_parser("audit", help="check a run folder: every decision causal, the decision log intact",
+                         description="Exit 0 when every decision used only data that had arrived, its signal came "
+                         "after its data, and the decision log's hash chain is intact (docs/audit.md); 1 otherwise.")
+    aud.add_argument("run_dir", metavar="DIR", help="a folder written by mmsim run")
+    aud.set_defaults(func=cmd_audit)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from mmsim.analysis.compare import format_compare, run_compare
+    from mmsim.data.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    kw = run_kwargs(args, scenario)
+    res = run_compare(scenario, args.baseline, args.treated, args.out, sim_kwargs=kw, model=args.model,
+                      rows=args.rows, horizon=args.horizon, block=args.block, n_boot=args.n_boot, seed=args.seed,
+                      fill_mid=args.fill_mid)
+    print(f"scenario  {scenario.name}")
+    print(format_compare(res.report))
+    print(f"wrote {Path(args.out) / 'compare.json'}")
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from mmsim.analysis.markouts import parse_horizon
+    from mmsim.analysis.sweep import SweepSpec, run_sweep, split_specs
+    from mmsim.data.scenario import load_scenario
+    from mmsim.engine.loader import load_strategy
+
+    load_scenario(args.scenario)  # fail early, before any worker starts
+    for spec in (args.baseline, args.treated):
+        load_strategy(spec)
+    parse_horizon(args.horizon, "--horizon")
+    parse_horizon(args.block, "--block")
+    params = []
+    for text in args.param:
+        name, eq, values = text.partition("=")
+        if not eq or not name or not values:
+            raise ConfigError(f"--param {text}: expected NAME=V1,V2,...")
+        params.append((name.strip(), tuple(v.strip() for v in values.split(","))))
+    feeds, computes = split_specs(args.feed_latency), split_specs(args.compute_latency)
+    from mmsim.data.latency import compute_spec, parse_latency
+
+    for f in feeds:
+        parse_latency(f)
+    for c in computes:
+        compute_spec(c)
+    spec = SweepSpec(scenario=args.scenario, baseline=args.baseline, treated=args.treated, feed_latencies=feeds,
+                     compute_latencies=computes, treated_params=tuple(params), model=args.model, seed=args.seed,
+                     horizon=args.horizon, block=args.block, n_boot=args.n_boot, rows=args.rows)
+    summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
+                        progress=not args.no_progress)
+    for be in summary["break_even"]:
+        where = be["break_even_feed_latency"] or f"none ({be['status']})"
+        print(f"compute {be['compute_latency']}: net saving at the lowest latency "
+              f"{be['net_saving_at_lowest_latency']:+.4g}; break-even feed latency: {where}")
+    print(f"wrote {Path(args.out) / 'sweep.parquet'}, sweep.json, sweep.png ({summary['n_points']} points)")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mmsim.analysis.report import write_report
+
+    path = write_report(args.dir, sweep=args.sweep)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+#: (file, label, path into its JSON, unit) of the headline figure of each benchmark
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from mmsim.analysis.audit import audit_dir
+
+    report = audit_dir(args.run_dir)
+    for k, v in report.items():
+        print(f"{k:<30} {v}")
+    if report["ok"]:
+        print(f"audit passed: {report['decisions']:,} decisions causal, log intact")
+        return EXIT_OK
+    print("audit FAILED", file=sys.stderr)
+    return 1

@@ -1,0 +1,934 @@
+"""A synthetic market with ground truth: ``generate_market(preset, n_rows, seed) -> Market``.
+
+Two models, both single ``@njit`` passes over preallocated columns (several million rows per second), both
+deterministic for a seed (an own splitmix64 stream inside the kernel, seeded from
+``numpy.random.default_rng(seed)``: the same seed gives byte-identical events).
+
+**L3 order-flow market** (presets ``quiet``, ``toxic_burst``, ``news_jump``, ``trending``,
+``latency_spike``; docs/synthetic.md has the model, the parameters and the measured figures):
+
+- A latent **fair value** ``v`` (ticks) on a 10 ms grid: Gaussian diffusion (``sigma`` ticks per √s),
+  ``drift`` (ticks per s) and jumps (``jump_rate`` per s, size ``jump_ticks`` x (1 + Exp(1)), random sign).
+- **Liquidity providers** quote around a reference price ``r`` that follows ``v`` with a lag (exponential,
+  time constant ``lp_lag`` s) and shifts by ``lp_impact`` ticks on every market order (they learn from the
+  flow but cannot tell who is informed). Anchors: bid ``floor(r - half_spread)``, ask ``ceil(r +
+  half_spread)``. Each LP action (``lp_rate`` per s, one row) either deletes a stale order (a bid above the
+  anchor or an ask below it, with probability ``p_stale``; orders more than ``n_levels`` behind the anchor
+  always), or works one of ``n_levels`` levels: ``ADD`` an order (geometric size, mean ``order_qty``) while
+  the level holds less than its target (``level_qty`` x (1 + 0.3 level)), else ``CANCEL`` part of or
+  ``DELETE`` one of its orders. With probability ``p_refill`` the level worked is the one furthest below
+  its target: levels are refilled after being hit. A new order never locks or crosses the book.
+- **Noise traders** send market orders (``noise_rate`` per s, random side, mean size ``noise_qty``).
+- **Informed traders** look ``informed_rate`` times per s (x ``burst_mult`` in a toxic burst,
+  x ``news_mult`` for ``news_window`` s after a jump) at the fair value ``informed_horizon`` s ahead; when
+  it is more than ``informed_threshold`` ticks away from the mid they send a market order that way (mean
+  size ``informed_qty``), limited at that future fair value.
+- A market order executes FIFO, best price first: one ``EXECUTE`` row per resting order touched
+  (``order_id``, ``side``, ``price`` of the resting order), all at one timestamp, ``flags =
+  FLAG_INFORMED`` for an informed aggressor.
+- **Toxic bursts**: a two-state regime on the fair-value grid (calm -> burst at ``burst_rate`` per s, mean
+  burst ``burst_len`` s); in a burst the fair value is ``burst_vol`` times as volatile.
+
+Guarantees (tests/test_market.py): exactly ``n_rows`` rows (a market order cut by the end is simply
+shorter); ``recv_ts = NO_TS``; timestamps non-decreasing; ids unique, every referenced id live, ``DELETE``
+qty = remaining, ``CANCEL`` qty < remaining, ``EXECUTE`` qty <= remaining and always of the first order in
+its level's queue at the best price; the book is never crossed or locked after *any* row (so every prefix
+is valid data too); prices > 0.
+
+**Avellaneda–Stoikov market** (preset ``avellaneda_stoikov``, L2): the mid is Brownian motion
+``S`` (``sigma`` price units per √time-unit, ``time_unit_s`` seconds per unit), shown as ``n_levels``
+DEPTH levels of constant size ``level_qty`` per side around the integer mid ``M = round(S)`` (best bid
+``M - 1``, best ask ``M + 1``). Buy and sell market orders each arrive at rate ``A`` per time unit and
+reach a depth ``D ~ Exp(k)``, so one reaches depth >= δ with intensity ``A·e^{-kδ}``; it prints a
+``TRADE`` of ``trade_qty`` lots at ``M ± (floor(D) + 1)`` ticks, the deepest price it reached (it took
+part of that level's queue), at its own timestamp (the mid moves only at its own samples, ``mid_rate``
+per s). A quote at ``M + j`` is strictly better than that print exactly when
+``j <= D``, so the engine's trade-through rule (docs/fills.md, rule T) fills it with intensity
+``A·e^{-k·j·tick}``. Defaults are the paper's: s0 = 100, σ = 2, A = 140, k = 1.5, T = 1, tick 0.01.
+
+``Market.truth`` is the fair value in ticks after each row (the Brownian mid ``S`` for the A–S market);
+``Market.regime`` is 0 (calm), 1 (toxic burst) or 2 (news window, after a fair-value jump) per row.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+from numba import njit
+
+from mmsim.data._rng import exp1, normal, uniform
+
+from mmsim.records import ADD, ASK, BID, CANCEL, DELETE, DEPTH, EVENT_DTYPE, EXECUTE, FLAG_INFORMED, NO_TS, TRADE
+
+__all__ = ["MarketParams", "ASMarketParams", "Market", "PRESETS", "generate_market", "preset_params",
+           "preset_names", "top_of_book", "ofi_stats", "market_orders", "REGIME_CALM", "REGIME_BURST", "REGIME_NEWS"]
+
+REGIME_CALM = 0
+REGIME_BURST = 1
+REGIME_NEWS = 2
+
+#: Price slots per side in the kernel's ring of levels; the span of resting prices on one side must stay
+#: below half of it (LPs delete orders far behind their anchor long before).
+_RING = 1 << 12
+#: Most orders one level may hold.
+_K = 32
+#: Fair-value grid step, seconds.
+_V_DT = 0.01
+
+
+# --------------------------------------------------------------------------------------------- params
+@dataclass(frozen=True)
+class MarketParams:
+    """Parameters of the L3 order-flow market (ticks, lots, seconds). See the module docstring."""
+
+    base_price: int = 10_000           #: initial fair value, ticks
+    start_ts: int = 34_200_000_000_000  #: first exchange timestamp, ns (09:30 as ns of day)
+    sigma: float = 0.6                 #: fair-value diffusion, ticks per sqrt(second)
+    drift: float = 0.0                 #: fair-value drift, ticks per second
+    jump_rate: float = 0.002           #: fair-value jumps per second
+    jump_ticks: float = 2.0            #: jump size scale: jump_ticks * (1 + Exp(1)) ticks, random sign
+    lp_rate: float = 350.0             #: LP actions (one row each) per second
+    lp_lag: float = 1.0                #: time constant of the LPs' reference price following v, seconds
+    lp_impact: float = 0.05            #: ticks the LPs' reference moves per market order, its direction
+    half_spread: float = 0.25          #: LP anchors: bid floor(r - h), ask ceil(r + h), ticks
+    n_levels: int = 5                  #: levels per side the LPs keep
+    level_qty: float = 12.0            #: target lots at the first level (x (1 + 0.3 level) deeper)
+    order_qty: float = 4.0             #: mean LP order size, lots
+    p_refill: float = 0.5              #: chance an LP action works the level most below its target
+    p_stale: float = 0.5               #: chance an LP action deletes a stale (too aggressive) order if any
+    noise_rate: float = 3.0            #: noise market orders per second
+    noise_qty: float = 4.0             #: mean noise market order size, lots
+    informed_rate: float = 3.0         #: informed traders' looks per second (calm regime)
+    informed_qty: float = 6.0          #: mean informed market order size, lots
+    informed_horizon: float = 1.0      #: how far ahead the informed see the fair value, seconds
+    informed_threshold: float = 1.25   #: |v(t + horizon) - mid| that makes them trade, ticks
+    burst_rate: float = 0.0            #: calm -> toxic burst transitions per second
+    burst_len: float = 10.0            #: mean toxic burst duration, seconds
+    burst_mult: float = 10.0           #: informed look rate multiplier in a burst
+    burst_vol: float = 1.0             #: fair-value volatility multiplier in a burst
+    news_window: float = 0.0           #: seconds after a jump with news_mult x informed looks
+    news_mult: float = 1.0             #: informed look rate multiplier in a news window
+
+    model = "l3"
+
+    def check(self) -> None:
+        """Raise ValueError naming the first out-of-range parameter."""
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise ValueError(f"generate_market: {what}")
+
+        _check_numbers(self)
+        need(self.base_price > 200, "base_price must be > 200 ticks")
+        need(self.start_ts >= 0, "start_ts must be >= 0")
+        need(1 <= self.n_levels <= 64, "n_levels must be in [1, 64]")
+        for name in ("sigma", "jump_rate", "jump_ticks", "lp_impact", "half_spread", "noise_rate",
+                     "informed_rate", "informed_horizon", "informed_threshold", "burst_rate", "news_window"):
+            need(getattr(self, name) >= 0, f"{name} must be >= 0")
+        for name in ("lp_rate", "lp_lag", "level_qty", "order_qty", "noise_qty", "informed_qty", "burst_len"):
+            need(getattr(self, name) > 0, f"{name} must be > 0")
+        for name in ("burst_mult", "burst_vol", "news_mult"):
+            need(getattr(self, name) >= 1, f"{name} must be >= 1")
+        for name in ("p_refill", "p_stale"):
+            need(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1]")
+        need(self.half_spread <= 5, "half_spread must be <= 5 ticks")
+        need(self.informed_horizon <= 60, "informed_horizon must be <= 60 s")
+        need(abs(self.drift) <= 50 and self.sigma <= 50, "|drift| and sigma must be <= 50 ticks (per s, per sqrt s)")
+        need(self.level_qty * (1 + 0.3 * (self.n_levels - 1)) / self.order_qty < _K - 4,
+             f"level_qty / order_qty too large (a level holds at most {_K} orders)")
+
+
+@dataclass(frozen=True)
+class ASMarketParams:
+    """Parameters of the stylised Avellaneda–Stoikov (2008) market; defaults are the paper's."""
+
+    s0: float = 100.0              #: initial mid, price units
+    sigma: float = 2.0             #: mid volatility, price units per sqrt(time unit)
+    A: float = 140.0               #: market orders per time unit and side (at depth 0)
+    k: float = 1.5                 #: decay of the intensity with depth, per price unit
+    horizon: float = 1.0           #: T, in time units: for strategies (the generator does not use it)
+    time_unit_s: float = 60.0      #: seconds per model time unit
+    tick_size: float = 0.01        #: price units per tick (a scenario takes it from [instrument])
+    mid_rate: float = 100.0        #: mid updates (Brownian samples) per second
+    n_levels: int = 400            #: visible DEPTH levels per side
+    level_qty: int = 100           #: lots at every visible level
+    trade_qty: int = 10            #: lots per TRADE print (less than level_qty: a quote at the print price
+    #:                                 is behind the queue there and is not filled)
+    start_ts: int = 34_200_000_000_000  #: first exchange timestamp, ns
+
+    model = "as"
+
+    def check(self) -> None:
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise ValueError(f"generate_market: {what}")
+
+        _check_numbers(self)
+        for name in ("s0", "A", "k", "horizon", "time_unit_s", "tick_size", "mid_rate"):
+            need(getattr(self, name) > 0, f"{name} must be > 0")
+        need(self.sigma >= 0, "sigma must be >= 0")
+        need(1 <= self.n_levels <= 100_000, "n_levels must be in [1, 100000]")
+        need(self.level_qty > 0 and self.trade_qty > 0, "level_qty and trade_qty must be > 0")
+        need(self.start_ts >= 0, "start_ts must be >= 0")
+        need(self.s0 / self.tick_size > 4 * self.n_levels + 10, "s0 / tick_size must exceed 4 n_levels + 10 ticks")
+        need(self.s0 / self.tick_size < 2.0 ** 52, "s0 / tick_size too large")
+
+
+def _check_numbers(params) -> None:
+    """Every field a finite number; integer fields (int defaults) whole numbers."""
+    for f in dataclasses.fields(params):
+        v = getattr(params, f.name)
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+            raise ValueError(f"generate_market: {f.name} must be a finite number, got {v!r}")
+        if isinstance(f.default, int) and float(v) != int(v):
+            raise ValueError(f"generate_market: {f.name} must be a whole number, got {v!r}")
+
+
+Params = Union[MarketParams, ASMarketParams]
+
+#: Bundled presets. ``latency_spike`` is the quiet market; its scenario adds a bursty feed latency.
+PRESETS: dict[str, Params] = {
+    "quiet": MarketParams(),
+    "toxic_burst": MarketParams(burst_rate=1 / 45, burst_len=10.0, burst_mult=12.0, burst_vol=3.0),
+    "news_jump": MarketParams(jump_rate=1 / 40, jump_ticks=6.0, news_window=4.0, news_mult=12.0,
+                              informed_horizon=0.25),
+    "trending": MarketParams(drift=0.2),
+    "latency_spike": MarketParams(),
+    "avellaneda_stoikov": ASMarketParams(),
+}
+
+
+def preset_names() -> list[str]:
+    return list(PRESETS)
+
+
+def preset_params(preset: str) -> Params:
+    """The parameters of a bundled preset (ValueError naming the presets if unknown)."""
+    try:
+        return PRESETS[preset]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown market preset {preset!r} (known: {', '.join(PRESETS)})") from None
+
+
+# --------------------------------------------------------------------------------------------- result
+@dataclass
+class Market:
+    """Generated events with their ground truth (one entry per row)."""
+
+    events: np.ndarray          #: EVENT_DTYPE rows
+    truth: np.ndarray           #: float64, latent fair value in ticks after each row
+    regime: np.ndarray          #: uint8, REGIME_CALM / REGIME_BURST / REGIME_NEWS at each row
+    params: Params
+    preset: str = ""
+    seed: int = 0
+    info: dict = field(default_factory=dict)
+
+    @property
+    def informed(self) -> np.ndarray:
+        """Boolean per row: an execution of an informed market order."""
+        return (self.events["flags"] & FLAG_INFORMED) != 0
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+# --------------------------------------------------------------------------------------------- random
+# splitmix64 (mmsim.data._rng): one stream per run, a pure function of the seed
+_u = uniform
+_exp1 = exp1
+_normal = normal
+
+
+@njit(cache=True, inline="always")
+def _geom(st, mean):
+    """Integer >= 1 with the given mean."""
+    if mean <= 1.0:
+        return 1
+    return 1 + int(math.log(1.0 - _u(st)) / math.log(1.0 - 1.0 / mean))
+
+
+def _seed_state(seed: int) -> np.uint64:
+    rng = np.random.default_rng(int(seed))
+    return np.uint64(int(rng.integers(0, 2 ** 63 - 1, dtype=np.int64)) * 2 + 1)
+
+
+# --------------------------------------------------------------------------------------------- L3 kernel
+# Float parameters, in this order, in the kernel's ``fp`` array.
+_L3_FLOATS = ("sigma", "drift", "jump_rate", "jump_ticks", "lp_rate", "lp_lag", "lp_impact", "half_spread",
+              "level_qty", "order_qty", "p_refill", "p_stale", "noise_rate", "noise_qty", "informed_rate",
+              "informed_qty", "informed_horizon", "informed_threshold", "burst_rate", "burst_len",
+              "burst_mult", "burst_vol", "news_window", "news_mult")
+
+
+@njit(cache=True, inline="always")
+def _row(i, ts, kind, side, price, qty, oid, flag, v, reg, ts_o, px_o, qty_o, oid_o, kind_o, side_o, fl_o,
+         v_o, reg_o):
+    ts_o[i] = ts
+    px_o[i] = price
+    qty_o[i] = qty
+    oid_o[i] = oid
+    kind_o[i] = kind
+    side_o[i] = side
+    fl_o[i] = flag
+    v_o[i] = v
+    reg_o[i] = reg
+    return i + 1
+
+
+@njit(cache=True, inline="always")
+def _remove_at(q_id, q_qty, cnt, s, x, j):
+    """Remove queue entry j of level (s, x), keeping the order of the others."""
+    n = cnt[s, x]
+    for m in range(j, n - 1):
+        q_id[s, x, m] = q_id[s, x, m + 1]
+        q_qty[s, x, m] = q_qty[s, x, m + 1]
+    cnt[s, x] = n - 1
+
+
+@njit(cache=True)
+def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, oid_o, kind_o, side_o, fl_o,
+               v_o, reg_o):
+    (sigma, drift, jump_rate, jump_ticks, lp_rate, lp_lag, lp_impact, half_spread, level_qty, order_qty,
+     p_refill, p_stale, noise_rate, noise_qty, informed_rate, informed_qty, horizon, threshold, burst_rate,
+     burst_len, burst_mult, burst_vol, news_window, news_mult) = (
+        fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7], fp[8], fp[9], fp[10], fp[11], fp[12],
+        fp[13], fp[14], fp[15], fp[16], fp[17], fp[18], fp[19], fp[20], fp[21], fp[22], fp[23])
+    st = np.empty(1, np.uint64)
+    st[0] = seed
+    _u(st)
+
+    R = _RING
+    MASK = R - 1
+    K = _K
+    # side index 0 = bids, 1 = asks. Level slot of price p: p & MASK.
+    q_id = np.zeros((2, R, K), np.int64)
+    q_qty = np.zeros((2, R, K), np.int64)
+    cnt = np.zeros((2, R), np.int64)
+    lvl = np.zeros((2, R), np.int64)
+    nlev = np.zeros(2, np.int64)
+    best = np.zeros(2, np.int64)   # best bid / best ask price (valid when nlev > 0)
+    worst = np.zeros(2, np.int64)  # lowest bid / highest ask price
+    target = np.empty(n_levels, np.float64)
+    for d in range(n_levels):
+        target[d] = level_qty * (1.0 + 0.3 * d)
+
+    # Fair value on a grid of _V_DT seconds, generated `horizon` ahead of the clock (ring buffer).
+    G = 1
+    while G < int(horizon / _V_DT) + 8:
+        G *= 2
+    GM = G - 1
+    vg = np.zeros(G, np.float64)
+    jg = np.zeros(G, np.uint8)    # a jump happened at this grid point
+    bg = np.zeros(G, np.uint8)    # toxic-burst regime at this grid point
+    vg[0] = base_price + 0.5
+    g_gen = 0   # newest generated grid index
+    g_cur = 0   # grid index of the clock
+    sq_dt = math.sqrt(_V_DT)
+    p_jump = 1.0 - math.exp(-jump_rate * _V_DT)
+    p_burst_on = 1.0 - math.exp(-burst_rate * _V_DT)
+    p_burst_off = 1.0 - math.exp(-_V_DT / burst_len)
+    floor_v = 100.0 + n_levels
+
+    r = vg[0]           # LPs' reference price
+    ts = start_ts
+    t = 0.0             # seconds since start
+    burst = False
+    b_gen = False       # burst state at the newest generated grid point
+    news_until = -1.0
+    next_id = 1
+    i = 0
+
+    # Initial book: the LPs' levels, filled to their targets, all at the first timestamp.
+    bstar = int(math.floor(r - half_spread))
+    astar = int(math.ceil(r + half_spread))
+    if astar <= bstar:
+        astar = bstar + 1
+    for d in range(n_levels):
+        for s in range(2):
+            p = bstar - d if s == 0 else astar + d
+            x = p & MASK
+            while lvl[s, x] < target[d] and cnt[s, x] < K and i < n:
+                q = _geom(st, order_qty)
+                q_id[s, x, cnt[s, x]] = next_id
+                q_qty[s, x, cnt[s, x]] = q
+                cnt[s, x] += 1
+                lvl[s, x] += q
+                i = _row(i, ts, ADD, BID if s == 0 else ASK, p, q, next_id, 0, vg[0], 0, ts_o, px_o, qty_o,
+                         oid_o, kind_o, side_o, fl_o, v_o, reg_o)
+                next_id += 1
+            if cnt[s, x] > 0:
+                if nlev[s] == 0:
+                    best[s] = p
+                    worst[s] = p
+                elif s == 0:
+                    best[s] = max(best[s], p)
+                    worst[s] = min(worst[s], p)
+                else:
+                    best[s] = min(best[s], p)
+                    worst[s] = max(worst[s], p)
+                nlev[s] += 1
+
+    while i < n:
+        # ---- clock
+        mult = 1.0
+        if burst:
+            mult = burst_mult
+        if t < news_until and news_mult > mult:
+            mult = news_mult
+        lam_inf = informed_rate * mult
+        lam = lp_rate + noise_rate + lam_inf
+        dt = _exp1(st) / lam
+        ts += int(dt * 1e9)
+        t = (ts - start_ts) * 1e-9
+        # ---- fair value and burst regime on the grid up to t + horizon; news window from jumps passed
+        g_need = int((t + horizon) / _V_DT)
+        while g_gen < g_need:
+            if b_gen:
+                if _u(st) < p_burst_off:
+                    b_gen = False
+            elif p_burst_on > 0.0 and _u(st) < p_burst_on:
+                b_gen = True
+            vn = vg[g_gen & GM] + drift * _V_DT + sigma * (burst_vol if b_gen else 1.0) * sq_dt * _normal(st)
+            jf = 0
+            if p_jump > 0.0 and _u(st) < p_jump:
+                size = jump_ticks * (1.0 + _exp1(st))
+                vn += size if _u(st) < 0.5 else -size
+                jf = 1
+            if vn < floor_v:
+                vn = 2.0 * floor_v - vn
+            g_gen += 1
+            vg[g_gen & GM] = vn
+            jg[g_gen & GM] = jf
+            bg[g_gen & GM] = 1 if b_gen else 0
+        g_now = int(t / _V_DT)
+        while g_cur < g_now:
+            g_cur += 1
+            if jg[g_cur & GM] != 0:
+                news_until = g_cur * _V_DT + news_window
+        v = vg[g_cur & GM]
+        burst = bg[g_cur & GM] != 0
+        reg = 0
+        if t < news_until:
+            reg = 2
+        elif burst:
+            reg = 1
+        # ---- LPs lean toward v
+        r += (v - r) * (1.0 - math.exp(-dt / lp_lag))
+
+        u = _u(st) * lam
+        if u < lp_rate:
+            # ================= LP action
+            s = 0 if _u(st) < 0.5 else 1
+            bstar = int(math.floor(r - half_spread))
+            astar = int(math.ceil(r + half_spread))
+            if astar <= bstar:
+                astar = bstar + 1
+            # this side's anchor, never locking the other side
+            if s == 0:
+                anchor = bstar
+                if nlev[1] > 0 and anchor >= best[1]:
+                    anchor = best[1] - 1
+                stale = nlev[0] > 0 and best[0] > anchor
+                far = nlev[0] > 0 and worst[0] < anchor - n_levels
+            else:
+                anchor = astar
+                if nlev[0] > 0 and anchor <= best[0]:
+                    anchor = best[0] + 1
+                stale = nlev[1] > 0 and best[1] < anchor
+                far = nlev[1] > 0 and worst[1] > anchor + n_levels
+            sgn = 1 if s == 0 else -1   # price step away from the spread is -sgn
+            side_v = BID if s == 0 else ASK
+            p = -1
+            d = 0
+            action = 0  # 1 delete newest at p, 2 work level at p
+            if stale and _u(st) < p_stale:
+                p = best[s]
+                action = 1
+            elif far:
+                p = worst[s]
+                action = 1
+            else:
+                if _u(st) < p_refill:
+                    dbest = 0
+                    gap = -1e300
+                    for d in range(n_levels):
+                        pp = anchor - sgn * d
+                        g = target[d] - lvl[s, pp & MASK]
+                        if g > gap:
+                            gap = g
+                            dbest = d
+                    d = dbest
+                else:
+                    d = int(_u(st) * n_levels)
+                p = anchor - sgn * d
+                action = 2
+                if p <= 0:
+                    action = 0
+            if action != 0:
+                x = p & MASK
+                c = cnt[s, x]
+                if action == 2 and lvl[s, x] < target[d] and c < K:
+                    if nlev[s] > 0 and abs(p - worst[s]) >= R // 2:
+                        raise RuntimeError("market kernel: price span of one side exceeds the level ring")
+                    q = _geom(st, order_qty)
+                    q_id[s, x, c] = next_id
+                    q_qty[s, x, c] = q
+                    cnt[s, x] = c + 1
+                    lvl[s, x] += q
+                    if c == 0:
+                        if nlev[s] == 0:
+                            best[s] = p
+                            worst[s] = p
+                        elif s == 0:
+                            if p > best[0]:
+                                best[0] = p
+                            if p < worst[0]:
+                                worst[0] = p
+                        else:
+                            if p < best[1]:
+                                best[1] = p
+                            if p > worst[1]:
+                                worst[1] = p
+                        nlev[s] += 1
+                    i = _row(i, ts, ADD, side_v, p, q, next_id, 0, v, reg, ts_o, px_o, qty_o, oid_o, kind_o,
+                             side_o, fl_o, v_o, reg_o)
+                    next_id += 1
+                elif c > 0:
+                    # delete the newest order (stale/far) or churn a random one
+                    j = c - 1 if action == 1 else int(_u(st) * c)
+                    oq = q_qty[s, x, j]
+                    oi = q_id[s, x, j]
+                    if action == 2 and oq >= 2 and _u(st) < 0.4:
+                        cq = 1 + int(_u(st) * (oq - 1))
+                        q_qty[s, x, j] = oq - cq
+                        lvl[s, x] -= cq
+                        i = _row(i, ts, CANCEL, side_v, p, cq, oi, 0, v, reg, ts_o, px_o, qty_o, oid_o, kind_o,
+                                 side_o, fl_o, v_o, reg_o)
+                    else:
+                        _remove_at(q_id, q_qty, cnt, s, x, j)
+                        lvl[s, x] -= oq
+                        if cnt[s, x] == 0:
+                            _level_emptied(s, p, cnt, nlev, best, worst, MASK)
+                        i = _row(i, ts, DELETE, side_v, p, oq, oi, 0, v, reg, ts_o, px_o, qty_o, oid_o, kind_o,
+                                 side_o, fl_o, v_o, reg_o)
+                # else: nothing to do at an empty level that is at or above target (cannot happen)
+        else:
+            # ================= market order
+            informed = u >= lp_rate + noise_rate
+            if informed:
+                vh = vg[int((t + horizon) / _V_DT) & GM]
+                if nlev[0] > 0 and nlev[1] > 0:
+                    mid = 0.5 * (best[0] + best[1])
+                else:
+                    mid = r
+                gap = vh - mid
+                if gap > threshold:
+                    aggr = 1
+                elif gap < -threshold:
+                    aggr = -1
+                else:
+                    aggr = 0
+                q = _geom(st, informed_qty)
+                flag = FLAG_INFORMED
+            else:
+                vh = 0.0
+                aggr = 1 if _u(st) < 0.5 else -1
+                q = _geom(st, noise_qty)
+                flag = 0
+            if aggr != 0:
+                s = 1 if aggr == 1 else 0   # passive side
+                side_v = ASK if s == 1 else BID
+                done = 0
+                while q > 0 and nlev[s] > 0 and i < n:
+                    p = best[s]
+                    if informed and ((aggr == 1 and p > vh) or (aggr == -1 and p < vh)):
+                        break
+                    x = p & MASK
+                    oq = q_qty[s, x, 0]
+                    take = q if q < oq else oq
+                    i = _row(i, ts, EXECUTE, side_v, p, take, q_id[s, x, 0], flag, v, reg, ts_o, px_o, qty_o,
+                             oid_o, kind_o, side_o, fl_o, v_o, reg_o)
+                    q -= take
+                    done += take
+                    lvl[s, x] -= take
+                    if take == oq:
+                        _remove_at(q_id, q_qty, cnt, s, x, 0)
+                        if cnt[s, x] == 0:
+                            _level_emptied(s, p, cnt, nlev, best, worst, MASK)
+                    else:
+                        q_qty[s, x, 0] = oq - take
+                if done > 0:
+                    r += lp_impact * aggr
+    return i
+
+
+@njit(cache=True, inline="always")
+def _level_emptied(s, p, cnt, nlev, best, worst, MASK):
+    """Level p of side s has no orders left: fix the level count and the best/worst prices."""
+    nlev[s] -= 1
+    if nlev[s] == 0:
+        return
+    step = -1 if s == 0 else 1   # from the best toward the worst
+    if p == best[s]:
+        q = p + step
+        while cnt[s, q & MASK] == 0:
+            q += step
+        best[s] = q
+    elif p == worst[s]:
+        q = p - step
+        while cnt[s, q & MASK] == 0:
+            q -= step
+        worst[s] = q
+
+
+# --------------------------------------------------------------------------------------------- A-S kernel
+@njit(cache=True)
+def _as_kernel(n, seed, start_ts, m0, sig_tick, mo_rate, k_tick, mid_rate, n_levels, level_qty, trade_qty,
+               ts_o, px_o, qty_o, kind_o, side_o, v_o):
+    st = np.empty(1, np.uint64)
+    st[0] = seed
+    _u(st)
+    S = float(m0)
+    M = m0
+    floor_s = 2.0 * n_levels + 5.0
+    ts = start_ts
+    i = 0
+    # snapshot: asks from the inside out then bids
+    for j in range(1, n_levels + 1):
+        if i < n:
+            i = _as_row(i, ts, DEPTH, ASK, M + j, level_qty, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+        if i < n:
+            i = _as_row(i, ts, DEPTH, BID, M - j, level_qty, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+    lam = mid_rate + 2.0 * mo_rate
+    last_mid_t = 0.0
+    while i < n:
+        dt = _exp1(st) / lam
+        ts += int(dt * 1e9)
+        t = (ts - start_ts) * 1e-9
+        if _u(st) * lam < mid_rate:
+            S += sig_tick * math.sqrt(t - last_mid_t) * _normal(st)
+            last_mid_t = t
+            if S < floor_s:
+                S = 2.0 * floor_s - S
+            M2 = int(math.floor(S + 0.5))
+            if M2 > M:
+                # up: new far asks first, then remove inner asks, then inner bids in, far bids out
+                lo_new = M2 + 1
+                hi_new = M2 + n_levels
+                lo_old = M + 1
+                hi_old = M + n_levels
+                for p in range(max(hi_old + 1, lo_new), hi_new + 1):
+                    if i < n:
+                        i = _as_row(i, ts, DEPTH, ASK, p, level_qty, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+                for p in range(lo_old, min(lo_new - 1, hi_old) + 1):
+                    if i < n:
+                        i = _as_row(i, ts, DEPTH, ASK, p, 0, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+                blo_old = M - n_levels
+                bhi_old = M - 1
+                blo_new = M2 - n_levels
+                bhi_new = M2 - 1
+                for p in range(bhi_new, max(bhi_old + 1, blo_new) - 1, -1):
+                    if i < n:
+                        i = _as_row(i, ts, DEPTH, BID, p, level_qty, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+                for p in range(blo_old, min(blo_new - 1, bhi_old) + 1):
+                    if i < n:
+                        i = _as_row(i, ts, DEPTH, BID, p, 0, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+                M = M2
+            elif M2 < M:
+                # down: new far bids first, remove inner bids, then inner asks in, far asks out
+                blo_old = M - n_levels
+                bhi_old = M - 1
+                blo_new = M2 - n_levels
+                bhi_new = M2 - 1
+                for p in range(min(blo_old - 1, bhi_new), blo_new - 1, -1):
+                    if i < n:
+                        i = _as_row(i, ts, DEPTH, BID, p, level_qty, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+                for p in range(bhi_old, max(bhi_new + 1, blo_old) - 1, -1):
+                    if i < n:
+                        i = _as_row(i, ts, DEPTH, BID, p, 0, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+                lo_old = M + 1
+                hi_old = M + n_levels
+                lo_new = M2 + 1
+                hi_new = M2 + n_levels
+                for p in range(lo_new, min(lo_old - 1, hi_new) + 1):
+                    if i < n:
+                        i = _as_row(i, ts, DEPTH, ASK, p, level_qty, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+                for p in range(hi_old, max(hi_new + 1, lo_old) - 1, -1):
+                    if i < n:
+                        i = _as_row(i, ts, DEPTH, ASK, p, 0, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+                M = M2
+        else:
+            aggr = 1 if _u(st) < 0.5 else -1
+            depth = int(math.floor(_exp1(st) / k_tick))  # floor(D), D ~ Exp(k) in ticks
+            p = M + aggr * (depth + 1)
+            if p > 0:
+                i = _as_row(i, ts, TRADE, aggr, p, trade_qty, S, ts_o, px_o, qty_o, kind_o, side_o, v_o)
+    return i
+
+
+@njit(cache=True, inline="always")
+def _as_row(i, ts, kind, side, price, qty, v, ts_o, px_o, qty_o, kind_o, side_o, v_o):
+    ts_o[i] = ts
+    px_o[i] = price
+    qty_o[i] = qty
+    kind_o[i] = kind
+    side_o[i] = side
+    v_o[i] = v
+    return i + 1
+
+
+# --------------------------------------------------------------------------------------------- entry point
+def generate_market(preset: Union[str, Params], n_rows: int, seed: int = 0, **overrides: Any) -> Market:
+    """Generate ``n_rows`` rows of a synthetic market with ground truth, deterministic for ``seed``.
+
+    ``preset`` is a bundled name (:data:`PRESETS`) or a :class:`MarketParams` / :class:`ASMarketParams`;
+    ``overrides`` replace single parameters (ValueError for an unknown name or an out-of-range value).
+    """
+    if isinstance(preset, str):
+        name = preset
+        base = preset_params(preset)
+    elif isinstance(preset, (MarketParams, ASMarketParams)):
+        name = ""
+        base = preset
+    else:
+        raise ValueError(f"generate_market: preset must be a name or MarketParams/ASMarketParams, "
+                         f"got {type(preset).__name__}")
+    if overrides:
+        known = {f.name for f in dataclasses.fields(base)}
+        bad = sorted(set(overrides) - known)
+        if bad:
+            raise ValueError(f"generate_market: unknown parameter {bad[0]!r} for preset {name or base.model!r} "
+                             f"(known: {', '.join(sorted(known))})")
+        base = dataclasses.replace(base, **overrides)
+    base.check()
+    n = int(n_rows)
+    if n < 0:
+        raise ValueError("generate_market: n_rows must be >= 0")
+    if isinstance(seed, bool) or int(seed) < 0:
+        raise ValueError("generate_market: seed must be an integer >= 0")
+
+    out = np.zeros(n, dtype=EVENT_DTYPE)
+    out["recv_ts"] = NO_TS
+    truth = np.zeros(n, np.float64)
+    regime = np.zeros(n, np.uint8)
+    state = _seed_state(seed)
+    if isinstance(base, MarketParams):
+        fp = np.array([float(getattr(base, k)) for k in _L3_FLOATS], np.float64)
+        got = _l3_kernel(n, state, np.int64(base.start_ts), np.int64(base.base_price), int(base.n_levels), fp,
+                         out["exch_ts"], out["price"], out["qty"], out["order_id"], out["kind"], out["side"],
+                         out["flags"], truth, regime)
+        info = {"model": "l3"}
+    else:
+        tick = float(base.tick_size)
+        m0 = int(round(base.s0 / tick))
+        sig_tick = base.sigma / tick / math.sqrt(base.time_unit_s)
+        mo_rate = base.A / base.time_unit_s
+        k_tick = base.k * tick
+        got = _as_kernel(n, state, np.int64(base.start_ts), np.int64(m0), float(sig_tick), float(mo_rate),
+                         float(k_tick), float(base.mid_rate), int(base.n_levels), np.int64(base.level_qty),
+                         np.int64(base.trade_qty), out["exch_ts"], out["price"], out["qty"], out["kind"],
+                         out["side"], truth)
+        info = {"model": "as", "sigma_ticks_per_sqrt_s": sig_tick, "mo_rate_per_s_per_side": mo_rate,
+                "k_per_tick": k_tick}
+    if got != n:  # pragma: no cover - the kernels always fill the array
+        raise RuntimeError(f"generate_market: kernel wrote {got} of {n} rows")
+    return Market(events=out, truth=truth, regime=regime, params=base, preset=name, seed=int(seed), info=info)
+
+
+# --------------------------------------------------------------------------------------------- analysis
+@njit(cache=True)
+def _top_kernel(kind, side, price, qty, bb, bq, ba, aq):
+    """Best bid/ask price and size after each row (L2 or L3; TRADE rows change nothing)."""
+    n = len(kind)
+    if n == 0:
+        return
+    lo = price.min()
+    hi = price.max()
+    span = hi - lo + 1
+    bid = np.zeros(span, np.int64)
+    ask = np.zeros(span, np.int64)
+    b = -1      # index of best bid, -1 none
+    a = span    # index of best ask, span none
+    for r in range(n):
+        k = kind[r]
+        x = price[r] - lo
+        s = side[r]
+        if k == DEPTH:
+            if s == 1:
+                bid[x] = qty[r]
+            else:
+                ask[x] = qty[r]
+        elif k == ADD:
+            if s == 1:
+                bid[x] += qty[r]
+            else:
+                ask[x] += qty[r]
+        elif k == CANCEL or k == DELETE or k == EXECUTE:
+            if s == 1:
+                bid[x] -= qty[r]
+            else:
+                ask[x] -= qty[r]
+        elif k == 3:  # CLEAR
+            if s >= 0:
+                bid[:] = 0
+                b = -1
+            if s <= 0:
+                ask[:] = 0
+                a = span
+        # fix the best indices
+        if k == TRADE or k == 3:
+            pass
+        elif s == 1:
+            if bid[x] > 0 and x > b:
+                b = x
+            while b >= 0 and bid[b] == 0:
+                b -= 1
+        elif s == -1:
+            if ask[x] > 0 and x < a:
+                a = x
+            while a < span and ask[a] == 0:
+                a += 1
+        if b >= 0:
+            bb[r] = b + lo
+            bq[r] = bid[b]
+        else:
+            bb[r] = -1
+            bq[r] = 0
+        if a < span:
+            ba[r] = a + lo
+            aq[r] = ask[a]
+        else:
+            ba[r] = -1
+            aq[r] = 0
+
+
+def top_of_book(events: np.ndarray) -> dict[str, np.ndarray]:
+    """Best bid/ask price (ticks; -1 when the side is empty) and size (lots) after every row."""
+    n = len(events)
+    out = {k: np.empty(n, np.int64) for k in ("bid_px", "bid_qty", "ask_px", "ask_qty")}
+    _top_kernel(events["kind"], events["side"], events["price"], events["qty"], out["bid_px"], out["bid_qty"],
+                out["ask_px"], out["ask_qty"])
+    return out
+
+
+def ofi_stats(events: np.ndarray, interval_ns: int = 1_000_000_000) -> dict[str, float]:
+    """Level-1 OFI (Cont, Kukanov, Stoikov 2014) per interval against the same and the next interval's mid move.
+
+    The book state is taken at the end of each timestamp group; e_n is summed over each interval of
+    ``interval_ns``; the mid change of an interval is the mid at its last group minus the mid at the
+    previous interval's last group (ticks). Returns the number of intervals, the correlation and R² of
+    next-interval mid change on OFI, and the contemporaneous R².
+    """
+    import pandas as pd
+
+    top = top_of_book(events)
+    ts = events["exch_ts"]
+    last = np.ones(len(ts), bool)
+    last[:-1] = ts[1:] != ts[:-1]
+    df = pd.DataFrame({k: v[last] for k, v in top.items()})
+    df["ts"] = ts[last]
+    df = df[(df.bid_px > 0) & (df.ask_px > 0)].reset_index(drop=True)
+    pb, qb, pa, qa = (df[c].to_numpy() for c in ("bid_px", "bid_qty", "ask_px", "ask_qty"))
+    e = np.zeros(len(df))
+    e[1:] = ((pb[1:] >= pb[:-1]) * qb[1:] - (pb[1:] <= pb[:-1]) * qb[:-1]
+             - (pa[1:] <= pa[:-1]) * qa[1:] + (pa[1:] >= pa[:-1]) * qa[:-1])
+    df["e"] = e
+    df["mid"] = 0.5 * (pb + pa)
+    b = (df.ts - df.ts.iloc[0]) // int(interval_ns)
+    g = df.groupby(b).agg(ofi=("e", "sum"), mid=("mid", "last"))
+    g = g.reindex(range(int(b.iloc[-1]) + 1))
+    g["mid"] = g["mid"].ffill()
+    g["ofi"] = g["ofi"].fillna(0.0)
+    g["dmid"] = g["mid"].diff()
+    g["dmid_next"] = g["dmid"].shift(-1)
+    g = g.iloc[1:-1]
+    c_next = float(np.corrcoef(g.ofi, g.dmid_next)[0, 1])
+    c_now = float(np.corrcoef(g.ofi, g.dmid)[0, 1])
+    return {"intervals": int(len(g)), "corr_next": c_next, "r2_next": c_next ** 2,
+            "corr_now": c_now, "r2_now": c_now ** 2}
+
+
+def market_orders(events: np.ndarray) -> np.ndarray:
+    """Row index of the first EXECUTE of each market order (a same-timestamp run of consecutive EXECUTE rows)."""
+    ex = np.flatnonzero(events["kind"] == EXECUTE)
+    if len(ex) == 0:
+        return ex
+    ts = events["exch_ts"][ex]
+    first = np.ones(len(ex), bool)
+    first[1:] = (ts[1:] != ts[:-1]) | (ex[1:] != ex[:-1] + 1)
+    return ex[first]
+
+
+def _main(argv=None) -> int:  # pragma: no cover - documentation helper
+    """``python -m mmsim.data.market {ofi,toxicity,as} [--rows N] [--seed S]``: the tables of docs/synthetic.md."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mmsim.data.market")
+    ap.add_argument("what", choices=("ofi", "toxicity", "as"))
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--interval-ms", type=float, default=1000.0, help="OFI interval (ofi)")
+    a = ap.parse_args(argv)
+    l3 = [name for name, p in PRESETS.items() if p.model == "l3"]
+    if a.what == "ofi":
+        print("| preset | intervals | corr(OFI, next Δmid) | R² next | R² same interval |")
+        print("|---|---|---|---|---|")
+        for name in l3:
+            st = ofi_stats(generate_market(name, a.rows, a.seed).events, int(a.interval_ms * 1e6))
+            print(f"| {name} | {st['intervals']} | {st['corr_next']:.3f} | {st['r2_next']:.3f} | {st['r2_now']:.3f} |")
+    elif a.what == "toxicity":
+        hs = (0.1, 1.0, 5.0, 30.0)
+        print("| preset | informed share of MOs (calm / burst / news) | mid markout informed, ticks at "
+              + " / ".join(f"{h:g} s" for h in hs) + " | noise | fair value − mid before, informed at 1 s | noise |")
+        print("|---|---|---|---|---|---|")
+        for name in l3:
+            m = generate_market(name, a.rows, a.seed)
+            ev = m.events
+            top = top_of_book(ev)
+            mid = 0.5 * (top["bid_px"] + top["ask_px"])
+            mo = market_orders(ev)
+            aggr = -ev["side"][mo].astype(np.int64)
+            inf = (ev["flags"][mo] & FLAG_INFORMED) != 0
+            reg = m.regime[mo]
+            shares = " / ".join("–" if not (reg == r).any() else f"{inf[reg == r].mean():.2f}" for r in (0, 1, 2))
+            before = mo - 1
+            mi, mn = [], []
+            fi = fn = 0.0
+            for h in hs:
+                after = np.searchsorted(ev["exch_ts"], ev["exch_ts"][mo] + int(h * 1e9), side="right") - 1
+                ok = after < len(ev) - 1
+                mk = aggr * (mid[after] - mid[before])
+                mi.append(mk[ok & inf].mean())
+                mn.append(mk[ok & ~inf].mean())
+                if h == 1.0:
+                    fv = aggr * (m.truth[after] - mid[before])
+                    fi, fn = fv[ok & inf].mean(), fv[ok & ~inf].mean()
+            print(f"| {name} | {shares} | " + " / ".join(f"{x:.2f}" for x in mi) + " | "
+                  + " / ".join(f"{x:.2f}" for x in mn) + f" | {fi:.2f} | {fn:.2f} |")
+    else:
+        p = PRESETS["avellaneda_stoikov"]
+        m = generate_market("avellaneda_stoikov", a.rows, a.seed)
+        ev = m.events
+        top = top_of_book(ev)
+        tr = np.flatnonzero(ev["kind"] == TRADE)
+        tr = tr[tr > 0]
+        reach = ev["side"][tr].astype(np.int64) * (ev["price"][tr] - (top["bid_px"][tr - 1] + 1))
+        units = (int(ev["exch_ts"][-1]) - int(ev["exch_ts"][0])) / 1e9 / p.time_unit_s
+        print(f"{a.rows:,} rows, {units:.1f} time units of {p.time_unit_s:g} s, {len(tr):,} prints")
+        print("| δ ticks | δ price | A·e^{−kδ} per side per unit | measured |")
+        print("|---|---|---|---|")
+        for j in (1, 10, 25, 50, 100, 150, 200, 300):
+            d = j * p.tick_size
+            print(f"| {j} | {d:.2f} | {p.A * math.exp(-p.k * d):.1f} | {(reach > j).sum() / 2 / units:.1f} |")
+        js = np.arange(0, 300, 10)
+        fit = np.polyfit(js * p.tick_size, np.log([(reach > j).sum() for j in js]), 1)
+        mid = m.truth[np.r_[True, np.diff(m.truth) != 0]]
+        sig = float(np.std(np.diff(mid)) / math.sqrt(units / len(mid)) * p.tick_size)
+        print(f"fit: k = {-fit[0]:.3f}, A = {math.exp(fit[1]) / 2 / units:.1f}; mid sigma = {sig:.3f} per sqrt(unit)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main())

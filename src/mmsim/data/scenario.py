@@ -1,0 +1,527 @@
+"""Scenario files: one small, strict TOML per market setup (data source, instrument, latency, fees, engine).
+
+::
+
+    [scenario]    name, description
+    [instrument]  tick_size (required), lot_size, symbol
+    [source]      kind = "synthetic_l2" (n_rows, seed, generator parameters) | "synthetic_market" (preset,
+                  n_rows, seed, the preset's parameters, mmsim.data.market) | "events_parquet" (path); repair
+    [latency]     feed, entry, cancel, response, compute      (latency specs, docs/latency.md)
+    [fees]        maker_bps, taker_bps
+    [engine]      queue_model, queue_power, timer_interval, wake_on_feed, wake_on_response, post_only,
+                  crossed_policy
+    [strategy]    default
+
+Unknown tables or keys and wrong types raise :class:`mmsim.errors.ConfigError` naming the file and the key.
+Relative paths (``path``, ``empirical:FILE``) are relative to the scenario file. Bundled scenarios live in
+the repository's ``scenarios/`` folder (``mmsim scenarios list``). Format reference: docs/cli.md.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from mmsim._paths import PACKAGE_DIR, checkout_root
+from mmsim.errors import ConfigError, DataError
+from mmsim.data.latency import parse_duration, parse_latency
+from mmsim.records import DEFAULT_CONFIG, QUEUE_MODELS, Instrument
+
+__all__ = ["Scenario", "load_scenario", "list_scenarios", "scenario_path", "SCENARIO_DIRS", "LATENCY_LEGS"]
+
+#: Where bundled scenarios are looked up, in order: ``mmsim/scenarios/`` (where the wheel installs them), then
+#: the repository's ``scenarios/`` when the package is imported from its source checkout (editable install).
+SCENARIO_DIRS = (PACKAGE_DIR / "scenarios",) + ((_root / "scenarios",) if (_root := checkout_root()) else ())
+
+LATENCY_LEGS = ("feed", "entry", "cancel", "response", "compute")
+CROSSED_POLICIES = ("error", "repair")
+SOURCE_KINDS = ("synthetic_l2", "synthetic_market", "events_parquet", "store")
+DEFAULT_STRATEGY = "symmetric:half_spread=1,size=1"
+#: compute latency "measured" / "measured:xF": the strategy's measured wall time times F (mmsim.engine.sim).
+_MEASURED_RE = re.compile(r"^measured(:x(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)?$")
+
+
+# --------------------------------------------------------------------------------------------- types
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _t_str(v):
+    if not isinstance(v, str):
+        raise TypeError("a string")
+    return v
+
+
+def _t_int(v):
+    if not _is_int(v):
+        raise TypeError("an integer")
+    return v
+
+
+def _t_float(v):
+    if not (_is_int(v) or isinstance(v, float)) or not math.isfinite(v):
+        raise TypeError("a finite number")
+    return float(v)
+
+
+def _t_bool(v):
+    if not isinstance(v, bool):
+        raise TypeError("true or false")
+    return v
+
+
+def _t_latency(v):
+    if not (isinstance(v, str) or _is_int(v)):
+        raise TypeError("a latency spec string (e.g. \"2ms\") or an integer of ns")
+    return v
+
+
+def _t_duration(v):
+    if _is_int(v):
+        if v < 0:
+            raise ValueError("must be >= 0")
+        return v
+    if isinstance(v, str):
+        return parse_duration(v, "duration")  # ConfigError text re-labelled by the caller
+    raise TypeError("a duration string (e.g. \"100ms\") or an integer of ns")
+
+
+def _positive(x):
+    if not x > 0:
+        raise ValueError("must be > 0")
+    return x
+
+
+def _nonneg(x):
+    if not x >= 0:
+        raise ValueError("must be >= 0")
+    return x
+
+
+def _one_of(*choices):
+    def check(v):
+        if v not in choices:
+            raise ValueError(f"must be one of {', '.join(repr(c) for c in choices)}")
+        return v
+    return check
+
+
+def _chain(*fs):
+    def run(v):
+        for f in fs:
+            v = f(v)
+        return v
+    return run
+
+
+#: table -> key -> converter (raises TypeError "expected ..." / ValueError "reason").
+SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "scenario": {"name": _t_str, "description": _t_str},
+    "instrument": {"tick_size": _chain(_t_float, _positive), "lot_size": _chain(_t_float, _positive),
+                   "symbol": _t_str},
+    "source": {"kind": _chain(_t_str, _one_of(*SOURCE_KINDS)), "path": _t_str, "repair": _t_bool,
+               "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg), "preset": _t_str,
+               "from_ts": _t_int, "until_ts": _t_int},
+    "latency": {leg: _t_latency for leg in LATENCY_LEGS},
+    "fees": {"maker_bps": _t_float, "taker_bps": _t_float},
+    "engine": {"queue_model": _chain(_t_str, _one_of(*QUEUE_MODELS)),
+               "queue_power": _chain(_t_float, _positive),
+               "timer_interval": _t_duration,
+               "wake_on_feed": _t_bool, "wake_on_response": _t_bool, "post_only": _t_bool,
+               "crossed_policy": _chain(_t_str, _one_of(*CROSSED_POLICIES))},
+    "strategy": {"default": _t_str},
+}
+_REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
+_TIME_RANGE = {"from_ts", "until_ts"}  # exchange-time window [from_ts, until_ts), int ns, for every source
+_SOURCE_KEYS = {"synthetic_l2": {"kind", "n_rows", "seed", "repair"} | _TIME_RANGE,
+                "synthetic_market": {"kind", "preset", "n_rows", "seed", "repair"} | _TIME_RANGE,
+                "events_parquet": {"kind", "path", "repair"} | _TIME_RANGE,
+                "store": {"kind", "path"} | _TIME_RANGE}
+#: generate_l2 keywords a scenario may not set (they come from elsewhere).
+_GEN_RESERVED = {"n_rows", "seed", "tick_size", "lot_size"}
+
+
+def _generator() -> Callable[..., np.ndarray]:
+    from mmsim.data.synthetic import generate_l2
+    return generate_l2
+
+
+#: generate_market parameters a scenario may not set (tick_size comes from [instrument]).
+_MARKET_RESERVED = {"tick_size"}
+
+
+def _market_presets() -> list[str]:
+    from mmsim.data.market import preset_names
+    return preset_names()
+
+
+def _market_params(preset: str) -> dict[str, Callable[[Any], Any]]:
+    """Parameters of a ``generate_market`` preset a scenario may override, typed by the preset's values."""
+    import dataclasses
+
+    from mmsim.data.market import preset_params
+
+    out: dict[str, Callable[[Any], Any]] = {}
+    for f in dataclasses.fields(preset_params(preset)):
+        if f.name in _MARKET_RESERVED:
+            continue
+        out[f.name] = _t_int if f.type in ("int", int) else _t_float
+    return out
+
+
+def _generator_params() -> dict[str, Callable[[Any], Any]]:
+    """Keyword parameters of ``generate_l2`` a scenario may set, typed by their defaults."""
+    try:
+        sig = inspect.signature(_generator())
+    except ImportError:  # pragma: no cover - the generator ships with the package
+        return {}
+    out: dict[str, Callable[[Any], Any]] = {}
+    for p in sig.parameters.values():
+        if p.name in _GEN_RESERVED or p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+            continue
+        d = p.default
+        if isinstance(d, bool):
+            out[p.name] = _t_bool
+        elif _is_int(d):
+            out[p.name] = _t_int
+        elif isinstance(d, float):
+            out[p.name] = _t_float
+        elif isinstance(d, str):
+            out[p.name] = _t_str
+        else:
+            out[p.name] = lambda v: v
+    return out
+
+
+# --------------------------------------------------------------------------------------------- Scenario
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    path: Path
+    instrument: Instrument
+    source: dict
+    latency: dict = field(default_factory=dict)   # leg -> spec (str or int ns), paths resolved
+    fees: dict = field(default_factory=dict)
+    engine: dict = field(default_factory=dict)
+    strategy: str = DEFAULT_STRATEGY
+    #: validation report of the last load_events() (mmsim.data.validate.validate_events)
+    report: Optional[dict] = None
+
+    @property
+    def source_name(self) -> str:
+        if self.source["kind"] in ("events_parquet", "store"):
+            return str(self.source["path"])
+        return f"{self.name} ({self.source['kind']})"
+
+    def load_events(self, limit: Optional[int] = None) -> tuple[Any, Instrument]:
+        """Read or generate the events (the time range, then the first ``limit`` rows), validated:
+        ``(events, instrument)``. A ``store`` source gives an EventStore view, streamed by simulate()."""
+        from mmsim.data.validate import validate_events
+
+        if limit is not None and (not _is_int(limit) or limit <= 0):
+            raise ConfigError(f"row limit {limit!r}: must be a positive integer")
+        kind = self.source["kind"]
+        start, end = self.source.get("from_ts"), self.source.get("until_ts")
+        if kind == "store":
+            from mmsim.data.store import EventStore
+
+            store = EventStore(self.source["path"])
+            got = store.instrument
+            if (got.tick_size, got.lot_size) != (self.instrument.tick_size, self.instrument.lot_size):
+                raise ConfigError(f"{self.path}: [instrument] tick_size/lot_size {self.instrument.tick_size}/"
+                                  f"{self.instrument.lot_size} differ from the store's {got.tick_size}/{got.lot_size}")
+            view = store.window(start, end, limit)
+            self.report = {"mode": view.meta["mode"], "n_rows": view.n_rows, "n_dropped": 0,
+                           "conversion": store.meta.get("report", {})}
+            return view, self.instrument
+        if kind == "synthetic_l2":
+            events = self._synthetic()
+        elif kind == "synthetic_market":
+            events = self._market(limit)
+        else:
+            events = _read_events_parquet(Path(self.source["path"]), self.source_name, self.instrument, limit)
+        if start is not None or end is not None:
+            ts = events["exch_ts"]
+            keep = np.ones(len(events), bool)
+            if start is not None:
+                keep &= ts >= start
+            if end is not None:
+                keep &= ts < end
+            events = events[keep]
+            if len(events) == 0:
+                raise ConfigError(f"{self.path}: [source] from_ts/until_ts: no events in that time range")
+        if limit is not None:
+            events = events[:limit]
+        events, self.report = validate_events(events, self.source_name, repair=self.source.get("repair", False))
+        return events, self.instrument
+
+    def _synthetic(self) -> np.ndarray:
+        gen = _generator()
+        params = {k: v for k, v in self.source.items()
+                  if k not in ("kind", "n_rows", "seed", "repair", "from_ts", "until_ts")}
+        kwargs = dict(params, tick_size=self.instrument.tick_size)
+        if "lot_size" in inspect.signature(gen).parameters:
+            kwargs["lot_size"] = self.instrument.lot_size
+        try:
+            return gen(self.source["n_rows"], self.source.get("seed", 0), **kwargs)
+        except ValueError as e:
+            raise ConfigError(f"{self.path}: [source]: {e}") from None
+
+    def _market(self, limit: Optional[int]) -> np.ndarray:
+        from mmsim.data.market import generate_market, preset_params
+
+        preset = self.source["preset"]
+        params = {k: v for k, v in self.source.items()
+                  if k not in ("kind", "preset", "n_rows", "seed", "repair", "from_ts", "until_ts")}
+        if hasattr(preset_params(preset), "tick_size"):
+            params["tick_size"] = self.instrument.tick_size
+        n = self.source["n_rows"] if limit is None else min(limit, self.source["n_rows"])
+        try:  # the generator is sequential: the first `limit` rows of a run are a shorter run
+            return generate_market(preset, n, self.source.get("seed", 0), **params).events
+        except ValueError as e:
+            raise ConfigError(f"{self.path}: [source]: {e}") from None
+
+    def sim_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``mmsim.engine.sim.simulate`` this scenario sets (latencies, fees, engine)."""
+        e = {**_ENGINE_DEFAULTS, **self.engine}
+        return {
+            **{f"{leg}_latency": self.latency.get(leg, "0") for leg in LATENCY_LEGS},
+            "queue_model": e["queue_model"],
+            "queue_power": e["queue_power"],
+            "maker_fee_bps": self.fees.get("maker_bps", 0.0),
+            "taker_fee_bps": self.fees.get("taker_bps", 0.0),
+            "timer_interval_ns": e["timer_interval"],
+            "wake_on_feed": e["wake_on_feed"],
+            "wake_on_response": e["wake_on_response"],
+            "post_only": e["post_only"],
+            "crossed_policy": e["crossed_policy"],
+        }
+
+
+_ENGINE_DEFAULTS = {
+    "queue_model": DEFAULT_CONFIG["queue_model"],
+    "queue_power": DEFAULT_CONFIG["queue_power"],
+    "timer_interval": DEFAULT_CONFIG["timer_interval_ns"],
+    "wake_on_feed": DEFAULT_CONFIG["wake_on_feed"],
+    "wake_on_response": DEFAULT_CONFIG["wake_on_response"],
+    "post_only": DEFAULT_CONFIG["post_only"],
+    "crossed_policy": DEFAULT_CONFIG["crossed_policy"],
+}
+
+
+# --------------------------------------------------------------------------------------------- lookup
+def list_scenarios() -> list[str]:
+    """Names of the bundled scenarios, sorted."""
+    names: set[str] = set()
+    for d in SCENARIO_DIRS:
+        if d.is_dir():
+            names.update(p.stem for p in d.glob("*.toml"))
+    return sorted(names)
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    """The TOML file of a bundled name, or the given path. ConfigError if neither exists."""
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith(".toml"):
+        p = Path(text).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"scenario file {text} not found")
+        return p
+    for d in SCENARIO_DIRS:
+        p = d / f"{text}.toml"
+        if p.is_file():
+            return p
+    bundled = ", ".join(list_scenarios()) or "none found"
+    raise ConfigError(f"unknown scenario '{text}' (bundled: {bundled}; or give a path to a .toml file)")
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load and check a bundled scenario by name, or a scenario file by path."""
+    path = scenario_path(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    return _build(doc, path)
+
+
+def _build(doc: dict, path: Path) -> Scenario:
+    base = path.resolve().parent
+    unknown = [k for k in doc if k not in SCHEMA]
+    if unknown:
+        raise ConfigError(f"{path}: unknown table [{unknown[0]}] (known: {', '.join(SCHEMA)})")
+    for table in doc:
+        if not isinstance(doc[table], dict):
+            raise ConfigError(f"{path}: {table} must be a table [{table}]")
+    for table, keys in _REQUIRED.items():
+        if table not in doc:
+            raise ConfigError(f"{path}: missing table [{table}]")
+        for k in keys:
+            if k not in doc[table]:
+                raise ConfigError(f"{path}: [{table}] {k}: missing")
+
+    source_kind = doc["source"].get("kind")
+    schema = {t: dict(s) for t, s in SCHEMA.items()}
+    market_params: dict[str, Callable[[Any], Any]] = {}
+    if source_kind == "synthetic_l2":
+        schema["source"].update({k: v for k, v in _generator_params().items() if k not in schema["source"]})
+    elif source_kind == "synthetic_market":
+        preset = doc["source"].get("preset")
+        if preset is None:
+            raise ConfigError(f"{path}: [source] preset: missing (needed by kind = \"synthetic_market\"; "
+                              f"one of {', '.join(_market_presets())})")
+        if not isinstance(preset, str):
+            raise ConfigError(f"{path}: [source] preset: expected a string, got {preset!r}")
+        if preset not in _market_presets():
+            raise ConfigError(f"{path}: [source] preset: {preset!r} must be one of "
+                              f"{', '.join(repr(p) for p in _market_presets())}")
+        market_params = _market_params(preset)
+        schema["source"].update({k: v for k, v in market_params.items() if k not in schema["source"]})
+
+    vals: dict[str, dict] = {}
+    for table, entries in doc.items():
+        vals[table] = {}
+        for k, v in entries.items():
+            conv = schema[table].get(k)
+            if conv is None:
+                known = ", ".join(schema[table])
+                raise ConfigError(f"{path}: [{table}] {k}: unknown key (known: {known})")
+            try:
+                vals[table][k] = conv(v)
+            except TypeError as e:
+                raise ConfigError(f"{path}: [{table}] {k}: expected {e}, got {v!r}") from None
+            except (ValueError, ConfigError) as e:
+                msg = str(e).removeprefix("duration: ")
+                raise ConfigError(f"{path}: [{table}] {k}: {v!r} {msg}") from None
+
+    source = vals["source"]
+    kind = source["kind"]
+    allowed = _SOURCE_KEYS[kind] | (set(_generator_params()) if kind == "synthetic_l2" else set()) \
+        | set(market_params)
+    for k in source:
+        if k not in allowed:
+            raise ConfigError(f"{path}: [source] {k}: not a parameter of kind = \"{kind}\" "
+                              f"(allowed: {', '.join(sorted(allowed))})")
+    if kind in ("synthetic_l2", "synthetic_market") and "n_rows" not in source:
+        raise ConfigError(f"{path}: [source] n_rows: missing (needed by kind = \"{kind}\")")
+    if kind == "synthetic_market":
+        _check_market(source, vals["instrument"], path)
+    if kind in ("events_parquet", "store"):
+        if "path" not in source:
+            raise ConfigError(f"{path}: [source] path: missing (needed by kind = \"{kind}\")")
+        source["path"] = str(_resolve(source["path"], base))
+    if "from_ts" in source and "until_ts" in source and source["until_ts"] <= source["from_ts"]:
+        raise ConfigError(f"{path}: [source] until_ts: must be after from_ts")
+
+    latency = {}
+    for leg, spec in vals.get("latency", {}).items():
+        latency[leg] = _check_latency(leg, spec, base, path)
+
+    inst = vals["instrument"]
+    meta = vals.get("scenario", {})
+    return Scenario(
+        name=meta.get("name", path.stem),
+        description=meta.get("description", ""),
+        path=path,
+        instrument=Instrument(tick_size=inst["tick_size"], lot_size=inst.get("lot_size", 1.0),
+                              symbol=inst.get("symbol", "")),
+        source=source,
+        latency=latency,
+        fees=vals.get("fees", {}),
+        engine=vals.get("engine", {}),
+        strategy=vals.get("strategy", {}).get("default", DEFAULT_STRATEGY),
+    )
+
+
+def _check_market(source: dict, instrument: dict, path: Path) -> None:
+    """Range-check the preset's parameters with the overrides now, so a bad value fails at load time."""
+    import dataclasses
+
+    from mmsim.data.market import preset_params
+
+    base = preset_params(source["preset"])
+    over = {k: v for k, v in source.items() if k not in _SOURCE_KEYS["synthetic_market"]}
+    if hasattr(base, "tick_size"):
+        over["tick_size"] = instrument["tick_size"]
+    try:
+        dataclasses.replace(base, **over).check()
+    except ValueError as e:
+        raise ConfigError(f"{path}: [source]: {e}") from None
+
+
+def _resolve(p: str, base: Path) -> Path:
+    q = Path(p).expanduser()
+    return q if q.is_absolute() else base / q
+
+
+def _check_latency(leg: str, spec: Any, base: Path, path: Path) -> Any:
+    """Parse now (errors name the key); return the spec with an empirical file resolved against ``base``."""
+    if isinstance(spec, str):
+        s = spec.strip()
+        if leg == "compute":  # measured[:xF], model[:xF], profile:NAME (mmsim.data.latency.compute_spec)
+            from mmsim.data.latency import compute_spec
+
+            try:
+                source, _, inner = compute_spec(s)
+            except ConfigError as e:
+                raise ConfigError(f"{path}: [latency] {leg}: {e}") from None
+            if source != "table" or inner != s:
+                return s
+        if s.lower().startswith("empirical:"):
+            s = "empirical:" + str(_resolve(s.split(":", 1)[1].strip(), base))
+        spec = s
+    try:
+        model = parse_latency(spec)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: [latency] {leg}: {e}") from None
+    if leg != "feed" and model.uses_data:
+        raise ConfigError(f"{path}: [latency] {leg}: '{spec}': 'data' is only valid for the feed leg")
+    return spec
+
+
+# --------------------------------------------------------------------------------------------- parquet
+def _read_events_parquet(path: Path, source: str, inst: Instrument, limit: Optional[int]) -> np.ndarray:
+    """EVENT_DTYPE from Parquet: integer price/qty columns are ticks/lots, float ones are converted."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mmsim.data.validate import events_from_frame, events_from_int_frame
+
+    if not path.is_file():
+        raise DataError(f"{source}: file not found")
+    try:
+        pf = pq.ParquetFile(path)
+        table = pf.read() if limit is None else _head(pf, limit)
+    except (OSError, pa.ArrowException) as e:
+        raise DataError(f"{source}: cannot read Parquet: {e}") from None
+    df = table.to_pandas()
+    import pandas as pd
+
+    if "price" in df.columns and pd.api.types.is_float_dtype(df["price"]):
+        return events_from_frame(df, source, inst.tick_size, inst.lot_size)
+    return events_from_int_frame(df, source)
+
+
+def _head(pf, limit: int):
+    import pyarrow as pa
+
+    batches, n = [], 0
+    for b in pf.iter_batches(batch_size=min(limit, 1 << 16)):
+        batches.append(b)
+        n += len(b)
+        if n >= limit:
+            break
+    if not batches:
+        return pf.schema_arrow.empty_table()
+    return pa.Table.from_batches(batches).slice(0, limit)

@@ -1,0 +1,198 @@
+"""Strategies compiled by numba as a C callback: the C++ loop calls them through a function pointer, with
+no Python in the loop.
+
+A rule is a plain function over flat arrays::
+
+    rule(ci: int64[CI_SIZE], cf: float64[CF_SIZE], params: float64[n], out: int64[5]) -> int
+    rule(ci, cf, params, features: float64[ci[CI_N_FEATURES]], out) -> int     (to read the feature bank)
+
+It writes ``out[0] = 1`` and ``out[1:5] = bid_price, bid_qty, ask_price, ask_qty`` for target quotes (or
+``out[0] = 0`` for none) and returns 0; a non-zero return stops the run with that status. An exception
+inside numba code cannot cross the C boundary (the cfunc would return 0), so rules return a status
+instead, and ``out[0]`` is preset to a sentinel that the wrapper turns into an error if left untouched.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import numba
+import numpy as np
+from numba import types
+
+from mmsim._core import CfuncStrategy, context_layout
+from mmsim.engine.strategy import Quotes
+
+_L = context_layout()
+CI_NOW: int = _L["CI_NOW"]
+CI_REASON: int = _L["CI_REASON"]
+CI_BEST_BID: int = _L["CI_BEST_BID"]
+CI_BID_QTY: int = _L["CI_BID_QTY"]
+CI_BEST_ASK: int = _L["CI_BEST_ASK"]
+CI_ASK_QTY: int = _L["CI_ASK_QTY"]
+CI_POSITION: int = _L["CI_POSITION"]
+CI_DATA_EXCH_TS: int = _L["CI_DATA_EXCH_TS"]
+CI_DATA_ARRIVAL_TS: int = _L["CI_DATA_ARRIVAL_TS"]
+CI_DATA_ROWS: int = _L["CI_DATA_ROWS"]
+CI_N_FEATURES: int = _L["CI_N_FEATURES"]
+CI_DEPTH0: int = _L["CI_DEPTH0"]   # level L: bid px, bid qty, ask px, ask qty at CI_DEPTH0 + 4L
+CI_LEVELS: int = _L["CI_LEVELS"]
+CI_SIZE: int = _L["CI_SIZE"]
+CF_EWMA_MID: int = _L["CF_EWMA_MID"]
+CF_CASH: int = _L["CF_CASH"]
+CF_TICK_SIZE: int = _L["CF_TICK_SIZE"]
+CF_LOT_SIZE: int = _L["CF_LOT_SIZE"]
+CF_PRED_MOVE: int = _L["CF_PRED_MOVE"]   # the model's predicted mid move (ticks); NaN without a model
+CF_P_DOWN: int = _L["CF_P_DOWN"]
+CF_P_FLAT: int = _L["CF_P_FLAT"]
+CF_P_UP: int = _L["CF_P_UP"]
+CF_SIZE: int = _L["CF_SIZE"]
+
+#: Written to out[0] before each call; a rule that returns 0 without replacing it failed silently.
+_UNSET = -0x6D6D73696D
+STATUS_OUT_UNSET = 1_000_001
+
+_SIG = types.int32(types.CPointer(types.int64), types.CPointer(types.float64), types.CPointer(types.float64),
+                   types.CPointer(types.float64), types.CPointer(types.int64))
+
+
+class NumbaStrategy:
+    """A compiled rule plus its parameter values; usable by both the C++ engine and the reference."""
+
+    def __init__(self, rule: Callable, param_names: tuple[str, ...], params: np.ndarray, name: str):
+        self.rule = rule                      # numba.njit dispatcher
+        self.param_names = param_names
+        self.params = np.ascontiguousarray(params, dtype=np.float64)
+        self.name = name
+        self._cfunc = _compile_cfunc(rule, max(len(param_names), 1))  # kept alive while C++ holds its address
+
+    @property
+    def address(self) -> int:
+        return self._cfunc.address
+
+    def with_params(self, **kw: float) -> "NumbaStrategy":
+        unknown = set(kw) - set(self.param_names)
+        if unknown:
+            from mmsim.errors import ConfigError
+            raise ConfigError(f"strategy {self.name}: unknown parameter(s) {sorted(unknown)}; "
+                              f"known: {list(self.param_names)}")
+        vals = dict(zip(self.param_names, self.params))
+        vals.update({k: float(v) for k, v in kw.items()})
+        clone = object.__new__(NumbaStrategy)
+        clone.rule, clone.param_names, clone.name, clone._cfunc = self.rule, self.param_names, self.name, self._cfunc
+        clone.params = np.array([vals[k] for k in self.param_names] or [0.0], dtype=np.float64)
+        return clone
+
+    def native(self) -> CfuncStrategy:
+        """The handle the C++ loop calls (function pointer + parameters)."""
+        params = self.params if len(self.params) else np.zeros(1)
+        return _GuardedCfunc(self.address, list(map(float, params)), self)
+
+    def on_wakeup(self, ctx: Any) -> Optional[Quotes]:
+        """The same rule called from Python (used by the reference engine and for debugging)."""
+        ci = np.zeros(CI_SIZE, dtype=np.int64)
+        cf = np.zeros(CF_SIZE, dtype=np.float64)
+        ci[CI_NOW], ci[CI_REASON] = ctx.now, ctx.reason
+        ci[CI_BEST_BID], ci[CI_BID_QTY], ci[CI_BEST_ASK], ci[CI_ASK_QTY] = ctx.best_bid, ctx.bid_qty, ctx.best_ask, ctx.ask_qty
+        ci[CI_POSITION] = ctx.position
+        ci[CI_DATA_EXCH_TS], ci[CI_DATA_ARRIVAL_TS], ci[CI_DATA_ROWS] = ctx.data_exch_ts, ctx.data_arrival_ts, ctx.data_rows
+        feat = np.asarray(getattr(ctx, "features", np.zeros(0)), dtype=np.float64)
+        ci[CI_N_FEATURES] = len(feat)
+        for lvl in range(CI_LEVELS):
+            b, a = ctx.depth(1, lvl), ctx.depth(-1, lvl)
+            ci[CI_DEPTH0 + 4 * lvl: CI_DEPTH0 + 4 * lvl + 4] = (b[0], b[1], a[0], a[1])
+        cf[CF_EWMA_MID], cf[CF_CASH], cf[CF_TICK_SIZE], cf[CF_LOT_SIZE] = ctx.ewma_mid, ctx.cash, ctx.tick_size, ctx.lot_size
+        nan = float("nan")
+        cf[CF_PRED_MOVE], cf[CF_P_DOWN], cf[CF_P_FLAT], cf[CF_P_UP] = (getattr(ctx, k, nan) for k in
+                                                                      ("pred_move", "p_down", "p_flat", "p_up"))
+        out = np.full(5, _UNSET, dtype=np.int64)
+        params = self.params if len(self.params) else np.zeros(1)
+        args = (ci, cf, params, feat if len(feat) else np.zeros(1), out) if _takes_features(self.rule) else (ci, cf, params, out)
+        status = int(self.rule(*args))
+        if status == 0 and out[0] == _UNSET:
+            status = STATUS_OUT_UNSET
+        if status != 0:
+            raise RuntimeError(f"cfunc returned status {status}")
+        if out[0] == 0:
+            return None
+        return Quotes(int(out[1]), int(out[2]), int(out[3]), int(out[4]))
+
+
+class _GuardedCfunc(CfuncStrategy):
+    """Keeps the Python-side strategy (and so the compiled cfunc) alive as long as the handle."""
+
+    def __init__(self, address: int, params: list, owner: NumbaStrategy):
+        super().__init__(address, params)
+        self.owner = owner
+
+
+def _takes_features(rule: Callable) -> bool:
+    import inspect
+
+    return len(inspect.signature(getattr(rule, "py_func", rule)).parameters) == 5
+
+
+def _compile_cfunc(rule: Callable, n_params: int):
+    ci_n, cf_n, unset, unset_status, n_feat_at = CI_SIZE, CF_SIZE, _UNSET, STATUS_OUT_UNSET, CI_N_FEATURES
+
+    if _takes_features(rule):
+        @numba.cfunc(_SIG, nopython=True)
+        def entry(ci_p, cf_p, p_p, f_p, out_p):
+            ci = numba.carray(ci_p, (ci_n,))
+            cf = numba.carray(cf_p, (cf_n,))
+            p = numba.carray(p_p, (n_params,))
+            feat = numba.carray(f_p, (max(ci[n_feat_at], 1),))
+            out = numba.carray(out_p, (5,))
+            out[0] = unset
+            status = rule(ci, cf, p, feat, out)
+            if status == 0 and out[0] == unset:
+                return unset_status
+            return status
+    else:
+        @numba.cfunc(_SIG, nopython=True)
+        def entry(ci_p, cf_p, p_p, f_p, out_p):
+            ci = numba.carray(ci_p, (ci_n,))
+            cf = numba.carray(cf_p, (cf_n,))
+            p = numba.carray(p_p, (n_params,))
+            out = numba.carray(out_p, (5,))
+            out[0] = unset
+            status = rule(ci, cf, p, out)
+            if status == 0 and out[0] == unset:
+                return unset_status
+            return status
+
+    return entry
+
+
+def cfunc_strategy(params: Optional[dict[str, float]] = None, name: Optional[str] = None):
+    """Decorator: compile ``rule(ci, cf, params, out) -> int`` into a :class:`NumbaStrategy`.
+
+    ``params`` gives the parameter names in order with their defaults; the rule reads them as
+    ``params[0]``, ``params[1]``, … (see docs/strategies.md).
+    """
+    params = dict(params or {})
+
+    def wrap(fn: Callable) -> NumbaStrategy:
+        jitted = numba.njit(cache=False)(fn)
+        return NumbaStrategy(jitted, tuple(params), np.array(list(params.values()) or [0.0], dtype=np.float64),
+                             name or fn.__name__)
+
+    return wrap
+
+
+@cfunc_strategy(params={"half_spread": 1.0, "size": 1.0}, name="symmetric_numba")
+def symmetric_numba(ci, cf, p, out):
+    """The fixed-spread symmetric rule (same results as the native ``symmetric``), as a cfunc."""
+    out[0] = 1
+    if ci[CI_BID_QTY] == 0 or ci[CI_ASK_QTY] == 0:
+        out[1] = 0
+        out[2] = 0
+        out[3] = 0
+        out[4] = 0
+        return 0
+    h2 = np.int64(np.round(2.0 * p[0]))
+    mid2 = ci[CI_BEST_BID] + ci[CI_BEST_ASK]
+    out[1] = (mid2 - h2) // 2
+    out[2] = np.int64(p[1])
+    out[3] = -((-(mid2 + h2)) // 2)
+    out[4] = np.int64(p[1])
+    return 0

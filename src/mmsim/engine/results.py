@@ -1,0 +1,202 @@
+"""Run results as pandas DataFrames and files: fills/orders/decisions Parquet plus summary.json.
+
+``to_frames`` keeps every raw column of the record arrays (minus padding) and adds readable ones:
+``side_name`` ("buy"/"sell"), ``liquidity`` ("maker"/"taker"), ``cause_name``, ``status_name``,
+``tif_name``, ``reason_name`` ("feed|timer"...). ``write_results`` writes each file to a temporary name in
+the output folder and renames it into place, ``summary.json`` last, so a reader never sees half a file
+and a complete ``summary.json`` means the run finished.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmsim import records as R
+from mmsim.errors import MmsimError
+
+__all__ = ["to_frames", "write_results", "format_summary", "RESULT_FILES"]
+
+RESULT_FILES = ("fills.parquet", "orders.parquet", "decisions.parquet", "summary.json")
+
+_SIDE = {1: "buy", -1: "sell"}
+_CAUSE = {R.CAUSE_TRADE: "trade", R.CAUSE_TRADE_THROUGH: "trade_through", R.CAUSE_CROSS: "cross",
+          R.CAUSE_TAKER: "taker", R.CAUSE_EXECUTE: "execute"}
+_STATUS = {R.ST_PENDING: "pending", R.ST_OPEN: "open", R.ST_FILLED: "filled", R.ST_CANCELLED: "cancelled",
+           R.ST_REJECTED: "rejected", R.ST_EXPIRED: "expired"}
+_TIF = {R.GTC: "gtc", R.POST_ONLY: "post_only", R.IOC: "ioc"}
+_WAKE = ((R.WAKE_FEED, "feed"), (R.WAKE_TIMER, "timer"), (R.WAKE_RESPONSE, "response"))
+
+
+def _names(codes: np.ndarray, mapping: dict[int, str]):
+    """Readable labels of integer codes as a pandas Categorical (unknown codes become their number)."""
+    import pandas as pd
+
+    codes = np.asarray(codes)
+    cats = list(dict.fromkeys(mapping.values()))
+    uniq = np.unique(codes)
+    cat_of = np.empty(len(uniq), dtype=np.int64)
+    for j, u in enumerate(uniq.tolist()):
+        label = mapping.get(int(u), str(int(u)))
+        if label not in cats:
+            cats.append(label)
+        cat_of[j] = cats.index(label)
+    idx = cat_of[np.searchsorted(uniq, codes)] if len(codes) else np.zeros(0, dtype=np.int64)
+    return pd.Categorical.from_codes(idx, categories=cats)
+
+
+def _frame(arr: Any, dtype: np.dtype, what: str):
+    import pandas as pd
+
+    if arr is None:
+        arr = np.zeros(0, dtype=dtype)
+    if isinstance(arr, pd.DataFrame):
+        return arr.copy()
+    arr = np.asarray(arr)
+    if arr.dtype.names is None:
+        raise TypeError(f"to_frames: {what} must be a record array of {what.upper()}_DTYPE")
+    return pd.DataFrame({name: arr[name] for name in arr.dtype.names if name != "_pad"})
+
+
+def to_frames(fills: Any, orders: Any, decisions: Any):
+    """``(fills_df, orders_df, decisions_df)`` from record arrays (DataFrames pass through, copied)."""
+    f = _frame(fills, R.FILL_DTYPE, "fill")
+    o = _frame(orders, R.ORDER_DTYPE, "order")
+    d = _frame(decisions, R.DECISION_DTYPE, "decision")
+    if "side" in f and "side_name" not in f:
+        f["side_name"] = _names(f["side"].to_numpy(), _SIDE)
+    if "maker" in f and "liquidity" not in f:
+        f["liquidity"] = _names(f["maker"].to_numpy(), {1: "maker", 0: "taker"})
+    if "cause" in f and "cause_name" not in f:
+        f["cause_name"] = _names(f["cause"].to_numpy(), _CAUSE)
+    if "side" in o and "side_name" not in o:
+        o["side_name"] = _names(o["side"].to_numpy(), _SIDE)
+    if "tif" in o and "tif_name" not in o:
+        o["tif_name"] = _names(o["tif"].to_numpy(), _TIF)
+    if "status" in o and "status_name" not in o:
+        o["status_name"] = _names(o["status"].to_numpy(), _STATUS)
+    if "reason" in d and "reason_name" not in d:
+        reason = d["reason"].to_numpy()
+        uniq = {int(r): "|".join(n for bit, n in _WAKE if int(r) & bit) or "none" for r in np.unique(reason)}
+        d["reason_name"] = _names(reason, uniq)
+    return f, o, d
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return [_jsonable(x) for x in v.tolist()]
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer, int)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return f if math.isfinite(f) else None  # JSON has no NaN/inf
+    if isinstance(v, Path):
+        return str(v)
+    if v is None or isinstance(v, str):
+        return v
+    return str(v)
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_results(out_dir: str | os.PathLike, result: Any) -> dict[str, Path]:
+    """Write ``fills.parquet``, ``orders.parquet``, ``decisions.parquet`` and ``summary.json`` to ``out_dir``.
+
+    ``result`` has ``.fills``, ``.orders``, ``.decisions`` (DataFrames or record arrays) and ``.summary``.
+    Returns the written paths by file name. An unusable ``out_dir`` raises MmsimError naming it.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise MmsimError(f"--out {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MmsimError(f"--out {out}: cannot create: {e.strerror or e}") from None
+    frames = dict(zip(("fills", "orders", "decisions"),
+                      to_frames(result.fills, result.orders, result.decisions)))
+    from mmsim.engine.chain import GENESIS, chain_hashes
+
+    chain = chain_hashes(frames["decisions"])  # tamper evidence: mmsim audit DIR
+    frames["decisions"]["chain"] = chain
+    result.summary["decision_chain"] = chain[-1] if chain else GENESIS.hex()  # printed by mmsim run: keep it
+    summary = dict(result.summary)
+    written: dict[str, Path] = {}
+    try:
+        for name, df in frames.items():
+            p = out / f"{name}.parquet"
+            _atomic_write(p, lambda tmp, df=df: df.to_parquet(tmp, index=False))
+            written[p.name] = p
+        p = out / "summary.json"
+        text = json.dumps(_jsonable(summary), indent=2, sort_keys=False) + "\n"
+
+        def write_json(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+
+        _atomic_write(p, write_json)
+        written[p.name] = p
+    except OSError as e:
+        raise MmsimError(f"--out {out}: cannot write: {e.strerror or e}") from None
+    return written
+
+
+# --------------------------------------------------------------------------------------------- text
+_ORDER = ("pnl", "position", "n_fills", "volume", "fees", "n_events", "wall_s", "events_per_s")
+_LABELS = {
+    "pnl": "PnL", "position": "position (lots)", "n_fills": "fills", "volume": "volume (lots)",
+    "fees": "fees", "n_events": "events", "wall_s": "wall time", "events_per_s": "speed",
+}
+
+
+def _fmt(key: str, v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if not math.isfinite(f):
+            return str(f)
+        if key == "wall_s":
+            return f"{f:.3f} s"
+        if key == "events_per_s":
+            return f"{f:,.0f} events/s"
+        if key in ("pnl", "fees"):
+            return f"{f:,.4f}"
+        return f"{f:.6g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt(k, x)}" for k, x in v.items()) or "-"
+    return str(v)
+
+
+def format_summary(summary: dict) -> str:
+    """Readable multi-line text: the headline numbers first, then every other key."""
+    keys = [k for k in _ORDER if k in summary] + [k for k in summary if k not in _ORDER]
+    if not keys:
+        return "(empty summary)"
+    labels = {k: _LABELS.get(k, k.replace("_", " ")) for k in keys}
+    width = max(len(s) for s in labels.values())
+    return "\n".join(f"{labels[k]:<{width}}  {_fmt(k, summary[k])}" for k in keys)

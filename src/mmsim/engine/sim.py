@@ -1,0 +1,195 @@
+"""Run a strategy over events: builds the latency streams, picks an engine, collects results.
+
+Both engines — the C++ loop (``mmsim._core.Engine``) and the pure-Python reference
+(``mmsim.reference.ReferenceEngine``) — take the same arguments::
+
+    Engine(events, arrival, latencies, config, strategy)
+
+- ``events``: EVENT_DTYPE array, validated (``mmsim.data.validate``).
+- ``arrival``: int64 per row, feed arrival time at the strategy (already monotone).
+- ``latencies``: dict of int64 arrays ``entry``, ``cancel``, ``response``, ``compute`` (each len >= 1;
+  the k-th use of a leg takes element ``k % len``).
+- ``config``: dict, keys in ``DEFAULT_CONFIG``.
+- ``strategy``: a Python object with ``on_wakeup(ctx)``, or (C++ only) a native/cfunc strategy handle.
+
+and offer ``step(n_rows) -> bool done``, ``fills()``, ``orders()``, ``decisions()`` (record arrays of
+``mmsim.records``) and ``summary() -> dict``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from mmsim.data.latency import compute_spec
+from mmsim.errors import ConfigError, DataError
+from mmsim.records import DEFAULT_CONFIG, Instrument
+
+@dataclass
+class RunResult:
+    fills: "Any"        # pandas DataFrames (FILL_DTYPE, ORDER_DTYPE, DECISION_DTYPE columns)
+    orders: "Any"
+    decisions: "Any"
+    summary: dict = field(default_factory=dict)
+
+
+def _engine_strategy(strategy: Any, engine: str) -> tuple[Any, str]:
+    """Resolve a strategy spec into what the chosen engine runs, and its display name."""
+    import sys
+
+    from mmsim.engine import loader
+
+    obj, name = loader.load_strategy(strategy)
+    if isinstance(obj, loader.BuiltinSpec):  # native object for "cpp", its Python twin for "reference"
+        from mmsim.engine.quoters import engine_strategy
+
+        return engine_strategy(obj.name, obj.params, engine), name
+    numba_mod = sys.modules.get("mmsim.engine.numba_strategy")  # a NumbaStrategy exists only once it was imported
+    if numba_mod is not None and isinstance(obj, numba_mod.NumbaStrategy):
+        return (obj.native() if engine == "cpp" else obj), name
+    return obj, name
+
+
+def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any = "symmetric", *,
+             feed_latency: Any = 0, entry_latency: Any = 0, cancel_latency: Any = 0, response_latency: Any = 0,
+             compute_latency: Any = 0, seed: int = 0, queue_model: str = "risk_averse", queue_power: float = 2.0,
+             maker_fee_bps: float = 0.0, taker_fee_bps: float = 0.0, timer_interval_ns: int = 0,
+             wake_on_feed: bool = True, wake_on_response: bool = True, post_only: bool = False,
+             crossed_policy: str = "error", ewma_tau_ns: int = 1_000_000_000, repair: bool = False,
+             engine: str = "cpp", progress: bool = False, source_name: str = "events",
+             chunk_rows: int = 1 << 18, limit: Optional[int] = None, features: Any = None,
+             model: Any = None) -> RunResult:
+    """Replay ``events`` through the exchange simulator with ``strategy`` quoting; return the results.
+
+    ``events`` is an EVENT_DTYPE array, or an :class:`mmsim.data.store.EventStore`, which is streamed one
+    row group at a time so memory does not grow with its length (C++ engine; ``limit`` takes its first
+    rows). Latencies take the specs of docs/latency.md (``"2ms"``, ``"data+1ms"``,
+    ``"lognormal:median=2ms,sigma=0.6"``, an array, a callable); ``compute_latency`` also takes
+    ``"measured"`` or ``"measured:xF"``. Every random draw comes from ``seed``: the same inputs and seed give
+    identical results, streamed or not. ``engine="reference"`` runs the pure-Python reference simulator
+    (same rules, much slower). ``features`` (a spec list, ``"small"``, ``"full"``; docs/features.md) gives the
+    strategy a Rust feature bank over its delayed view: ``ctx.features``. ``model`` (a model file path or a
+    loaded model, docs/models.md) is called by the loop on those features at each wakeup: ``ctx.pred_move``,
+    ``ctx.p_up`` …; its feature bank is the model's own (``features`` may be omitted, or must match).
+    ``compute_latency="model:x3"`` charges 3 × the measured inference time; ``"profile:cheap_cloud_vcpu"``
+    or ``"profile:high_clock"`` draw from the post's hardware profiles.
+    """
+    import time
+
+    from mmsim.data import latency as L
+    from mmsim.engine.results import to_frames
+    from mmsim.data.store import EventStore
+    from mmsim.data.validate import validate_events
+
+    if engine not in ("cpp", "reference"):
+        raise ConfigError(f"engine must be 'cpp' or 'reference', not '{engine}'")
+    if isinstance(events, EventStore):
+        instrument = instrument or events.instrument
+        total = events.n_rows if limit is None else min(int(limit), events.n_rows)
+        chunks = events.iter_chunks(total)
+        store_mode = events.meta["mode"]
+        if engine != "cpp":
+            raise ConfigError("streaming an event store needs the C++ engine (the reference holds all rows)")
+    else:
+        if limit is not None and isinstance(events, np.ndarray):
+            events = events[:int(limit)]
+        total = len(events) if isinstance(events, np.ndarray) else 0
+        chunks = iter([events])
+        store_mode = None
+    instrument = instrument or Instrument()
+    rngs = L.seeded_streams(seed)
+    compute_source, factor, compute = compute_spec(compute_latency)
+    latencies = {
+        "entry": L.latency_table(entry_latency, rngs["entry"]),
+        "cancel": L.latency_table(cancel_latency, rngs["cancel"]),
+        "response": L.latency_table(response_latency, rngs["response"]),
+        "compute": L.latency_table(compute, rngs["compute"]),
+    }
+    strat, name = _engine_strategy(strategy, engine)
+    clock = L.FeedClock(feed_latency, rngs["feed"], total, source=source_name)
+    counts = {"rows": 0, "dropped": 0}
+
+    def prepared(chunk):
+        """Validate a chunk (rows numbered globally) and give it its feed arrival times."""
+        chunk, report = validate_events(chunk, source_name, repair=repair, row_offset=counts["rows"])
+        counts["rows"] += report["n_input"]
+        counts["dropped"] += report["n_dropped"]
+        return chunk, clock.arrivals(chunk), report
+
+    first, first_arrival, report = prepared(next(chunks))
+    mode = store_mode or report["mode"]
+    config = dict(DEFAULT_CONFIG)
+    config.update(mode=mode, queue_model=queue_model, queue_power=float(queue_power),
+                  maker_fee_bps=float(maker_fee_bps), taker_fee_bps=float(taker_fee_bps),
+                  tick_size=float(instrument.tick_size), lot_size=float(instrument.lot_size),
+                  wake_on_feed=bool(wake_on_feed), wake_on_response=bool(wake_on_response),
+                  timer_interval_ns=int(timer_interval_ns), post_only=bool(post_only),
+                  crossed_policy=crossed_policy, ewma_tau_ns=int(ewma_tau_ns), compute_source=compute_source,
+                  compute_factor=factor, strategy_name=name)
+    if model is not None:
+        from mmsim.signals.compile import native_model
+        from mmsim.signals.models import load_model
+
+        loaded = load_model(model) if isinstance(model, (str, os.PathLike)) else model
+        if features is not None:
+            loaded.check_specs(features)  # names both hashes and the first feature that differs
+        features = loaded.specs
+        if engine != "cpp":
+            raise ConfigError("a model needs the C++ engine (inference runs in the loop)")
+        # the library `mmsim model compile` built for this CPU when one is cached, else the interpreted model
+        config["model"] = native_model(loaded)
+    if features is not None:
+        if engine != "cpp":
+            raise ConfigError("features need the C++ engine (the reference simulator checks the engine rules; "
+                              "the feature bank is checked against its own numpy reference)")
+        from mmsim.signals.batch import spec_matrix
+
+        config["features"] = spec_matrix(features)
+
+    t0 = time.perf_counter()
+    bar = None
+    try:
+        pending = next(chunks, None)
+        if engine == "cpp":
+            from mmsim._core import Engine
+            eng = Engine(first, first_arrival, latencies, config, strat, final=pending is None)
+        else:
+            from mmsim.reference import ReferenceEngine
+            eng = ReferenceEngine(first, first_arrival, latencies, config, strat)
+        if progress and total > chunk_rows:
+            from tqdm import tqdm
+            bar = tqdm(total=total, unit="row", unit_scale=True, desc=source_name, leave=False)
+        done, seen = False, 0
+        max_held = len(first)
+        while not done:
+            done = eng.step(chunk_rows)
+            if not done and pending is not None and eng.needs_data():
+                chunk, arrival, rep = prepared(pending)
+                if rep["mode"] != mode and rep["counts"].keys() - {"trade"}:
+                    raise DataError(f"{source_name}: row {counts['rows'] - rep['n_input']}: "
+                                    f"{rep['mode'].upper()} events in a {mode.upper()} stream")
+                pending = next(chunks, None)
+                eng.append(chunk, arrival, pending is None)
+                max_held = max(max_held, int(eng.rows_held()))
+            if bar is not None:
+                now = int(eng.rows_delivered()) if hasattr(eng, "rows_delivered") else total
+                bar.update(now - seen)
+                seen = now
+    except DataError as e:
+        msg = str(e)
+        raise DataError(msg if msg.startswith(f"{source_name}: ") else f"{source_name}: {msg}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+    n_rows = counts["rows"] - counts["dropped"]
+    fills, orders, decisions = eng.fills(), eng.orders(), eng.decisions()
+    summary = dict(eng.summary())
+    del eng  # free the engine's own logs and books before the DataFrames are built: lower peak memory
+    summary.update(wall_s=wall, events_per_s=(n_rows / wall if wall > 0 else float("inf")),
+                   engine=engine, strategy=name, seed=int(seed), mode=mode, source=source_name,
+                   repaired_rows=int(counts["dropped"]), max_rows_held=max_held)
+    f, o, d = to_frames(fills, orders, decisions)
+    return RunResult(fills=f, orders=o, decisions=d, summary=summary)
