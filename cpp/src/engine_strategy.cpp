@@ -1,0 +1,195 @@
+// Strategy side: what the strategy knows and when. Feed rows arriving after their latency update the
+// strategy-side book, EWMA and features; responses update its view of its orders; wakeups build the
+// Context, call the model and the strategy, take the compute latency, log the decision and turn targets
+// into actions. Nothing here reads exchange truth (docs/event-loop.md).
+#include "mmsim/engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace mmsim {
+
+void Engine::on_feed_row(int64_t i) {
+  const EventRecord& e = row(i);
+  const int64_t t = arrival_of(i);
+  apply_feed_event(st_book_, e, i);
+  fd_i_ = i + 1;
+  last_fd_exch_ts_ = e.exch_ts;
+  last_fd_arrival_ = t;
+  if (i + 1 == loaded_ || row(i + 1).exch_ts != e.exch_ts) end_of_group_check(st_book_, i, false);
+  if (st_book_.has(BID) && st_book_.has(ASK)) {
+    // The mid is a step function: feeding it only when it changes is exact and saves an exp() per row.
+    const double mid = static_cast<double>(st_book_.best(BID) + st_book_.best(ASK)) / 2.0;
+    if (!ewma_.initialized || mid != ewma_.last_x)
+      if (mmsim_ewma_update(&ewma_, t, mid) != MMSIM_OK) throw DataError(i, "feature update failed (time went back)");
+  }
+  if (features_) features_->on_event(t, st_book_, e, i);  // the delayed view only, never exchange truth
+  if (cfg_.wake_on_feed) request_wake(t, WAKE_FEED);
+}
+
+void Engine::on_response(const Response& r) {
+  StOrder& s = st_orders_[r.order_id - 1];
+  auto mark_done = [&]() {
+    if (s.state == Known::Done) return;
+    s.state = Known::Done;
+    auto it = std::lower_bound(st_active_.begin(), st_active_.end(), r.order_id);
+    if (it != st_active_.end() && *it == r.order_id) st_active_.erase(it);
+  };
+  switch (r.type) {
+    case R_ACK: if (s.state != Known::Done) s.state = Known::Live; break;
+    case R_FILL:
+      s.leaves -= r.qty;
+      st_position_ += s.side * r.qty;
+      st_cash_ -= s.side * r.price * r.qty;
+      st_fees_ += r.fee;
+      if (s.leaves == 0) mark_done();
+      break;
+    case R_CANCELLED: case R_EXPIRED: case R_REJECTED: mark_done(); break;
+    case R_MODIFIED: s.leaves = r.qty; break;
+    case R_CANCEL_REJECT: case R_MODIFY_REJECT: break;
+  }
+  if (cfg_.wake_on_response) request_wake(r.t, WAKE_RESPONSE);
+}
+
+void Engine::request_wake(int64_t t, int32_t reason) {
+  if (!wake_pending_) {
+    wake_pending_ = true;
+    wake_time_ = (busy_until_ != NO_TS && busy_until_ > t) ? busy_until_ : t;
+    wake_reason_ = reason;
+  } else {
+    wake_reason_ |= reason;
+  }
+}
+
+void Engine::strategy_failed(int64_t ts, const std::string& why) const {
+  throw StrategyError("strategy " + cfg_.strategy_name + " failed at t=" + std::to_string(ts) + " ns: " + why);
+}
+
+void Engine::wakeup(int64_t ts) {
+  // Zero order and response latency let a strategy act, hear back and act again at one instant; cap it.
+  if (ts == last_wake_ts_) {
+    if (++wakes_at_ts_ > kMaxWakesPerInstant)
+      strategy_failed(ts, "woke " + std::to_string(kMaxWakesPerInstant) +
+                              " times without time advancing (zero order and response latency with a strategy that"
+                              " keeps acting on its own fills?)");
+  } else {
+    last_wake_ts_ = ts;
+    wakes_at_ts_ = 1;
+  }
+  wake_pending_ = false;
+  const int32_t reason = wake_reason_;
+  wake_reason_ = 0;
+
+  ctx_.now = ts;
+  ctx_.reason = reason;
+  ctx_.bid_qty = st_book_.best_qty(BID);
+  ctx_.best_bid = ctx_.bid_qty ? st_book_.best(BID) : 0;
+  ctx_.ask_qty = st_book_.best_qty(ASK);
+  ctx_.best_ask = ctx_.ask_qty ? st_book_.best(ASK) : 0;
+  ctx_.position = st_position_;
+  ctx_.cash = static_cast<double>(st_cash_) * cfg_.tick_size * cfg_.lot_size - st_fees_;
+  ctx_.ewma_mid = std::numeric_limits<double>::quiet_NaN();
+  if (ewma_.initialized) mmsim_ewma_value_at(&ewma_, ts, &ctx_.ewma_mid);  // decayed to the wakeup time
+  ctx_.data_rows = fd_i_;
+  if (features_) features_->values(ts, feature_values_.data());
+  ctx_.data_exch_ts = last_fd_exch_ts_;
+  ctx_.data_arrival_ts = last_fd_arrival_;
+
+  cur_decision_ = static_cast<int64_t>(decisions_.size());
+  api_actions_.clear();
+  Targets tg;
+  const auto t0 = std::chrono::steady_clock::now();
+  double model_ns = 0.0;
+  if (cfg_.model) {
+    cfg_.model->predict(feature_values_.data(), prediction_.data());
+    model_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    double* slots[4] = {&ctx_.pred_move, &ctx_.p_down, &ctx_.p_flat, &ctx_.p_up};
+    for (int k = 0; k < 4; ++k)
+      if (pred_slot_[k] >= 0) *slots[k] = prediction_[pred_slot_[k]];
+  }
+  in_wakeup_ = true;
+  int rc;
+  try {
+    rc = strategy_->on_wakeup(ctx_, tg);
+  } catch (...) {
+    in_wakeup_ = false;
+    throw;
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  in_wakeup_ = false;
+  if (rc != 0) strategy_failed(ts, strategy_->error_message());
+  if (tg.has) {
+    if (tg.bid_qty < 0 || tg.ask_qty < 0) strategy_failed(ts, "negative target quantity");
+    if (tg.bid_qty > 0 && tg.ask_qty > 0 && tg.bid_price >= tg.ask_price)
+      strategy_failed(ts, "crossed target quotes: bid " + std::to_string(tg.bid_price) + " >= ask " +
+                              std::to_string(tg.ask_price));
+  }
+  int64_t compute;
+  switch (cfg_.compute_source) {
+    case ComputeSource::MeasuredStrategy:  // model inference plus the strategy call, on this machine
+      compute = std::llround(std::chrono::duration<double, std::nano>(t1 - t0).count() * cfg_.compute_factor);
+      break;
+    case ComputeSource::MeasuredModel:
+      compute = std::llround(model_ns * cfg_.compute_factor);
+      break;
+    default:
+      compute = lat_.compute[static_cast<uint64_t>(cur_decision_) % lat_.compute.size()];
+  }
+  const int64_t wire = ts + compute;
+  busy_until_ = wire;
+
+  DecisionRecord d{};
+  d.decision_id = cur_decision_;
+  d.ts = ts;
+  d.wire_ts = wire;
+  d.data_exch_ts = ctx_.data_exch_ts;
+  d.data_arrival_ts = ctx_.data_arrival_ts;
+  d.data_rows = fd_i_;
+  d.position = st_position_;
+  if (tg.has) {
+    d.bid_price = tg.bid_price; d.bid_qty = tg.bid_qty; d.ask_price = tg.ask_price; d.ask_qty = tg.ask_qty;
+  } else {
+    d.bid_qty = d.ask_qty = -1;
+  }
+  d.reason = reason;
+  decisions_.push_back(d);
+  // Counts are kept on the record as actions go out.
+  for (const Action& a : api_actions_) send(a, wire);
+  api_actions_.clear();
+  if (tg.has) targets_to_actions(tg);
+}
+
+void Engine::targets_to_actions(const Targets& tg) {
+  const int64_t wire = decisions_.back().wire_ts;
+  for (int side : {BID, ASK}) {
+    const int64_t tp = side == BID ? tg.bid_price : tg.ask_price;
+    const int64_t tq = side == BID ? tg.bid_qty : tg.ask_qty;
+    int64_t keep = 0;
+    // Snapshot: sending never changes st_active_, but keep the iteration obviously safe.
+    const std::vector<int64_t> active = st_active_;
+    for (int64_t id : active) {
+      StOrder& s = st_orders_[id - 1];
+      if (s.side != side || s.cancel_sent) continue;
+      if (tq > 0 && keep == 0 && s.price == tp) { keep = id; continue; }
+      s.cancel_sent = true;
+      send(Action{REQ_CANCEL, id, 0}, wire);
+    }
+    if (tq == 0) continue;
+    if (keep != 0) {
+      StOrder& s = st_orders_[keep - 1];
+      if (s.qty != tq) {
+        s.qty = tq;
+        send(Action{REQ_MODIFY, keep, tq}, wire);
+      }
+    } else {
+      const int64_t id = create_order(side, tp, tq, cfg_.post_only ? POST_ONLY : GTC);
+      send(Action{REQ_NEW, id, tq}, wire);
+    }
+  }
+}
+
+}  // namespace mmsim

@@ -1,0 +1,76 @@
+// The strategies' side of cpp/include/mmsim/strategy.hpp: Context's order API (a thin forward to the
+// engine running the wakeup) and the two built-in adapters, the native SymmetricQuoter and CfuncStrategy,
+// which hands the Context to a numba cfunc in a flat layout. The engine itself is engine*.cpp.
+#include "mmsim/strategy.hpp"
+
+#include <string>
+#include <vector>
+
+#include "mmsim/engine.hpp"  // Context forwards to the Engine running the wakeup
+
+namespace mmsim {
+
+bool Context::depth(int side, int lvl, int64_t& price, int64_t& qty) const {
+  return engine->strategy_book().level(side, lvl, price, qty);
+}
+int64_t Context::submit(int side, int64_t price, int64_t qty, Tif tif) { return engine->api_submit(side, price, qty, tif); }
+void Context::cancel(int64_t order_id) { engine->api_cancel(order_id); }
+void Context::modify(int64_t order_id, int64_t qty) { engine->api_modify(order_id, qty); }
+std::vector<Context::OpenOrder> Context::open_orders() const { return engine->api_open_orders(); }
+
+int SymmetricQuoter::on_wakeup(Context& ctx, Targets& out) {
+  out.has = true;
+  if (ctx.bid_qty == 0 || ctx.ask_qty == 0) {
+    out.bid_price = out.bid_qty = out.ask_price = out.ask_qty = 0;
+    return 0;
+  }
+  const int64_t mid2 = ctx.best_bid + ctx.best_ask;
+  auto floor_div2 = [](int64_t x) { return x >= 0 ? x / 2 : -((-x + 1) / 2); };
+  out.bid_price = floor_div2(mid2 - h2_);
+  out.ask_price = -floor_div2(-(mid2 + h2_));
+  out.bid_qty = out.ask_qty = size_;
+  return 0;
+}
+
+int CfuncStrategy::on_wakeup(Context& ctx, Targets& out) {
+  ci_[CI_NOW] = ctx.now;
+  ci_[CI_REASON] = ctx.reason;
+  ci_[CI_BEST_BID] = ctx.best_bid;
+  ci_[CI_BID_QTY] = ctx.bid_qty;
+  ci_[CI_BEST_ASK] = ctx.best_ask;
+  ci_[CI_ASK_QTY] = ctx.ask_qty;
+  ci_[CI_POSITION] = ctx.position;
+  ci_[CI_DATA_EXCH_TS] = ctx.data_exch_ts;
+  ci_[CI_DATA_ARRIVAL_TS] = ctx.data_arrival_ts;
+  ci_[CI_DATA_ROWS] = ctx.data_rows;
+  ci_[CI_N_FEATURES] = ctx.n_features;
+  for (int lvl = 0; lvl < CI_LEVELS; ++lvl) {
+    int64_t* d = ci_ + CI_DEPTH0 + 4 * lvl;
+    if (!ctx.depth(BID, lvl, d[0], d[1])) d[0] = d[1] = 0;
+    if (!ctx.depth(ASK, lvl, d[2], d[3])) d[2] = d[3] = 0;
+  }
+  cf_[CF_EWMA_MID] = ctx.ewma_mid;
+  cf_[CF_CASH] = ctx.cash;
+  cf_[CF_TICK_SIZE] = ctx.tick_size;
+  cf_[CF_LOT_SIZE] = ctx.lot_size;
+  cf_[CF_PRED_MOVE] = ctx.pred_move;
+  cf_[CF_P_DOWN] = ctx.p_down;
+  cf_[CF_P_FLAT] = ctx.p_flat;
+  cf_[CF_P_UP] = ctx.p_up;
+  out_[0] = 0;
+  static const double kNoFeatures[1] = {0.0};
+  last_status_ = fn_(ci_, cf_, params_.data(), ctx.n_features ? ctx.features : kNoFeatures, out_);
+  if (last_status_ != 0) return last_status_;
+  out.has = out_[0] != 0;
+  out.bid_price = out_[1];
+  out.bid_qty = out_[2];
+  out.ask_price = out_[3];
+  out.ask_qty = out_[4];
+  return 0;
+}
+
+std::string CfuncStrategy::error_message() const {
+  return "cfunc returned status " + std::to_string(last_status_);
+}
+
+}  // namespace mmsim
