@@ -38,8 +38,6 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-if str(ROOT) not in sys.path:       # run as a script from anywhere: the repo's mmsim, this folder's adapter
-    sys.path.insert(0, str(ROOT))
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 

@@ -25,8 +25,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:   # run as a script from anywhere: the repository's mmsim
-    sys.path.insert(0, str(ROOT))
 
 from mmsim import records as R                      # noqa: E402
 from mmsim.data.market import PRESETS, generate_market   # noqa: E402

@@ -22,7 +22,6 @@ import os
 import platform
 
 from _common import cpu_name  # benchmarks/ is on sys.path when a script runs
-import sys
 import time
 from pathlib import Path
 
@@ -30,8 +29,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:   # run as a script from anywhere: the repository's mmsim
-    sys.path.insert(0, str(ROOT))
 
 from mmsim import records as R                                  # noqa: E402
 from mmsim.analysis.markouts import DEFAULT_HORIZONS, analyze, fill_log, mid_series  # noqa: E402

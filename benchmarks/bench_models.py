@@ -40,8 +40,6 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from mmsim import _core  # noqa: E402
 from mmsim import features as F  # noqa: E402

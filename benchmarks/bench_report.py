@@ -25,8 +25,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from mmsim.cli import main as cli                              # noqa: E402
 from mmsim.analysis.report import write_report                          # noqa: E402

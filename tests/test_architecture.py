@@ -9,6 +9,9 @@ and is imported by nobody inside the package. Every import counts, including tho
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -180,3 +183,31 @@ def test_graph_reads_relative_and_function_level_imports(tmp_path):
     assert graph["mmsim.engine.sim"] == {"mmsim.records", "mmsim.data.store"}
     assert cycles(graph) == [["mmsim.data.store", "mmsim.engine.sim"]]
     assert violations(graph) == ["mmsim.data.store (data) imports mmsim.engine.sim (engine)"]
+
+
+# ------------------------------------------------------------------------------------------ importing from a checkout
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env={**clean, **env}, capture_output=True, text=True)
+
+
+def test_import_at_the_repository_root_gets_the_installed_package():
+    """A notebook or ``python -c`` started in the checkout imports the package with its compiled core."""
+    r = _python("import mmsim, mmsim._core; print(mmsim._core.__file__)", REPO)
+    assert r.returncode == 0, r.stderr
+    assert not (REPO / "mmsim").exists()  # the src/ layout: nothing at the root shadows the installed package
+
+
+def test_a_bare_source_tree_fails_with_one_line_saying_what_to_do():
+    src = REPO / "src"
+    if not (src / "mmsim" / "__init__.py").is_file():
+        pytest.skip("no source checkout beside the tests")
+    if any(p.name.startswith("_core.") and p.suffix in (".so", ".pyd") for p in (src / "mmsim").iterdir()):
+        pytest.skip("an inplace build put the compiled core into src/mmsim")
+    r = _python("import mmsim", REPO, PYTHONPATH=str(src))
+    assert r.returncode != 0
+    last = r.stderr.strip().splitlines()[-1]
+    assert "mmsim._core is missing" in last and "python -m pip install ." in last

@@ -19,6 +19,12 @@ import importlib
 from typing import Any
 
 from mmsim._version import __version__
+
+try:  # a source tree put on sys.path by hand has no compiled core: say what to do, in one line
+    from mmsim import _core  # noqa: F401
+except ImportError:
+    raise ImportError("mmsim: the compiled core mmsim._core is missing (this is a source tree, not an installed "
+                      "package); install it with `python -m pip install .` from the repository root (README)") from None
 from mmsim.engine.sim import RunResult, simulate
 from mmsim.engine.strategy import Quotes, SymmetricQuoter
 from mmsim.errors import ConfigError, DataError, MmsimError, StrategyError
