@@ -111,53 +111,109 @@ def test_horizon_beyond_data_end_is_an_error():
 
 
 def test_empty_fills_give_partial_result(tmp_path):
-    res = run_compare("toxic_burst", BASE, "symmetric:half_spread=60,size=1", tmp_path / "one", rows=40_000,
-                      block="10s", n_boot=200)
-    rep = json.loads((tmp_path / "one" / "compare.json").read_text())
-    assert rep["status"] == "partial" and any("treated run has no fills" in w for w in rep["warnings"])
-    assert rep["treated"]["n_fills"] == 0
-    assert rep["estimates"]["as_cost_saving"]["estimate"] == pytest.approx(rep["baseline"]["adverse_selection_cost"])
-    assert res.report["estimates"]["net_pnl_difference"]["estimate"] == pytest.approx(-rep["baseline"]["pnl"])
+    rep = run_compare("toxic_burst", BASE, "symmetric:half_spread=60,size=1", tmp_path / "one", rows=40_000,
+                      seeds=[1, 2], block="10s", n_boot=200)
+    saved = json.loads((tmp_path / "one" / "compare.json").read_text())
+    assert saved["status"] == "partial" and any("treated run has no fills" in w for w in saved["warnings"])
+    assert saved["treated"]["n_fills"] == 0 and saved["n_fills"]["treated"] == 0
+    per_path = [p["as_cost_saving"] for p in saved["paths"]]
+    assert rep["estimates"]["as_cost_saving"]["estimate"] == pytest.approx(np.mean(per_path))
     run_compare("toxic_burst", "symmetric:half_spread=60,size=1", "symmetric:half_spread=70,size=1",
-                tmp_path / "none", rows=20_000, n_boot=100)
-    rep = json.loads((tmp_path / "none" / "compare.json").read_text())
-    assert rep["status"] == "partial" and any("neither run has fills" in w for w in rep["warnings"])
-    assert all(x["estimate"] is None and x["ci_low"] is None for x in rep["estimates"].values())
+                tmp_path / "none", rows=20_000, seeds=[1], n_boot=100)
+    saved = json.loads((tmp_path / "none" / "compare.json").read_text())
+    assert saved["status"] == "partial" and any("neither run has fills" in w for w in saved["warnings"])
+    assert all(x["estimate"] is None and x["ci_low"] is None for x in saved["estimates"].values())
 
 
 # --------------------------------------------------------------------------------------------- CLI
 def test_cli_compare_writes_compare_json(tmp_path, capsys):
     out = tmp_path / "cmp"
-    rc = main(["compare", "toxic_burst", "--baseline", BASE, "--treated", TREAT, "--rows", "80000",
+    rc = main(["compare", "toxic_burst", "--baseline", BASE, "--treated", TREAT, "--rows", "40000", "--seeds", "1-3",
                "--block", "10s", "--n-boot", "300", "--seed", "3", "--out", str(out)])
     assert rc == 0
     text = capsys.readouterr().out
     assert "adverse-selection cost" in text and "spread capture" in text and "95% CI" in text
+    assert "net saving" in text and "3 paths" in text and "horizon" in text
     rep = json.loads((out / "compare.json").read_text())
-    for key in ("estimates", "n_blocks", "horizon", "block", "baseline", "treated", "settings", "status",
-                "events_hash", "n_boot", "seed", "identity"):
+    for key in ("estimates", "n_blocks", "horizon", "horizon_rule", "block", "block_rule", "baseline", "treated",
+                "settings", "status", "n_boot", "seed", "identity", "paths", "markout_curves", "verdict",
+                "as_saving_split", "as_saving_vs_horizon"):
         assert key in rep
-    assert set(rep["estimates"]) == {"as_cost_saving", "spread_capture_given_up", "net_pnl_difference"}
+    assert set(rep["estimates"]) == {"as_cost_saving", "spread_capture_given_up", "inventory_difference",
+                                     "fees_difference", "net_pnl_difference"}
     for x in rep["estimates"].values():
         assert set(x) == {"estimate", "ci_low", "ci_high", "se"}
-    assert rep["horizon"] == "1s" and rep["block"] == "10s" and rep["n_blocks"] > 10 and rep["seed"] == 3
+    assert rep["block"] == "10s" and rep["n_paths"] == 3 and rep["seed"] == 3
+    assert [p["seed"] for p in rep["paths"]] == [1, 2, 3] and len({p["events_hash"] for p in rep["paths"]}) == 3
+    e = rep["estimates"]          # the identity holds for the pooled estimates too
+    assert e["net_pnl_difference"]["estimate"] == pytest.approx(
+        e["as_cost_saving"]["estimate"] - e["spread_capture_given_up"]["estimate"]
+        + e["inventory_difference"]["estimate"] - e["fees_difference"]["estimate"], abs=1e-9)
+    sp = rep["as_saving_split"]
+    assert sp["fewer_fills"]["estimate"] + sp["better_fills"]["estimate"] == pytest.approx(
+        e["as_cost_saving"]["estimate"], abs=1e-9)
     for run in ("baseline", "treated"):
         s = rep[run]["summary"]
-        assert s["events_hash"] == rep["events_hash"] and s["seed"] == 3 and s["n_events"] == 80_000
+        assert s["seed"] == 3 and s["n_events"] == 40_000
         assert rep[run]["decomposition_exact"] is True
         for f in ("fills.parquet", "orders.parquet", "decisions.parquet", "summary.json", "markouts.parquet"):
             assert (out / run / f).is_file()
-    assert (out / "blocks.parquet").is_file()
+    for f in ("blocks.parquet", "paths.parquet", "bins.parquet"):
+        assert (out / f).is_file()
     assert rep["settings"]["maker_fee_bps"] == 0.0 and rep["settings"]["timer_interval_ns"] == 100_000_000
+
+
+def test_unmatched_arms_stop_unless_asked(tmp_path, capsys):
+    args = ["compare", "toxic_burst", "--baseline", "symmetric:half_spread=1", "--treated",
+            "symmetric:half_spread=1,max_position=5", "--rows", "20000", "--seeds", "1", "--n-boot", "50"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 2
+    assert "different risk limits" in capsys.readouterr().err
+    assert main(args + ["--unmatched", "--out", str(tmp_path / "b")]) == 0
+    assert "UNMATCHED ARMS" in capsys.readouterr().out
+    rep = json.loads((tmp_path / "b" / "compare.json").read_text())
+    assert rep["unmatched"] is True and any("UNMATCHED" in w for w in rep["warnings"])
+
+
+def test_seeds_are_for_synthetic_scenarios_only(tmp_path):
+    from mmsim.analysis.compare import scenario_paths
+    from mmsim.data.scenario import load_scenario
+
+    sc = load_scenario("toxic_burst")
+    assert [info["seed"] for _, _, info in scenario_paths(sc, None)][:2] == [sc.source["seed"], sc.source["seed"] + 1]
+    assert len(scenario_paths(sc, None)) == 20
 
 
 def test_cli_compare_bad_input(tmp_path, capsys):
     base = ["compare", "toxic_burst", "--baseline", BASE, "--treated", TREAT, "--out", str(tmp_path / "x")]
     assert main(base + ["--horizon", "1 week"]) == 2
-    assert main(base + ["--rows", "20000", "--horizon", "3600s"]) == 2
+    assert main(base + ["--rows", "20000", "--seeds", "1", "--horizon", "300s"]) == 2
     assert main(base + ["--treated", "nope"]) == 2
     assert main(base + ["--model", str(tmp_path / "missing.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 4 and all(line.startswith("mmsim: error: ") for line in err)
     assert "beyond the data's end" in err[1] and "missing.json" in err[3]
     assert not (tmp_path / "x" / "compare.json").exists()
+
+
+# --------------------------------------------------------------------------------------------- model quality
+def test_model_verdict_from_out_of_sample_metrics():
+    from mmsim.signals.train import model_verdict
+
+    good = {"r2": 0.2, "auc": 0.65}
+    assert model_verdict({"out_of_sample": good, "folds": [good, good]})["verdict"] == "useful"
+    assert model_verdict({"out_of_sample": good, "folds": [good, {"r2": -0.1, "auc": 0.6}]})["verdict"] == "weak"
+    v = model_verdict({"out_of_sample": {"r2": -0.02, "auc": 0.55}, "folds": [{"r2": -0.01}]})
+    assert v["verdict"] == "no better than chance" and "R² -0.020" in v["reason"]
+    assert model_verdict({"out_of_sample": {"r2": None, "auc": 0.51}})["verdict"] == "no better than chance"
+
+
+def test_a_useless_model_is_named_beside_the_answer(tmp_path):
+    from mmsim.analysis.compare import format_compare, model_quality
+
+    f = tmp_path / "model.json"
+    f.write_text(json.dumps({"horizon_ns": 10**9, "training": {"scenario": "x", "metrics": {
+        "out_of_sample": {"n": 100, "r2": -0.05, "auc": 0.5, "hit_rate": 0.49},
+        "folds": [{"r2": -0.04, "auc": 0.5}]}}}))
+    q = model_quality(f)
+    assert q["verdict"] == "no better than chance" and q["out_of_sample"]["r2"] == -0.05
+    assert model_quality(None) is None

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mmsim.cli import main
-from mmsim.analysis.sweep import SweepSpec, run_point, run_sweep
+from mmsim.analysis.sweep import SweepSpec, run_path, run_sweep
 
 ROWS = "60000"
 
@@ -28,19 +28,19 @@ def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     cmp = root / "cmp"
     assert main(["compare", "toxic_burst", "--baseline", "symmetric:half_spread=1", "--treated",
-                 "symmetric:half_spread=2", "--rows", ROWS, "--block", "10s", "--n-boot", "200",
+                 "symmetric:half_spread=2", "--rows", ROWS, "--seeds", "1-3", "--block", "10s", "--n-boot", "200",
                  "--out", str(cmp)]) == 0
     # a small sweep where the report finds it by itself (DIR/sweep). The points are computed in this process
     # (no Dask cluster to start); run_sweep then finds them done and only gathers sweep.parquet/sweep.json.
     spec = SweepSpec(scenario="toxic_burst", baseline="symmetric:half_spread=1", treated="symmetric:half_spread=2",
                      feed_latencies=("0", "10ms"), compute_latencies=("0",), seed=0, horizon="1s", block="10s",
-                     n_boot=100, rows=30_000)
-    for point in spec.points():
-        run_point(spec, point, str(cmp / "sweep"))
+                     n_boot=100, rows=30_000, seeds=(1, 2))
+    for path in spec.paths():
+        run_path(spec, path, spec.points(), str(cmp / "sweep"))
     run_sweep(spec, cmp / "sweep", workers=1, progress=False)
     empty = root / "empty"   # the treated run quotes 1000 ticks away: no fills
     assert main(["compare", "toxic_burst", "--baseline", "symmetric:half_spread=1", "--treated",
-                 "symmetric:half_spread=1000", "--rows", "20000", "--block", "10s", "--n-boot", "50",
+                 "symmetric:half_spread=1000", "--rows", "20000", "--seeds", "1", "--block", "10s", "--n-boot", "50",
                  "--out", str(empty)]) == 0
     return {"root": root, "cmp": cmp, "empty": empty}
 

@@ -304,69 +304,199 @@ def _end2(an: Analysis) -> int:
 
 
 # --------------------------------------------------------------------------------------------- command
+#: Paths of a synthetic scenario when --seeds is not given: its own seed and the next ones.
+DEFAULT_SYNTHETIC_PATHS = 20
+SYNTHETIC_SOURCES = ("synthetic_market", "synthetic_l2")
+
+
+def scenario_paths(sc: Any, seeds: Optional[Sequence[int]]) -> list[tuple[str, Any, dict]]:
+    """The paths a compare runs on: (label, scenario of that path, info). Synthetic scenarios: one per seed
+    (default: the scenario's seed and the next ``DEFAULT_SYNTHETIC_PATHS - 1``); other sources: the data."""
+    import dataclasses
+
+    kind = sc.source["kind"]
+    if kind not in SYNTHETIC_SOURCES:
+        if seeds is not None:
+            raise ConfigError(f"--seeds: scenario {sc.name} reads data ({kind}); market seeds apply to synthetic "
+                              "scenarios only (for real data give several stores or --windows N)")
+        return [(sc.name, sc, {"source": sc.source_name})]
+    if seeds is None:
+        s0 = int(sc.source.get("seed", 0))
+        seeds = list(range(s0, s0 + DEFAULT_SYNTHETIC_PATHS))
+    return [(f"seed {s}", dataclasses.replace(sc, source={**sc.source, "seed": int(s)}), {"seed": int(s)})
+            for s in seeds]
+
+
 def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwargs: Optional[dict] = None,
-                model: Any = None, rows: Optional[int] = None, horizon: Any = DEFAULT_DECOMP_HORIZON,
-                block: Any = DEFAULT_BLOCK, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
-                horizons: Optional[Sequence[Any]] = None, fill_mid: str = "pre") -> CompareResult:
-    """``mmsim compare``: both strategies with ``simulate`` on the scenario's events and the same latency seed,
-    then :func:`compare_runs`. Writes ``out/baseline/`` and ``out/treated/`` (run results plus
-    ``markouts.parquet``), ``out/blocks.parquet`` and ``out/compare.json`` (last)."""
+                model: Any = None, rows: Optional[int] = None, horizon: Any = None, block: Any = None,
+                n_boot: int = DEFAULT_N_BOOT, seed: int = 0, seeds: Optional[Sequence[int]] = None,
+                windows: Optional[int] = None, unmatched: bool = False,
+                horizons: Optional[Sequence[Any]] = None, fill_mid: str = "pre", progress: bool = False) -> dict:
+    """``mmsim compare``: both strategies on every path (same events, same latency draws), reduced to per-bin
+    figures, then the pooled answer (``mmsim.analysis.paths.pooled_report``). Writes ``out/compare.json``
+    (last), ``out/paths.parquet`` (the per-path table), ``out/bins.parquet`` (every path's bins, both arms),
+    and, for the first path, ``out/baseline/``, ``out/treated/`` (run results plus ``markouts.parquet``) and
+    ``out/blocks.parquet``. Returns the report."""
     import os
 
-    from mmsim.engine.results import _atomic_write, _jsonable, write_results
+    import pandas as pd
+
+    from mmsim.analysis.paths import PathPair, arm_bins, check_matched, pooled_report, split_windows
     from mmsim.data.scenario import load_scenario
+    from mmsim.data.store import EventStore
+    from mmsim.engine.results import _atomic_write, _jsonable, write_results
     from mmsim.engine.sim import simulate
 
     sc = load_scenario(scenario) if isinstance(scenario, (str, os.PathLike)) else scenario
     outp = Path(out)
     if outp.exists() and not outp.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory")
-    H, B = parse_horizon(horizon, "--horizon"), parse_horizon(block, "--block")  # fail before the runs
-    from mmsim.engine.loader import load_strategy
-
-    for spec in (baseline, treated):
-        load_strategy(spec)
-    if model is not None:
-        if not Path(model).is_file():
-            raise ConfigError(f"--model {model}: file not found")
-    events, instrument = sc.load_events(limit=rows)
-    from mmsim.data.store import EventStore
-
-    if isinstance(events, EventStore):
-        events = events.read()
-    span = int(events["exch_ts"][-1]) - int(events["exch_ts"][0]) if len(events) else 0
-    if H > span:
-        raise ConfigError(f"--horizon {horizon_label(H)}: beyond the data's end (the data span {span / 1e9:g} s)")
-    digest = events_hash(events)
+    if horizon is not None:
+        parse_horizon(horizon, "--horizon")
+    if block is not None:
+        parse_horizon(block, "--block")
+    notes = check_matched(baseline, treated, unmatched=unmatched)
+    if model is not None and not Path(model).is_file():
+        raise ConfigError(f"--model {model}: file not found")
+    quality = model_quality(model)
+    if quality and quality["verdict"] == "no better than chance":
+        notes.append(f"the model is no better than chance out of sample ({quality['reason']}): a saving here comes "
+                     "from something other than prediction (e.g. fewer fills during a trend)")
+    paths = scenario_paths(sc, seeds)
+    if windows is not None and len(paths) > 1:
+        raise ConfigError("--windows cuts one history into paths; with several seeds give one or the other")
     kw = dict(sc.sim_kwargs() if sim_kwargs is None else sim_kwargs)
     kw["seed"] = int(seed)
-    kw.setdefault("source_name", sc.source_name)
+    kw.pop("progress", None)
+    kw.pop("source_name", None)
     if model is not None:
         kw["model"] = str(model)
-    results = {}
-    for name, spec in (("baseline", baseline), ("treated", treated)):
-        r = simulate(events, instrument, spec, **kw)
-        r.summary.update(events_hash=digest, scenario=sc.name, role=name, strategy_spec=spec)
-        results[name] = r
-    res = compare_runs(results["baseline"], results["treated"], events, tick_size=instrument.tick_size,
-                       lot_size=instrument.lot_size, horizon=H, block=B, n_boot=n_boot, seed=seed,
-                       horizons=horizons, fill_mid=fill_mid)
-    settings = {k: v for k, v in kw.items() if k not in ("progress",)}
-    res.report.update(scenario=sc.name, source=sc.source_name, settings=settings,
-                      strategies={"baseline": baseline, "treated": treated},
-                      model=None if model is None else str(model))
-    for name, an in (("baseline", res.baseline), ("treated", res.treated)):
-        write_results(outp / name, results[name])
+    bar = None
+    if progress and len(paths) > 1:
+        from tqdm import tqdm
+        bar = tqdm(total=len(paths), unit="path", desc="compare", leave=False)
+    pairs: list[PathPair] = []
+    first: dict = {}
+    for k, (label, psc, info) in enumerate(paths):
+        events, instrument = psc.load_events(limit=rows)
+        if isinstance(events, EventStore):
+            events = events.read()
+        digest = events_hash(events)
+        mids = mid_series(events)
+        runs = {}
+        for role, spec in (("baseline", baseline), ("treated", treated)):
+            r = simulate(events, instrument, spec, source_name=psc.source_name, progress=False, **kw)
+            r.summary.update(events_hash=digest, scenario=sc.name, role=role, strategy_spec=spec, path=label)
+            runs[role] = r
+        arms = {role: arm_bins(runs[role], events, mids, tick_size=instrument.tick_size,
+                               lot_size=instrument.lot_size) for role in runs}
+        info = {**info, "n_events": len(events), "events_hash": digest}
+        if windows is not None:
+            wb, wt = split_windows(arms["baseline"], windows), split_windows(arms["treated"], windows)
+            for w, (b_, t_) in enumerate(zip(wb, wt)):
+                pairs.append(PathPair(f"window {w + 1}/{windows}", b_, t_,
+                                      {**info, "window": w + 1, "start_ts": int(b_.frame["start_ts"].iloc[0])}))
+        else:
+            pairs.append(PathPair(label, arms["baseline"], arms["treated"], info))
+        if k == 0:
+            first = dict(events=events, instrument=instrument, runs=runs, label=label)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    rep = pooled_report(pairs, horizon=horizon, block=block, n_boot=n_boot, seed=seed)
+    for key in [k for k in rep if k.startswith("_")]:
+        rep.pop(key)
+    # the first path's runs, for the report's time panels and for mmsim audit
+    H = rep["horizon_ns"]
+    one = compare_runs(first["runs"]["baseline"], first["runs"]["treated"], first["events"],
+                       tick_size=first["instrument"].tick_size, lot_size=first["instrument"].lot_size, horizon=H,
+                       block=DEFAULT_BLOCK, n_boot=1, seed=seed, horizons=horizons, fill_mid=fill_mid)
+    status = "ok"
+    if rep["partial"] or rep["n_paths"] < 2 or any(w.startswith("only") for w in rep["warnings"]):
+        status = "partial"
+    settings = {k: v for k, v in kw.items()}
+    report = {
+        "status": status,
+        "verdict": verdict_line(rep),
+        **rep,
+        "warnings": notes + rep["warnings"],
+        "unmatched": bool(unmatched),
+        "scenario": sc.name, "source": sc.source_name, "settings": settings,
+        "strategies": {"baseline": baseline, "treated": treated},
+        "model": None if model is None else str(model),
+        "model_quality": quality,
+        "fill_mid": fill_mid,
+        "first_path": {"label": first["label"], "estimates": one.report["estimates"],
+                       "block": one.report["block"]},
+        "baseline": one.report["baseline"], "treated": one.report["treated"],
+        "block_ns": one.report["block_ns"],
+    }
+    for name, an in (("baseline", one.baseline), ("treated", one.treated)):
+        write_results(outp / name, first["runs"][name])
         write_fill_log(outp / name / "markouts.parquet", an.fills)
-    _atomic_write(outp / "blocks.parquet", lambda tmp: res.blocks.to_parquet(tmp, index=False))
-    text = json.dumps(_jsonable(res.report), indent=2) + "\n"
+    _atomic_write(outp / "blocks.parquet", lambda tmp: one.blocks.to_parquet(tmp, index=False))
+    table = pd.DataFrame(report["paths"])
+    _atomic_write(outp / "paths.parquet", lambda tmp: table.to_parquet(tmp, index=False))
+    frames = []
+    for k, pp in enumerate(pairs):
+        f = pp.baseline.frame.drop(columns=["start_ts"]).add_prefix("baseline_")
+        f = f.join(pp.treated.frame.drop(columns=["start_ts"]).add_prefix("treated_"))
+        f.insert(0, "start_ts", pp.baseline.frame["start_ts"].to_numpy())
+        f.insert(0, "bin", np.arange(len(f)))
+        f.insert(0, "path", k)
+        frames.append(f)
+    bins = pd.concat(frames, ignore_index=True)
+    _atomic_write(outp / "bins.parquet", lambda tmp: bins.to_parquet(tmp, index=False))
+    text = json.dumps(_jsonable(report), indent=2) + "\n"
 
     def write_json(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
 
     _atomic_write(outp / "compare.json", write_json)
-    return res
+    return report
+
+
+def model_quality(model: Any) -> Optional[dict]:
+    """The model file's out-of-sample metrics and verdict (``mmsim train``), for the answer's side."""
+    if model is None:
+        return None
+    from mmsim.signals.train import model_verdict
+
+    doc = json.loads(Path(model).read_text())
+    m = (doc.get("training") or {}).get("metrics") or {}
+    if not m:
+        return {"verdict": "unknown", "reason": "the model file carries no out-of-sample metrics"}
+    v = m.get("verdict") or model_verdict(m)
+    o = m.get("out_of_sample") or {}
+    return {**v, "horizon_ns": doc.get("horizon_ns"), "out_of_sample": {k: o.get(k) for k in ("n", "hit_rate", "auc", "r2")},
+            "trained_on": (doc.get("training") or {}).get("scenario")}
+
+
+def _ci(x: dict, fmt: str = "+,.4f") -> str:
+    if x.get("ci_low") is None:
+        return "n/a"
+    return f"[{x['ci_low']:{fmt}}, {x['ci_high']:{fmt}}]"
+
+
+def verdict_line(rep: dict) -> str:
+    """One sentence: the net saving with its interval over the paths, and what it is made of."""
+    e = rep["estimates"]
+    net, asv, sc = e["net_pnl_difference"], e["as_cost_saving"], e["spread_capture_given_up"]
+    if net["estimate"] is None:
+        return "no answer: no fills"
+    sig = "no interval"
+    if net["ci_low"] is not None:
+        if net["ci_low"] > 0:
+            sig = "the treated quoter earns more, significantly"
+        elif net["ci_high"] < 0:
+            sig = "the treated quoter earns less, significantly"
+        else:
+            sig = "not significantly different from zero"
+    return (f"net saving {net['estimate']:+,.4g} per path {_ci(net, '+,.4g')} ({sig}; {rep['n_paths']} paths): "
+            f"adverse selection saved {asv['estimate']:+,.4g} {_ci(asv, '+,.4g')} at {rep['horizon']}, spread "
+            f"capture given up {sc['estimate']:+,.4g} {_ci(sc, '+,.4g')}")
 
 
 def _num(v: Any, width: int = 12, signed: bool = False) -> str:
@@ -376,40 +506,53 @@ def _num(v: Any, width: int = 12, signed: bool = False) -> str:
 
 
 def format_compare(report: dict) -> str:
-    """The readable table ``mmsim compare`` prints."""
-    b, t, e = report["baseline"], report["treated"], report["estimates"]
+    """The readable answer ``mmsim compare`` prints: the verdict, the pooled table with intervals, the
+    horizon and block rules, the per-path spread, and every note."""
+    from mmsim.analysis.paths import FIGURES
+
+    e = report["estimates"]
     pct = int(round(report["confidence"] * 100))
+    strat = report.get("strategies", {})
     lines = [
-        f"baseline  {b.get('strategy')}   treated  {t.get('strategy')}",
-        f"horizon {report['horizon']}   blocks {report['n_blocks']} x {report['block']}   bootstrap "
-        f"{report['n_boot']} (seed {report['seed']})   {report['units']}",
+        f"baseline  {strat.get('baseline')}",
+        f"treated   {strat.get('treated')}",
+        f"paths {report['n_paths']} ({report.get('per', 'mean per path')})   horizon {report['horizon']} "
+        f"({report['horizon_rule']})",
+        f"blocks of {report['block']} ({report['block_rule']}), {report['n_blocks']} in all   bootstrap "
+        f"{report['n_boot']} (seed {report['seed']}, paths then blocks)   {report['units']}",
         "",
-        f"{'':<26}{'baseline':>12}{'treated':>12}   {'saving/diff':>12}   {pct}% CI",
+        f"{'':<34}{'estimate':>12}   {pct}% CI",
     ]
-
-    def ci(key: str) -> str:
+    for key, (label, meaning) in FIGURES.items():
         x = e[key]
-        if x["ci_low"] is None:
-            return "n/a"
-        return f"[{x['ci_low']:+,.4f}, {x['ci_high']:+,.4f}]"
-
-    rows = [
-        ("spread capture", b["spread_capture"], t["spread_capture"], "spread_capture_given_up", "given up"),
-        ("adverse-selection cost", b["adverse_selection_cost"], t["adverse_selection_cost"], "as_cost_saving",
-         "saved"),
-        ("inventory PnL", b["inventory"], t["inventory"], None, None),
-        ("fees", b["fees"], t["fees"], None, None),
-        ("net PnL", b["pnl"], t["pnl"], "net_pnl_difference", "treated − base"),
-    ]
-    for label, vb, vt, key, what in rows:
-        line = f"{label:<26}{_num(vb)}{_num(vt)}"
-        if key:
-            line += f"   {_num(e[key]['estimate'], signed=True)}   {ci(key)}   ({what})"
-        lines.append(line.rstrip())
-    lines.append(f"{'fills':<26}{b['n_fills']:>12,}{t['n_fills']:>12,}")
-    ib, it = b["toxicity"].get("informed_share_fills"), t["toxicity"].get("informed_share_fills")
-    if b["toxicity"].get("labelled") or t["toxicity"].get("labelled"):
-        lines.append(f"{'informed share of fills':<26}{_num(ib)}{_num(it)}")
+        lines.append(f"{label:<34}{_num(x['estimate'], signed=True)}   {_ci(x)}   ({meaning})")
+    sp = report.get("as_saving_split") or {}
+    if sp:
+        lines.append(f"{'  of the AS saving: fewer fills':<34}{_num(sp['fewer_fills']['estimate'], signed=True)}   "
+                     f"{_ci(sp['fewer_fills'])}")
+        lines.append(f"{'  of the AS saving: better fills':<34}{_num(sp['better_fills']['estimate'], signed=True)}   "
+                     f"{_ci(sp['better_fills'])}")
+        lots = sp["lots_per_path"]
+        lines.append(f"{'lots filled per path':<34}{lots['baseline']:>12,.1f} baseline {lots['treated']:>10,.1f} treated")
+    tb = report["markout_curves"]["baseline"]
+    if tb.get("labelled"):
+        i = tb["horizons"].index(report["horizon"]) if report["horizon"] in tb["horizons"] else None
+        if i is not None:
+            ti = report["markout_curves"]["treated"]
+            lines.append(f"{'AS per lot at H, informed fills':<34}{_num(tb['informed_per_lot_ticks'][i])} baseline "
+                         f"{_num(ti['informed_per_lot_ticks'][i])} treated (ticks)")
+    nets = [p["net_pnl_difference"] for p in report["paths"]]
+    if len(nets) > 1:
+        lines.append(f"per path net difference: min {min(nets):+,.4g}, median {float(np.median(nets)):+,.4g}, "
+                     f"max {max(nets):+,.4g}; {sum(p['disagrees'] for p in report['paths'])} path(s) flagged")
+    mq = report.get("model_quality")
+    if mq:
+        o = mq.get("out_of_sample", {})
+        fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+        lines.append(f"model: {mq['verdict']} out of sample (R² {fmt(o.get('r2'))}, AUC {fmt(o.get('auc'))}, hit "
+                     f"{fmt(o.get('hit_rate'))}; trained on {mq.get('trained_on')})")
+    lines.append("")
+    lines.append(report.get("verdict", ""))
     lines.append(f"status: {report['status']}")
     lines += [f"note: {w}" for w in report["warnings"]]
     return "\n".join(lines)

@@ -1,10 +1,13 @@
 """Latency sweeps on Dask distributed: the adverse-selection saving of a treated quoter over a baseline, at
 each feed latency × compute-latency profile (× optional treated-strategy parameters).
 
-Every point is a pure function of (scenario, strategies, model, point, seed): it runs baseline and treated on
-the same market path with the same latency draws (``mmsim.analysis.compare``) and writes ``points/<id>.json``
-atomically (a temporary file renamed into place), so a killed sweep resumes without losing or repeating a
-point, and results are identical with 1 or N workers. A local cluster on this machine is the default;
+Work is split by market path: one task per path generates (or reads) the path's events once and runs baseline
+and treated at every point on them, with the same latency draws for both arms; each (point, path) result, the
+per-bin figures of both arms (``mmsim.analysis.paths.arm_bins``), is written as ``points/<point id>/<path>.parquet``
+atomically (a temporary file renamed into place), so a killed sweep resumes without losing or repeating work,
+and results are identical with 1 or N workers. The gather step pools the paths at every point with one and the
+same bootstrap resample (paths, then blocks), picks the horizon and block length once (at the fastest point),
+and reads the break-even latency off the net-saving curve with an interval from the same replicates. A local cluster on this machine is the default;
 ``scheduler=ADDRESS`` uses a running Dask scheduler (workers must be able to import mmsim and load the
 scenario by the same name or path).
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +38,18 @@ class SweepSpec:
     treated_params: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (name, values) of the treated strategy
     model: Optional[str] = None
     seed: int = 0
-    horizon: str = "1s"
-    block: str = "60s"
+    horizon: Optional[str] = None   # None: read off the baseline's markout curve at the fastest point
+    block: Optional[str] = None     # None: Politis–White from the data
     n_boot: int = 1000
     rows: Optional[int] = None
+    seeds: Optional[tuple[int, ...]] = None   # market seeds (synthetic): one path each; None: the scenario's
+    unmatched: bool = False
+
+    def paths(self) -> list[tuple[str, Optional[int]]]:
+        """(label, market seed) per path, in order; seed None: the scenario's own data."""
+        if self.seeds is None:
+            return [("data", None)]
+        return [(f"seed-{s}", int(s)) for s in self.seeds]
 
     def points(self) -> list[dict]:
         """Every point, in a fixed order: feed latency varies fastest within each compute profile."""
@@ -55,6 +67,7 @@ class SweepSpec:
     def to_json(self) -> dict:
         d = dict(self.__dict__)
         d["treated_params"] = [[n, list(v)] for n, v in self.treated_params]
+        d["seeds"] = None if self.seeds is None else list(self.seeds)
         return d
 
 
@@ -77,8 +90,7 @@ def split_specs(text: str) -> tuple[str, ...]:
 def point_id(spec: SweepSpec, point: dict) -> str:
     """Stable id of a point: a hash of everything its result depends on."""
     key = json.dumps({"scenario": spec.scenario, "baseline": spec.baseline, "treated": spec.treated,
-                      "model": spec.model, "seed": spec.seed, "horizon": spec.horizon, "block": spec.block,
-                      "n_boot": spec.n_boot, "rows": spec.rows, "feed": point["feed_latency"],
+                      "model": spec.model, "seed": spec.seed, "rows": spec.rows, "feed": point["feed_latency"],
                       "compute": point["compute_latency"], "params": point["params"]}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -97,49 +109,114 @@ def treated_spec(base: str, params: dict) -> str:
     return name + ":" + ",".join(f"{k}={v}" for k, v in merged.items())
 
 
-# ------------------------------------------------------------------------------------------ one point
+# ------------------------------------------------------------------------------------------ one path
 _EVENTS_CACHE: dict = {}
 
 
-def _load(scenario: str, rows: Optional[int]):
-    key = (scenario, rows)
-    if key not in _EVENTS_CACHE:  # once per worker process: scenarios are deterministic
+def _load(scenario: str, rows: Optional[int], market_seed: Optional[int] = None):
+    key = (scenario, rows, market_seed)
+    if key not in _EVENTS_CACHE:  # once per worker process and path: scenarios are deterministic
+        import dataclasses
+
+        from mmsim.analysis.markouts import mid_series
         from mmsim.data.scenario import load_scenario
+        from mmsim.data.store import EventStore
 
         sc = load_scenario(scenario)
+        if market_seed is not None:
+            sc = dataclasses.replace(sc, source={**sc.source, "seed": int(market_seed)})
         events, instrument = sc.load_events(limit=rows)
+        if isinstance(events, EventStore):
+            events = events.read()
         _EVENTS_CACHE.clear()
-        _EVENTS_CACHE[key] = (sc, events, instrument)
+        _EVENTS_CACHE[key] = (sc, events, instrument, mid_series(events))
     return _EVENTS_CACHE[key]
 
 
-def run_point(spec: SweepSpec, point: dict, out_dir: str) -> dict:
-    """Compute one point (baseline and treated on the same path and latency draws, then the paired
-    comparison) and write ``points/<id>.json`` atomically; returns the record."""
-    from mmsim.analysis.compare import compare_runs
+def _point_file(out_dir: Path, point: dict, path_label: str) -> Path:
+    return Path(out_dir) / "points" / point["id"] / f"{path_label}.parquet"
+
+
+def _done(f: Path) -> bool:
+    """A finished (point, path) file: a readable Parquet footer carrying mmsim's metadata (a torn or foreign
+    file is recomputed)."""
+    if not f.is_file():
+        return False
+    try:
+        import pyarrow.parquet as pq
+
+        return b"mmsim" in (pq.read_schema(f).metadata or {})
+    except Exception:  # any unreadable file: recompute it
+        return False
+
+
+def run_path(spec: SweepSpec, path: tuple[str, Optional[int]], points: list[dict], out_dir: str) -> int:
+    """Every missing point on one path: the path's events once, both arms at each point with the same
+    latency draws, their per-bin figures written atomically. Returns the number of points computed."""
+    from mmsim.analysis.paths import arm_bins
     from mmsim.engine.sim import simulate
 
-    sc, events, instrument = _load(spec.scenario, spec.rows)
-    kw = sc.sim_kwargs()
-    kw.update(feed_latency=point["feed_latency"], compute_latency=point["compute_latency"], seed=spec.seed,
-              source_name=sc.source_name)
-    if spec.model is not None:
-        kw["model"] = spec.model
-    runs = [simulate(events, instrument, s, **kw)
-            for s in (spec.baseline, treated_spec(spec.treated, point["params"]))]
-    res = compare_runs(runs[0], runs[1], events, tick_size=instrument.tick_size, lot_size=instrument.lot_size,
-                       horizon=spec.horizon, block=spec.block, n_boot=spec.n_boot, seed=spec.seed)
-    rep = res.report
-    summary = {k: rep[k] for k in ("status", "warnings", "n_blocks", "estimates", "identity", "horizon", "block")}
-    for role in ("baseline", "treated"):
-        part = rep[role]
-        summary[role] = {k: part[k] for k in ("pnl", "spread_capture", "adverse_selection_cost", "fees")
-                         if k in part}
-        summary[role]["n_fills"] = int(runs[0 if role == "baseline" else 1].summary["n_fills"])
-    record = {"id": point["id"], "feed_latency": point["feed_latency"], "compute_latency": point["compute_latency"],
-              "params": point["params"], "result": summary}
-    write_json_atomic(Path(out_dir) / "points" / f"{point['id']}.json", record)
-    return record
+    label, market_seed = path
+    sc, events, instrument, mids = _load(spec.scenario, spec.rows, market_seed)
+    done = 0
+    for point in points:
+        f = _point_file(Path(out_dir), point, label)
+        if _done(f):
+            continue
+        kw = sc.sim_kwargs()
+        kw.update(feed_latency=point["feed_latency"], compute_latency=point["compute_latency"], seed=spec.seed,
+                  source_name=sc.source_name, progress=False)
+        if spec.model is not None:
+            kw["model"] = spec.model
+        frames = []
+        for role, s in (("baseline", spec.baseline), ("treated", treated_spec(spec.treated, point["params"]))):
+            r = simulate(events, instrument, s, **kw)
+            a = arm_bins(r, events, mids, tick_size=instrument.tick_size, lot_size=instrument.lot_size)
+            fr = a.frame.add_prefix(f"{role}_")
+            fr.attrs = {}
+            frames.append(fr)
+        frame = frames[0].join(frames[1])
+        frame.attrs = {}
+        meta = {"value": float(instrument.tick_size) * float(instrument.lot_size), "labelled": a.labelled,
+                "n_events": len(events)}
+        f.parent.mkdir(parents=True, exist_ok=True)
+        tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"mmsim": json.dumps(meta).encode()})
+        pq.write_table(table, tmp)
+        os.replace(tmp, f)
+        done += 1
+    return done
+
+
+def _read_pairs(spec: SweepSpec, out: Path, point: dict):
+    """The PathPairs of one point, in path order."""
+    import pyarrow.parquet as pq
+
+    from mmsim.analysis.paths import BIN, HORIZON_GRID, ArmBins, PathPair
+    from mmsim.analysis.markouts import parse_horizon
+
+    pairs = []
+    for label, market_seed in spec.paths():
+        f = _point_file(out, point, label)
+        if not _done(f):
+            raise ConfigError(f"{out}: point {point['id']} ({point['feed_latency']}, {point['compute_latency']}) has "
+                              f"no result for path {label}")
+        table = pq.read_table(f)
+        meta = json.loads(table.schema.metadata[b"mmsim"])
+        frame = table.to_pandas()
+        arms = {}
+        for role in ("baseline", "treated"):
+            cols = [c for c in frame.columns if c.startswith(role + "_")]
+            fr = frame[cols].rename(columns=lambda c: c[len(role) + 1:])
+            fr.attrs.update(bin_ns=parse_horizon(BIN), grid=list(HORIZON_GRID))
+            arms[role] = ArmBins(frame=fr, value=meta["value"], labelled=meta["labelled"])
+        info = {} if market_seed is None else {"seed": market_seed}
+        pairs.append(PathPair(label.replace("-", " "), arms["baseline"], arms["treated"], info))
+    return pairs
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -159,38 +236,33 @@ def _json_default(x: Any):
     raise TypeError(f"not JSON: {type(x).__name__}")
 
 
-def _done(out_dir: Path, point: dict) -> bool:
-    p = out_dir / "points" / f"{point['id']}.json"
-    if not p.is_file():
-        return False
-    try:
-        return json.loads(p.read_text()).get("id") == point["id"]
-    except (OSError, ValueError):
-        return False  # a torn or foreign file: recompute
-
-
 # ------------------------------------------------------------------------------------------ the sweep
 def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, workers: int = 2, scheduler: Optional[str] = None,
-              progress: bool = True, point_fn: Callable[[SweepSpec, dict, str], dict] = run_point) -> dict:
-    """Run every missing point on Dask (local cluster of ``workers`` processes, or ``scheduler``), then
-    gather ``sweep.parquet``, ``sweep.json`` (with the break-even latency) and ``sweep.png``."""
+              progress: bool = True, path_fn: Callable[..., int] = run_path) -> dict:
+    """Run every missing (point, path) on Dask (local cluster of ``workers`` processes, or ``scheduler``), one
+    task per path, then gather ``sweep.parquet``, ``sweep.json`` (break-even with its interval, the value of a
+    millisecond) and ``sweep.png``."""
+    from mmsim.analysis.paths import check_matched
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    notes = check_matched(spec.baseline, spec.treated, unmatched=spec.unmatched)
     write_json_atomic(out / "sweep_spec.json", spec.to_json())
     points = spec.points()
-    todo = [p for p in points if not _done(out, p)]
+    todo = [p for p in spec.paths() if any(not _done(_point_file(out, pt, p[0])) for pt in points)]
     if todo:
-        _execute(spec, todo, str(out), workers=workers, scheduler=scheduler, progress=progress, point_fn=point_fn)
-    return gather(spec, out)
+        _execute(spec, todo, points, str(out), workers=workers, scheduler=scheduler, progress=progress,
+                 path_fn=path_fn)
+    return gather(spec, out, notes=notes)
 
 
-def _execute(spec, todo, out, *, workers, scheduler, progress, point_fn) -> None:
+def _execute(spec, todo, points, out, *, workers, scheduler, progress, path_fn) -> None:
     from distributed import Client, LocalCluster, as_completed
 
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=len(todo), unit="point", desc="sweep", leave=False)
+        bar = tqdm(total=len(todo), unit="path", desc="sweep", leave=False)
     if scheduler:
         client, cluster = Client(scheduler), None
     else:
@@ -200,9 +272,10 @@ def _execute(spec, todo, out, *, workers, scheduler, progress, point_fn) -> None
                                silence_logs=40)
         client = Client(cluster)
     try:
-        futures = [client.submit(point_fn, spec, p, out, key=f"mmsim-point-{p['id']}", pure=False) for p in todo]
+        futures = [client.submit(path_fn, spec, p, points, out, key=f"mmsim-path-{p[0]}-{spec.seed}", pure=False)
+                   for p in todo]
         for fut in as_completed(futures):
-            fut.result()  # re-raises a point's error here, naming its input
+            fut.result()  # re-raises a path's error here, naming its input
             if bar is not None:
                 bar.update(1)
     finally:
@@ -213,28 +286,6 @@ def _execute(spec, todo, out, *, workers, scheduler, progress, point_fn) -> None
             cluster.close()
 
 
-def _flatten(record: dict) -> dict:
-    res = record["result"]
-    row = {"id": record["id"], "feed_latency": record["feed_latency"], "compute_latency": record["compute_latency"]}
-    row.update({f"param_{k}": v for k, v in record["params"].items()})
-    from mmsim.data.latency import parse_latency
-
-    row["feed_latency_ns"] = _median_ns(parse_latency(record["feed_latency"]))
-    nan = float("nan")
-    for key in ("as_cost_saving", "spread_capture_given_up", "net_pnl_difference"):
-        est = res["estimates"].get(key, {})
-        none = lambda v: nan if v is None else v  # noqa: E731
-        row[key] = none(est.get("estimate"))
-        row[f"{key}_lo"] = none(est.get("ci_low"))
-        row[f"{key}_hi"] = none(est.get("ci_high"))
-    row["n_blocks"] = res.get("n_blocks", 0)
-    row["status"] = res.get("status", "")
-    for role in ("baseline", "treated"):
-        row[f"{role}_n_fills"] = res[role]["n_fills"]
-        row[f"{role}_pnl"] = res[role].get("pnl", nan)
-    return row
-
-
 def _median_ns(model) -> float:
     """A latency model's typical value in ns, for ordering and plotting points."""
     for attr in ("ns", "median", "base", "offset"):
@@ -243,68 +294,216 @@ def _median_ns(model) -> float:
     return float(np.median(model.draw(10_001, np.random.default_rng(0))))
 
 
-def gather(spec: SweepSpec, out: Path) -> dict:
-    """Collect the point files of ``spec`` (in point order) into sweep.parquet / sweep.json / sweep.png."""
-    rows = []
-    for p in spec.points():
-        f = out / "points" / f"{p['id']}.json"
-        if not f.is_file():
-            raise ConfigError(f"{out}: point {p['id']} ({p['feed_latency']}, {p['compute_latency']}) has no result")
-        rows.append(_flatten(json.loads(f.read_text())))
+def gather(spec: SweepSpec, out: Path, notes: Optional[list] = None) -> dict:
+    """Pool the paths of every point with one shared resample, and write sweep.parquet / sweep.json /
+    sweep.png. The horizon and block length are fixed once, at the first point of the fastest feed latency."""
+    from mmsim.analysis.paths import FIGURES, pooled_report
+    from mmsim.data.latency import parse_latency
+
+    points = spec.points()
+    lat_ns = [_median_ns(parse_latency(p["feed_latency"])) for p in points]
+    fastest = int(np.argmin(lat_ns))
+    head = pooled_report(_read_pairs(spec, out, points[fastest]), horizon=spec.horizon, block=spec.block,
+                         n_boot=spec.n_boot, seed=spec.seed)
+    H, block = head["horizon"], head["block"]
+    rows, reps_net, reports = [], [], []
+    for p, L in zip(points, lat_ns):
+        rep = pooled_report(_read_pairs(spec, out, p), horizon=H, block=block, n_boot=spec.n_boot, seed=spec.seed)
+        ncol, hi = rep["_ncol"], rep["_hi"]
+        reps_net.append(rep["_reps"][:, hi * ncol + 4])
+        row = {"id": p["id"], "feed_latency": p["feed_latency"], "compute_latency": p["compute_latency"],
+               "feed_latency_ns": L}
+        row.update({f"param_{k}": v for k, v in p["params"].items()})
+        nan = float("nan")
+        for key in FIGURES:
+            e = rep["estimates"][key]
+            none = lambda v: nan if v is None else v  # noqa: E731
+            row[key], row[f"{key}_lo"], row[f"{key}_hi"] = (none(e["estimate"]), none(e["ci_low"]),
+                                                            none(e["ci_high"]))
+        row["n_paths"], row["n_blocks"] = rep["n_paths"], rep["n_blocks"]
+        row["paths_flagged"] = int(sum(x["disagrees"] for x in rep["paths"]))
+        rows.append(row)
+        reports.append({k: v for k, v in rep.items() if not k.startswith("_") and k not in ("paths",)})
     frame = pd.DataFrame(rows)
     frame.to_parquet(out / "sweep.parquet.tmp", index=False)
     os.replace(out / "sweep.parquet.tmp", out / "sweep.parquet")
-    summary = {"spec": spec.to_json(), "n_points": len(frame), "break_even": break_even(frame), "points": rows}
+    be = break_even(frame, np.column_stack(reps_net))
+    from mmsim.analysis.compare import model_quality
+
+    quality = model_quality(spec.model)
+    notes = list(notes or [])
+    if quality and quality["verdict"] == "no better than chance":
+        notes.append(f"the model is no better than chance out of sample ({quality['reason']}): a saving here comes "
+                     "from something other than prediction")
+    summary = {"spec": spec.to_json(), "n_points": len(frame), "n_paths": head["n_paths"], "model_quality": quality,
+               "horizon": H, "horizon_rule": head["horizon_rule"], "block": block, "block_rule": head["block_rule"],
+               "break_even": be, "warnings": notes + head["warnings"], "points": rows}
     write_json_atomic(out / "sweep.json", summary)
-    plot_sweep(frame, out / "sweep.png")
+    plot_sweep(frame, out / "sweep.png", be)
     return summary
 
 
-def break_even(frame: pd.DataFrame) -> list[dict]:
-    """Per compute profile (and treated params): the smallest feed latency at which the net saving's
-    interval first includes zero (or lies below it), after a lower latency where it was significantly
-    positive. ``None`` otherwise, with ``status`` saying which: the saving held at every latency swept, or
-    there was no significant net saving even at the lowest latency."""
+# ------------------------------------------------------------------------------------------ break-even
+#: A zero feed latency is placed at this latency on the log axis (the crossing is interpolated in log space).
+ZERO_LATENCY_NS = 10_000
+
+
+def _log_x(lat_ns: np.ndarray) -> np.ndarray:
+    return np.log10(np.maximum(np.asarray(lat_ns, np.float64), ZERO_LATENCY_NS))
+
+
+def crossing(lat_ns: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    """Where the net-saving curve first goes from positive to <= 0, interpolated on log latency: (latency ns,
+    number of sign changes). 0.0 when it is not positive at the fastest point, inf when it never crosses."""
+    y = np.asarray(y, np.float64)
+    pos = y > 0
+    changes = int(np.count_nonzero(pos[1:] != pos[:-1]))
+    if not pos[0]:
+        return 0.0, changes
+    if pos.all():
+        return math.inf, changes
+    i = int(np.argmin(pos))  # first non-positive point; i >= 1
+    x = _log_x(lat_ns)
+    x0, x1, y0, y1 = x[i - 1], x[i], y[i - 1], y[i]
+    xc = x0 + (x1 - x0) * (y0 / (y0 - y1)) if y0 != y1 else x1
+    return float(10 ** xc), changes
+
+
+def _fmt_lat(ns: float) -> str:
+    if not math.isfinite(ns):
+        return "inf"
+    if ns <= ZERO_LATENCY_NS and ns == 0:
+        return "0"
+    from mmsim.analysis.markouts import horizon_label
+
+    if ns >= 1e6:
+        return f"{ns / 1e6:.3g} ms"
+    return horizon_label(int(round(ns))) if ns >= 1 else "0"
+
+
+def break_even(frame: pd.DataFrame, reps: Optional[np.ndarray] = None, confidence: float = 0.95) -> list[dict]:
+    """Per compute profile (and treated params): the break-even feed latency, where the net-saving estimate
+    crosses zero (log-latency interpolation), with an interval from the bootstrap replicates (each replicate a
+    whole curve and its crossing); a status that describes the estimate; significance at the fastest point
+    beside it; non-monotone curves flagged; and the value of a millisecond (the slope of the net saving per ms
+    of feed latency between the two fastest points, with its interval). ``reps``: n_boot x n_points replicates
+    of the net saving, columns in ``frame``'s row order."""
     out = []
     group_cols = ["compute_latency"] + [c for c in frame.columns if c.startswith("param_")]
+    a = (1 - confidence) / 2
     for key, g in frame.groupby(group_cols, sort=False):
         g = g.sort_values("feed_latency_ns", kind="stable")
-        significant = (g["net_pnl_difference_lo"] > 0).to_numpy()  # NaN (no interval) is not significant
+        idx = g.index.to_numpy()
+        L = g["feed_latency_ns"].to_numpy(np.float64)
+        y = g["net_pnl_difference"].to_numpy(np.float64)
         key = key if isinstance(key, tuple) else (key,)
-        row = {**dict(zip(group_cols, key)), "net_saving_at_lowest_latency": float(g["net_pnl_difference"].iloc[0]),
-               "break_even_feed_latency": None, "break_even_feed_latency_ns": None}
-        if not significant[0]:
-            row["status"] = "no significant net saving even at the lowest latency"
-        elif significant.all():
-            row["status"] = "net saving significant at every latency swept"
+        row = {**dict(zip(group_cols, key)), "net_saving_at_fastest": float(y[0]),
+               "fastest_feed_latency": g["feed_latency"].iloc[0],
+               "significant_at_fastest": bool(g["net_pnl_difference_lo"].iloc[0] > 0),
+               "break_even_ns": None, "break_even_ci_ns": [None, None], "value_of_ms": None,
+               "value_of_ms_ci": [None, None]}
+        if len(y) == 0 or not np.isfinite(y).all():
+            row["status"] = "no estimate (a point has no fills)"
+            out.append(row)
+            continue
+        cross, changes = crossing(L, y)
+        row["non_monotone"] = changes > 1
+        if reps is not None and reps.shape[0] >= 2:
+            R_ = reps[:, idx]
+            cr = np.array([crossing(L, R_[r])[0] for r in range(R_.shape[0])])
+            lo, hi = np.quantile(cr, [a, 1 - a], method="inverted_cdf")  # no interpolation: inf-safe
+            row["break_even_ci_ns"] = [float(lo), float(hi) if math.isfinite(hi) else None]
+        if cross == 0.0:
+            row["status"] = "never pays (the net saving is not positive even at the fastest latency swept)"
+        elif math.isinf(cross):
+            row["status"] = f"pays at every latency swept (up to {g['feed_latency'].iloc[-1]})"
         else:
-            i = int(np.argmin(significant))
-            row.update(status="break-even found", break_even_feed_latency=g["feed_latency"].iloc[i],
-                       break_even_feed_latency_ns=float(g["feed_latency_ns"].iloc[i]))
+            row["break_even_ns"] = cross
+            ci = row["break_even_ci_ns"]
+            ci_txt = "" if ci[0] is None and ci[1] is None else \
+                f" [{_fmt_lat(ci[0])}, {_fmt_lat(ci[1]) if ci[1] is not None else '> ' + g['feed_latency'].iloc[-1]}]"
+            row["status"] = f"pays up to {_fmt_lat(cross)}{ci_txt}"
+        if row["non_monotone"]:
+            row["status"] += "; the curve is not monotone (it crosses zero more than once)"
+        row["significance"] = ("the net saving at the fastest latency is significantly positive"
+                               if row["significant_at_fastest"] else
+                               "the net saving at the fastest latency is not significantly positive")
+        if len(L) >= 2 and L[1] > L[0]:
+            dms = (L[1] - L[0]) / 1e6
+            row["value_of_ms"] = float((y[1] - y[0]) / dms)
+            if reps is not None and reps.shape[0] >= 2:
+                s = (reps[:, idx[1]] - reps[:, idx[0]]) / dms
+                lo, hi = np.quantile(s, [a, 1 - a])
+                row["value_of_ms_ci"] = [float(lo), float(hi)]
+            row["value_of_ms_between"] = [g["feed_latency"].iloc[0], g["feed_latency"].iloc[1]]
         out.append(row)
     return out
 
 
-def plot_sweep(frame: pd.DataFrame, path: Path) -> None:
+def plot_sweep(frame: pd.DataFrame, path: Path, be: Optional[list] = None) -> None:
+    """Two panels on a log feed-latency axis: the net saving per path with its interval band and the
+    break-even latency, then its parts (AS-cost saving, spread capture given up, inventory difference)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(7.5, 6.5), dpi=110, sharex=True)
     group_cols = ["compute_latency"] + [c for c in frame.columns if c.startswith("param_")]
-    for key, g in frame.groupby(group_cols, sort=False):
+    for gi, (key, g) in enumerate(frame.groupby(group_cols, sort=False)):
         g = g.sort_values("feed_latency_ns")
-        x = g["feed_latency_ns"] / 1e6
+        x = np.maximum(g["feed_latency_ns"].to_numpy(np.float64), ZERO_LATENCY_NS) / 1e6
         label = ", ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
-        ax.plot(x, g["net_pnl_difference"], marker="o", label=f"net PnL difference ({label})")
-        ax.fill_between(x, g["net_pnl_difference_lo"], g["net_pnl_difference_hi"], alpha=0.2)
-        ax.plot(x, g["as_cost_saving"], ls="--", alpha=0.7, label=f"AS-cost saving ({label})")
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("feed latency (ms)")
-    ax.set_ylabel("treated − baseline (quote currency)")
-    ax.set_title("Adverse-selection saving vs feed latency (95 % block-bootstrap CI)")
-    ax.legend(fontsize=7)
+        line, = ax.plot(x, g["net_pnl_difference"], marker="o", label=f"net saving ({label})")
+        ax.fill_between(x, g["net_pnl_difference_lo"], g["net_pnl_difference_hi"], alpha=0.2, color=line.get_color())
+        if be and gi < len(be) and be[gi].get("break_even_ns"):
+            ax.axvline(be[gi]["break_even_ns"] / 1e6, color=line.get_color(), ls=":", lw=1)
+        for col, ls, name in (("as_cost_saving", "--", "AS-cost saving"),
+                              ("spread_capture_given_up", "-.", "spread capture given up"),
+                              ("inventory_difference", ":", "inventory difference")):
+            if col in g:
+                l2, = ax2.plot(x, g[col], ls=ls, marker=".", label=f"{name} ({label})")
+                ax2.fill_between(x, g[f"{col}_lo"], g[f"{col}_hi"], alpha=0.12, color=l2.get_color())
+    for a in (ax, ax2):
+        a.axhline(0, color="black", lw=0.8)
+        a.set_xscale("log")
+        a.legend(fontsize=7)
+    ax.set_ylabel("net saving per path\n(quote currency)")
+    ax2.set_ylabel("parts, per path\n(quote currency)")
+    ax2.set_xlabel(f"feed latency (ms, log scale; 0 drawn at {ZERO_LATENCY_NS / 1e6:g} ms)")
+    ax.set_title("Net saving vs feed latency (95 % two-level bootstrap band; dotted: break-even)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def format_sweep(summary: dict) -> str:
+    """What ``mmsim sweep`` prints: the pooling, then per compute profile the net saving at each latency, the
+    break-even latency with its interval, significance beside it and the value of a millisecond."""
+    lines = [f"{summary['n_paths']} paths per point   horizon {summary['horizon']} ({summary['horizon_rule']})   "
+             f"blocks of {summary['block']} ({summary['block_rule']})"]
+    frame = pd.DataFrame(summary["points"])
+    for be in summary["break_even"]:
+        g = frame[frame["compute_latency"] == be["compute_latency"]].sort_values("feed_latency_ns")
+        params = {k[6:]: v for k, v in be.items() if k.startswith("param_")}
+        for k, v in params.items():
+            g = g[g[f"param_{k}"] == v]
+        head = f"compute {be['compute_latency']}" + "".join(f", {k}={v}" for k, v in params.items())
+        lines.append("")
+        lines.append(f"{head}: net saving per path (95% CI)")
+        for _, r in g.iterrows():
+            lines.append(f"  feed {r['feed_latency']:>12}   {r['net_pnl_difference']:+10.4g}   "
+                         f"[{r['net_pnl_difference_lo']:+.4g}, {r['net_pnl_difference_hi']:+.4g}]")
+        lines.append(f"  break-even: {be['status']}")
+        lines.append(f"  {be.get('significance', '')}")
+        if be.get("value_of_ms") is not None:
+            lo, hi = be["value_of_ms_ci"]
+            ci = "" if lo is None else f" [{lo:+.4g}, {hi:+.4g}]"
+            a, b = be["value_of_ms_between"]
+            lines.append(f"  value of a millisecond: {be['value_of_ms']:+.4g} per path per ms of feed latency{ci} "
+                         f"(between {a} and {b})")
+    mq = summary.get("model_quality")
+    if mq:
+        lines.append(f"model: {mq['verdict']} out of sample ({mq['reason']})")
+    lines += [f"note: {w}" for w in summary.get("warnings", [])]
+    return "\n".join(lines)

@@ -12,15 +12,26 @@ from mmsim.errors import ConfigError
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register compare, sweep, report and audit."""
     cmp_ = sub.add_parser("compare", help="savings of a treated strategy over a baseline, with confidence intervals",
-                          description="Run baseline and treated on the same market path and latency draws; write "
-                          "DIR/compare.json (AS-cost saving, spread capture given up, net PnL difference, paired "
-                          "block-bootstrap CIs), DIR/blocks.parquet and both runs' results (docs/analytics.md).")
+                          description="Run baseline and treated on many market paths (the same events and latency "
+                          "draws for both arms on each), and pool them: AS-cost saving, spread capture given up, "
+                          "inventory and net PnL differences per path with two-level (paths, then time blocks) "
+                          "paired bootstrap intervals, at a horizon read off the baseline's markout curve. Writes "
+                          "DIR/compare.json, DIR/paths.parquet, DIR/bins.parquet and the first path's runs "
+                          "(docs/analytics.md).")
     cmp_.add_argument("scenario", metavar="SCENARIO", help="bundled scenario name or path to a .toml file")
     cmp_.add_argument("--baseline", required=True, metavar="S", help="baseline strategy spec")
     cmp_.add_argument("--treated", required=True, metavar="S", help="treated strategy spec")
     cmp_.add_argument("--model", metavar="MODEL.json", help="model file passed to both runs")
-    cmp_.add_argument("--horizon", default="1s", metavar="H", help="adverse-selection horizon (default 1s)")
-    cmp_.add_argument("--block", default="60s", metavar="B", help="bootstrap block of exchange time (default 60s)")
+    cmp_.add_argument("--seeds", metavar="A-B", help="market seeds of a synthetic scenario, one path each, e.g. 1-40 "
+                      "(default: the scenario's seed and the next 19)")
+    cmp_.add_argument("--windows", type=positive_int, metavar="N", help="cut one history (real data) into N paths of "
+                      "equal exchange time")
+    cmp_.add_argument("--unmatched", action="store_true", help="allow arms with different risk limits (every "
+                      "output says so)")
+    cmp_.add_argument("--horizon", metavar="H", help="adverse-selection horizon, one of the markout grid (default: "
+                      "read off the baseline's markout curve, the rule printed)")
+    cmp_.add_argument("--block", metavar="B", help="bootstrap block of exchange time, whole seconds (default: "
+                      "Politis–White from the data)")
     cmp_.add_argument("--n-boot", type=positive_int, default=2000, metavar="N",
                       help="bootstrap replicates (default 2000)")
     cmp_.add_argument("--fill-mid", choices=("time", "pre"), default="pre",
@@ -36,9 +47,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                       queue_model=None, engine="cpp", no_progress=True, features=None)
 
     sw = sub.add_parser("sweep", help="savings of a treated quoter over a baseline across feed/compute latency",
-                        description="Run baseline and treated at every feed latency x compute-latency point on Dask "
-                        "(a local cluster by default), write sweep.parquet, sweep.json (with the break-even "
-                        "latency) and sweep.png. Points are written as they finish: rerun to resume.")
+                        description="Run baseline and treated at every feed latency x compute-latency point on many "
+                        "market paths on Dask (a local cluster by default; one task per path), pool the paths with "
+                        "one shared bootstrap, and write sweep.parquet, sweep.json (break-even latency with its "
+                        "interval, the value of a millisecond) and sweep.png. Results are written as they finish: "
+                        "rerun to resume.")
     sw.add_argument("scenario", metavar="SCENARIO")
     sw.add_argument("--baseline", required=True, metavar="S")
     sw.add_argument("--treated", required=True, metavar="S")
@@ -48,8 +61,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="compute latencies (e.g. profile:cheap_cloud_vcpu,profile:high_clock); default 0")
     sw.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2",
                     help="also sweep a parameter of the treated built-in strategy (repeatable)")
-    sw.add_argument("--horizon", default="1s", help="adverse-selection horizon (default 1s)")
-    sw.add_argument("--block", default="60s", help="bootstrap block (default 60s)")
+    sw.add_argument("--seeds", metavar="A-B", help="market seeds of a synthetic scenario, one path each (default: "
+                    "the scenario's seed and the next 19)")
+    sw.add_argument("--unmatched", action="store_true", help="allow arms with different risk limits")
+    sw.add_argument("--horizon", metavar="H", help="adverse-selection horizon (default: read off the baseline's "
+                    "markout curve at the fastest point)")
+    sw.add_argument("--block", metavar="B", help="bootstrap block, whole seconds (default: Politis–White)")
     sw.add_argument("--n-boot", type=positive_int, default=1000, metavar="N")
     sw.add_argument("--seed", type=seed_int, default=0, metavar="N")
     sw.add_argument("--rows", type=positive_int, metavar="N")
@@ -80,26 +97,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     kw = run_kwargs(args, scenario)
-    res = run_compare(scenario, args.baseline, args.treated, args.out, sim_kwargs=kw, model=args.model,
-                      rows=args.rows, horizon=args.horizon, block=args.block, n_boot=args.n_boot, seed=args.seed,
-                      fill_mid=args.fill_mid)
+    from mmsim.analysis.paths import parse_seeds
+
+    seeds = parse_seeds(args.seeds) if args.seeds else None
+    report = run_compare(scenario, args.baseline, args.treated, args.out, sim_kwargs=kw, model=args.model,
+                         rows=args.rows, horizon=args.horizon, block=args.block, n_boot=args.n_boot, seed=args.seed,
+                         seeds=seeds, windows=args.windows, unmatched=args.unmatched, fill_mid=args.fill_mid,
+                         progress=True)
     print(f"scenario  {scenario.name}")
-    print(format_compare(res.report))
+    print(format_compare(report))
     print(f"wrote {Path(args.out) / 'compare.json'}")
     return EXIT_OK
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from mmsim.analysis.markouts import parse_horizon
-    from mmsim.analysis.sweep import SweepSpec, run_sweep, split_specs
+    from mmsim.analysis.sweep import SweepSpec, format_sweep, run_sweep, split_specs
     from mmsim.data.scenario import load_scenario
     from mmsim.engine.loader import load_strategy
 
-    load_scenario(args.scenario)  # fail early, before any worker starts
+    from mmsim.analysis.compare import scenario_paths
+    from mmsim.analysis.paths import check_matched, parse_seeds
+
+    sc = load_scenario(args.scenario)  # fail early, before any worker starts
     for spec in (args.baseline, args.treated):
         load_strategy(spec)
-    parse_horizon(args.horizon, "--horizon")
-    parse_horizon(args.block, "--block")
+    check_matched(args.baseline, args.treated, unmatched=args.unmatched)
+    for flag in ("horizon", "block"):
+        if getattr(args, flag) is not None:
+            parse_horizon(getattr(args, flag), f"--{flag}")
+    paths = scenario_paths(sc, parse_seeds(args.seeds) if args.seeds else None)
+    seeds = tuple(info["seed"] for _, _, info in paths) if "seed" in paths[0][2] else None
     params = []
     for text in args.param:
         name, eq, values = text.partition("=")
@@ -115,13 +143,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         compute_spec(c)
     spec = SweepSpec(scenario=args.scenario, baseline=args.baseline, treated=args.treated, feed_latencies=feeds,
                      compute_latencies=computes, treated_params=tuple(params), model=args.model, seed=args.seed,
-                     horizon=args.horizon, block=args.block, n_boot=args.n_boot, rows=args.rows)
+                     horizon=args.horizon, block=args.block, n_boot=args.n_boot, rows=args.rows, seeds=seeds,
+                     unmatched=args.unmatched)
     summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress)
-    for be in summary["break_even"]:
-        where = be["break_even_feed_latency"] or f"none ({be['status']})"
-        print(f"compute {be['compute_latency']}: net saving at the lowest latency "
-              f"{be['net_saving_at_lowest_latency']:+.4g}; break-even feed latency: {where}")
+    print(format_sweep(summary))
     print(f"wrote {Path(args.out) / 'sweep.parquet'}, sweep.json, sweep.png ({summary['n_points']} points)")
     return EXIT_OK
 

@@ -727,7 +727,8 @@ def train(events: np.ndarray, specs: Any, model_type: str, horizons: Sequence[in
         training = _clean({
             "scenario": scenario, "seed": int(seed), "start_ts": s.start_ts, "end_ts": s.end_ts,
             "n_rows": len(s),
-            "metrics": {"out_of_sample": pooled, "folds": fold_rows, "in_sample": ins},
+            "metrics": {"out_of_sample": pooled, "folds": fold_rows, "in_sample": ins,
+                        "verdict": model_verdict({"out_of_sample": pooled, "folds": fold_rows})},
             "options": {
                 "every_ns": int(every_ns), "folds": int(folds), "scheme": scheme,
                 "embargo_ns": emb if scheme == "purged" else 0, "purge": "label window [a, a + H]",
@@ -898,6 +899,38 @@ def _f(v: Any, nd: int = 3) -> str:
     return f"{v:.{nd}f}"
 
 
+#: Out-of-sample thresholds of the model verdict (docs/training.md).
+CHANCE_AUC = 0.52
+
+
+def model_verdict(metrics: dict) -> dict:
+    """A verdict on out-of-sample quality: ``useful`` (pooled R² > 0 where a move is predicted, AUC above
+    0.52, and no fold worse than chance), ``weak`` (better than chance pooled, but some fold is not), or
+    ``no better than chance`` (pooled R² <= 0 or AUC <= 0.52). Savings with a model of the last kind come
+    from something other than prediction (e.g. fewer fills during a trend)."""
+    o = metrics.get("out_of_sample") or {}
+    folds = metrics.get("folds") or []
+    r2, auc = o.get("r2"), o.get("auc")
+
+    def bad(m: dict) -> bool:
+        a, r = m.get("auc"), m.get("r2")
+        return (a is not None and a == a and a <= CHANCE_AUC) or (r is not None and r == r and r <= 0)
+
+    if bad(o) or (r2 is None and auc is None):
+        what = []
+        if r2 is not None:
+            what.append(f"R² {r2:.3f}")
+        if auc is not None:
+            what.append(f"AUC {auc:.3f}")
+        return {"verdict": "no better than chance", "reason": "pooled out-of-sample " + (", ".join(what) or "n/a")}
+    n_bad = sum(bad(f) for f in folds)
+    if n_bad:
+        return {"verdict": "weak", "reason": f"{n_bad} of {len(folds)} folds no better than chance out of sample"}
+    shown = ", ".join(x for x in (f"R² {r2:.3f}" if r2 is not None else "",
+                                   f"AUC {auc:.3f}" if auc is not None else "") if x)
+    return {"verdict": "useful", "reason": f"better than chance out of sample, pooled and in every fold ({shown})"}
+
+
 def format_report(r: TrainResult) -> str:
     """Per-fold and pooled out-of-sample table of one horizon."""
     H = _fmt_ns(r.model["horizon_ns"])
@@ -912,6 +945,8 @@ def format_report(r: TrainResult) -> str:
     p = r.pooled
     lines.append(f"{H:>7}  {'pooled':>6}  {'':>6}  {p['n']:>6}  {_f(p['hit_rate']):>6}  {_f(p['auc']):>6}  "
                  f"{_f(p['r2'], 4):>7}  {_f(p['up_rate'], 2):>5}")
+    v = model_verdict({"out_of_sample": p, "folds": r.fold_metrics})
+    lines.append(f"verdict: {v['verdict']} ({v['reason']})")
     return "\n".join(lines)
 
 
