@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from mmsim import records as R
 from mmsim.errors import ConfigError, DataError
 from mmsim.data.latency import (
-    Constant, Empirical, FromData, Gamma, LogNormal, Regime, UserArray, UserCallable, feed_arrival,
+    Constant, Empirical, FeedClock, FromData, Gamma, LogNormal, Regime, UserArray, UserCallable, feed_arrival,
     latency_table, parse_duration, parse_latency, seeded_streams,
 )
 
@@ -302,3 +303,183 @@ def test_overflow_is_reported():
     ev = events([np.iinfo(np.int64).max - 10])
     with pytest.raises(ConfigError, match="overflows"):
         feed_arrival("1ms", ev, rng())
+
+
+# --------------------------------------------------------------------------------------------- prefix stability
+# A draw depends on the seed and the row's position only, never on the number of rows: the first k rows of a
+# run over n rows get the same latencies (and arrival times) as a run over k rows. Every kind, every leg.
+
+PREFIX_KINDS = ["zero", "constant", "data", "data+X", "lognormal", "gamma", "empirical", "regime",
+                "regime-flicker", "regime-rare", "array", "callable-rng", "callable-rows"]
+RANDOM_KINDS = ["lognormal", "gamma", "empirical", "regime", "regime-flicker", "regime-rare"]
+
+
+def _draws(evs, g):
+    return g.integers(0, 5_000_000, len(evs))  # one sequential draw per row
+
+
+def _by_row(evs, g):
+    return (evs["exch_ts"] % 997) * 1000  # a function of the row itself
+
+
+def prefix_spec(kind, n, tmp_path):
+    """The spec of ``kind`` for a run over ``n`` rows (a user array has one entry per row)."""
+    if kind == "empirical":
+        path = tmp_path / "lat.txt"
+        if not path.exists():
+            path.write_text("\n".join(str(v) for v in (1000, 2500, 7000, 40_000, 123_456)) + "\n")
+        return f"empirical:{path}"
+    if kind == "array":
+        return np.random.default_rng(99).integers(0, 3_000_000, 100_000)[:n]
+    return {"zero": 0, "constant": "3ms", "data": "data", "data+X": "data+2ms",
+            "lognormal": "lognormal:median=2ms,sigma=0.6,shift=100us", "gamma": "gamma:shape=0.7,mean=1ms",
+            "regime": "regime:base=1ms,spike=50ms,p_enter=0.01,p_exit=0.1,sigma=0.3",
+            "regime-flicker": "regime:base=1ms,spike=5ms,p_enter=0.5,p_exit=0.7",
+            "regime-rare": "regime:base=1ms,spike=80ms,p_enter=0.0005,p_exit=0.005,spike_sigma=0.2",
+            "callable-rng": _draws, "callable-rows": _by_row}[kind]
+
+
+def prefix_events(n, spacing=None):
+    """``n`` rows, the first k of them the same for every n (1 ms apart on average, recv_ts after exch_ts)."""
+    g = np.random.default_rng(17)
+    gaps = g.integers(0, 2_000_000, 100_000) if spacing is None else np.full(100_000, spacing)
+    ts = 1_000_000_000 + np.cumsum(gaps)[:n]
+    return events(ts, ts + g.integers(0, 5_000_000, 100_000)[:n])
+
+
+SIZES = {  # (FeedClock.BLOCK, Regime.CHUNK, n, k values): small sizes cross many block and chunk boundaries
+    "small-blocks": (1000, 384, 5000, (1, 383, 384, 385, 999, 1000, 1001, 2345, 4999)),
+    "default-blocks": (None, None, 70_000, (1, 12_345, 65_536, 65_537)),
+}
+
+
+def _sizes(monkeypatch, which):
+    block, chunk, n, ks = SIZES[which]
+    if block is not None:
+        monkeypatch.setattr(FeedClock, "BLOCK", block)
+        monkeypatch.setattr(Regime, "CHUNK", chunk)
+    assert n > FeedClock.BLOCK  # several blocks
+    return n, ks
+
+
+@pytest.mark.parametrize("sizes", list(SIZES))
+@pytest.mark.parametrize("kind", PREFIX_KINDS)
+def test_feed_arrivals_are_prefix_stable(kind, sizes, monkeypatch, tmp_path):
+    n, ks = _sizes(monkeypatch, sizes)
+    ev = prefix_events(n)
+    full = feed_arrival(prefix_spec(kind, n, tmp_path), ev, rng(5))
+    for k in ks:
+        spec = prefix_spec(kind, k, tmp_path)
+        np.testing.assert_array_equal(feed_arrival(spec, ev[:k], rng(5)), full[:k], err_msg=f"{kind}, k={k}")
+        # the truncated run streamed in chunks (as simulate() does from an event store) is the same prefix
+        clock = FeedClock(spec, rng(5), k)
+        streamed = np.concatenate([clock.arrivals(ev[i:min(i + 777, k)]) for i in range(0, k, 777)])
+        np.testing.assert_array_equal(streamed, full[:k], err_msg=f"{kind}, k={k}, streamed")
+    if kind in RANDOM_KINDS:
+        assert not np.array_equal(full, feed_arrival(prefix_spec(kind, n, tmp_path), ev, rng(6)))
+
+
+@pytest.mark.parametrize("kind", PREFIX_KINDS)
+def test_order_leg_latencies_are_prefix_stable(kind, monkeypatch, tmp_path):
+    """The order legs cycle through a table drawn up front, its size fixed (2**20), never the row count; and
+    even the table size does not change a draw: the k-th use gets the same latency from any table of >= k."""
+    monkeypatch.setattr(Regime, "CHUNK", 384)
+    spec = prefix_spec(kind, 3, tmp_path)
+    if kind.startswith("data"):
+        with pytest.raises(ConfigError, match="only valid for the feed leg"):
+            latency_table(spec, rng(5, "entry"))
+        return
+
+    def uses(table, m):  # the latencies of the first m uses of a leg: entry k % len
+        return table[np.arange(m) % len(table)]
+
+    big = latency_table(spec, rng(5, "entry"), n=5000)
+    for k in (1, 383, 385, 1000, 4999):
+        np.testing.assert_array_equal(uses(latency_table(spec, rng(5, "entry"), n=k), k), uses(big, k),
+                                      err_msg=f"{kind}, k={k}")
+    default = latency_table(spec, rng(5, "entry"))
+    assert len(default) in (1, 3, 1 << 20)
+    np.testing.assert_array_equal(uses(default, 5000), uses(big, 5000))
+
+
+@pytest.mark.parametrize("start", [None, False, True])
+def test_regime_chain_is_prefix_stable_from_any_state(start, monkeypatch):
+    monkeypatch.setattr(Regime, "CHUNK", 256)
+    m = parse_latency("regime:base=1ms,spike=20ms,p_enter=0.02,p_exit=0.1,sigma=0.4,spike_sigma=0.1")
+    spiking, lat, last = m.chain(3000, rng(8), start)
+    assert last == spiking[-1] and spiking.any() and not spiking.all()
+    for k in (1, 255, 256, 257, 1000, 2999):
+        s, x, end = m.chain(k, rng(8), start)
+        np.testing.assert_array_equal(s, spiking[:k])
+        np.testing.assert_array_equal(x, lat[:k])
+        assert end == spiking[k - 1]
+    np.testing.assert_array_equal(m.states(1000, rng(8), start), spiking[:1000])
+    np.testing.assert_array_equal(m.draw(1000, rng(8), start=start), lat[:1000])
+    # a chain continued from its last state at a chunk boundary is the same chain (FeedClock's blocks)
+    g = rng(8)
+    s1, x1, end = m.chain(512, g, start)
+    s2, x2, _ = m.chain(3000 - 512, g, end)
+    np.testing.assert_array_equal(np.concatenate([s1, s2]), spiking)
+    np.testing.assert_array_equal(np.concatenate([x1, x2]), lat)
+
+
+@settings(max_examples=40, deadline=None)
+@given(p_enter=st.sampled_from([0.0, 0.001, 0.05, 0.5, 1.0]), p_exit=st.sampled_from([0.002, 0.3, 1.0]),
+       chunk=st.integers(1, 300), n=st.integers(1, 1500), data=st.data())
+def test_regime_draws_are_prefix_stable(p_enter, p_exit, chunk, n, data):
+    k = data.draw(st.integers(1, n))
+    m = Regime(1e6, 5e7, p_enter, p_exit, sigma=0.2)
+    old = Regime.CHUNK
+    Regime.CHUNK = chunk  # (not monkeypatch: hypothesis runs many examples in one test call)
+    try:
+        np.testing.assert_array_equal(m.draw(k, rng(2)), m.draw(n, rng(2))[:k])
+    finally:
+        Regime.CHUNK = old
+
+
+@pytest.mark.parametrize("kind, block", [(k, b) for k in RANDOM_KINDS for b in (1000, 3 * 384)
+                                         if b % 384 == 0 or not k.startswith("regime")])
+def test_feed_blocks_do_not_change_the_draws(kind, block, monkeypatch, tmp_path):
+    """Feed latencies are the model's own draws for the whole run, whatever the block size (for a regime, a
+    block a multiple of its chunk): lognormal, gamma and empirical feeds draw exactly what they drew when the
+    block size depended on the row count."""
+    monkeypatch.setattr(FeedClock, "BLOCK", block)
+    monkeypatch.setattr(Regime, "CHUNK", 384)  # (a regime block not a multiple of the chunk: other draws)
+    n = 4321
+    ev = prefix_events(n, spacing=10**10)  # 10 s apart: in-order delivery holds nothing back
+    spec = prefix_spec(kind, n, tmp_path)
+    lat = feed_arrival(spec, ev, rng(5)) - ev["exch_ts"]
+    np.testing.assert_array_equal(lat, parse_latency(spec).draw(n, rng(5)))
+
+
+def test_truncated_scenario_run_is_a_prefix_of_the_full_run():
+    """`mmsim run latency_spike --rows 100000` makes the full run's decisions up to the last row's exch_ts:
+    the rows after it cannot act before then, and the feed latency (a regime chain) of a row does not depend
+    on how many rows follow."""
+    from mmsim.data.scenario import load_scenario
+    from mmsim.engine.loader import load_strategy
+    from mmsim.engine.sim import simulate
+
+    sc = load_scenario("latency_spike")
+    assert sc.latency["feed"].startswith("regime:")
+    full, inst = sc.load_events()
+    k = 100_000
+    part, _ = sc.load_events(limit=k)
+    assert len(full) > k and np.array_equal(part, full[:k])
+    feed = sc.latency["feed"]
+    np.testing.assert_array_equal(feed_arrival(feed, part, seeded_streams(1)["feed"]),
+                                  feed_arrival(feed, full, seeded_streams(1)["feed"])[:k])
+
+    def run(ev):
+        return simulate(ev, inst, load_strategy(sc.strategy)[0], **sc.sim_kwargs())
+
+    a, b = run(full), run(part)
+    cut = int(part["exch_ts"][-1])
+    da = a.decisions[a.decisions["ts"] < cut].reset_index(drop=True)
+    db = b.decisions[b.decisions["ts"] < cut].reset_index(drop=True)
+    assert len(da) > 10_000 and len(b.decisions) - len(db) < 10  # the cut-off leaves little out
+    pd.testing.assert_frame_equal(da, db)
+    fa = a.fills[a.fills["exch_ts"] < cut].reset_index(drop=True)
+    fb = b.fills[b.fills["exch_ts"] < cut].reset_index(drop=True)
+    assert len(fa) > 20
+    pd.testing.assert_frame_equal(fa, fb)

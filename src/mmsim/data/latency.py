@@ -3,7 +3,8 @@
 A latency spec (docs/latency.md) becomes a :class:`LatencyModel`. The feed leg turns it into one arrival
 time per data row (:func:`feed_arrival`); the order-entry, cancel, response and compute legs turn it into a
 table that the engine cycles through (:func:`latency_table`). Every random draw comes from a generator of
-:func:`seeded_streams`, so a run is bit-identical for a seed.
+:func:`seeded_streams`, so a run is bit-identical for a seed. Draws are prefix-stable: a row's latency
+depends on the seed and its position only, never on the number of rows (docs/latency.md, "Prefix stability").
 
 Spec forms (all times are int64 nanoseconds)::
 
@@ -139,6 +140,11 @@ class Regime(LatencyModel):
     1/p_enter) and spike runs Geometric(p_exit) events (mean 1/p_exit). In the calm state the latency is
     ``base * exp(sigma * Z)``, in the spike state ``spike * exp(spike_sigma * Z)`` (``sigma = 0``:
     exactly ``base`` / ``spike``).
+
+    Prefix-stable: the chain is drawn ``CHUNK`` events at a time, each chunk continuing from the state of
+    the one before; a chunk draws its run lengths in batches whose size depends on the spec only (never on
+    ``n``), then ``CHUNK`` normals (when a sigma is > 0), and the last chunk is cut to ``n``. So the first
+    ``k`` draws are the same for every ``n >= k``.
     """
 
     base: float
@@ -149,35 +155,38 @@ class Regime(LatencyModel):
     spike_sigma: float = 0.0
     spec: str = ""
 
-    def states(self, n: int, rng: np.random.Generator, start: Optional[bool] = None) -> np.ndarray:
-        """Boolean array, True where event i is in the spike state.
+    #: Events per step of the chain (the random numbers a chunk takes do not depend on how many are used).
+    CHUNK = 1 << 16
 
-        ``start`` continues a chain whose previous event was in that state (True = spike): run lengths are
-        memoryless, so the run in progress goes on for Geometric − 1 more events (possibly none).
-        """
+    def _batch(self) -> int:
+        """Run-length pairs drawn at a time: about 1.25 chunks' worth, from the spec and CHUNK only."""
+        mean_pair = 1.0 / self.p_enter + 1.0 / self.p_exit
+        return int(min(max(16, 1.25 * self.CHUNK / mean_pair + 16), 1 << 24))
+
+    def _chunk_states(self, rng: np.random.Generator, start: Optional[bool]) -> np.ndarray:
+        """States of the next CHUNK events (True = spike); ``start``: state of the event before (None: none)."""
+        n = self.CHUNK
         if start:  # a chain in the spike state is the mirror image of one in the calm state
             mirror = Regime(self.spike, self.base, self.p_exit, self.p_enter)
-            return ~mirror.states(n, rng, start=False)
+            return ~mirror._chunk_states(rng, start=False)
         out = np.zeros(n, dtype=bool)
-        if n == 0 or self.p_enter == 0.0:
+        if self.p_enter == 0.0:
             return out
-        continuing = start is not None
-        # Alternating run lengths calm, spike, calm, ... drawn in deterministic batches until they cover n.
-        mean_pair = 1.0 / self.p_enter + 1.0 / self.p_exit
+        # Alternating run lengths calm, spike, calm, ... drawn in fixed-size batches until they cover n.
+        k = self._batch()
         calm_runs, spike_runs = [], []
         covered = 0
         while covered < n:
-            k = int(min(max(16, 1.25 * (n - covered) / mean_pair + 16), 1 << 24))
             c = rng.geometric(self.p_enter, k)
             s = rng.geometric(self.p_exit, k)
             calm_runs.append(c)
             spike_runs.append(s)
             covered += int(c.sum()) + int(s.sum())
-        runs = np.empty(2 * sum(len(c) for c in calm_runs), dtype=np.int64)
+        runs = np.empty(2 * k * len(calm_runs), dtype=np.int64)
         runs[0::2] = np.concatenate(calm_runs)
         runs[1::2] = np.concatenate(spike_runs)
-        if continuing:
-            runs[0] -= 1
+        if start is not None:  # continuing: run lengths are memoryless, so the calm run in progress goes on
+            runs[0] -= 1       # for Geometric - 1 more events (possibly none)
         ends = np.cumsum(runs)
         # starts of spike runs, and their ends, clipped to n: +1/-1 marks and a cumulative sum
         spike_start = ends[0::2]
@@ -189,13 +198,35 @@ class Regime(LatencyModel):
         out[:] = np.cumsum(mark[:n]) > 0
         return out
 
+    def chain(self, n: int, rng: np.random.Generator, start: Optional[bool] = None
+              ) -> tuple[np.ndarray, np.ndarray, Optional[bool]]:
+        """``(spiking, latency, last)`` of ``n`` events: True where event i is in the spike state, its latency
+        (int64 ns), and the state of the last event (``start`` when ``n == 0``).
+
+        ``start`` continues a chain whose previous event was in that state (True = spike); None starts a new
+        chain, calm at event 0.
+        """
+        spiking = np.empty(n, dtype=bool)
+        lat = np.empty(n, dtype=np.int64)
+        noisy = self.sigma > 0 or self.spike_sigma > 0
+        state = start
+        for lo in range(0, n, self.CHUNK):
+            s = self._chunk_states(rng, state)
+            z = rng.standard_normal(self.CHUNK) if noisy else np.zeros(self.CHUNK)
+            m = min(self.CHUNK, n - lo)
+            spiking[lo:lo + m] = s[:m]
+            calm = self.base * np.exp(self.sigma * z[:m])
+            hot = self.spike * np.exp(self.spike_sigma * z[:m])
+            lat[lo:lo + m] = _to_ns(np.where(s[:m], hot, calm), 0)
+            state = bool(s[m - 1])
+        return spiking, lat, state
+
+    def states(self, n: int, rng: np.random.Generator, start: Optional[bool] = None) -> np.ndarray:
+        """Boolean array, True where event i is in the spike state (takes the same draws as :meth:`draw`)."""
+        return self.chain(n, rng, start)[0]
+
     def draw(self, n, rng, events=None, start: Optional[bool] = None):
-        spiking = self.states(n, rng, start)
-        self.last_state = bool(spiking[-1]) if n else start
-        z = rng.standard_normal(n) if (self.sigma > 0 or self.spike_sigma > 0) else np.zeros(n)
-        calm = self.base * np.exp(self.sigma * z)
-        hot = self.spike * np.exp(self.spike_sigma * z)
-        return _to_ns(np.where(spiking, hot, calm), 0)
+        return self.chain(n, rng, start)[1]
 
 
 @dataclass(repr=False, eq=False)
@@ -500,21 +531,23 @@ def _fmt_ns(ns: int) -> str:
 
 # --------------------------------------------------------------------------------------------- legs
 class FeedClock:
-    """Feed arrival times for rows that come in chunks, identical however the rows are chunked.
+    """Feed arrival times for rows that come in chunks, identical however the rows are chunked, and
+    prefix-stable: the arrival time of row i depends on the seed and rows 0..i only, never on the total.
 
-    Random latencies are drawn in fixed blocks of ``BLOCK`` rows (the last block clipped to ``total_rows``),
-    a function of the row count only; the no-reordering maximum and a regime chain's state carry over
-    from one chunk to the next. A user callable is called once per chunk with that chunk's rows.
+    Random latencies are drawn in blocks of exactly ``BLOCK`` rows whatever the row count (the unused tail
+    of the last block is never looked at); the no-reordering maximum and a regime chain's state carry over
+    from one block and one chunk to the next. A user callable is called once per chunk with that chunk's
+    rows; a user array must hold one latency per row (``total_rows``).
     """
 
-    BLOCK = 1 << 20
+    #: Rows per draw; a multiple of Regime.CHUNK, so a regime feed's latencies are ``Regime.draw(n)``'s.
+    BLOCK = 1 << 16
 
     def __init__(self, model: LatencySpec, rng: np.random.Generator, total_rows: int, *, source: str = "events"):
         self.model = parse_latency(model)
         self.rng, self.total, self.source = rng, int(total_rows), source
         self.offset = 0            # global index of the next row
         self.last: Optional[int] = None
-        self.drawn = 0             # latencies drawn so far (random models)
         self.buf = np.empty(0, np.int64)
         self.state: Optional[bool] = None  # regime chain: state of the last drawn event
 
@@ -522,13 +555,10 @@ class FeedClock:
         parts = []
         while n > 0:
             if len(self.buf) == 0:
-                size = min(self.BLOCK, max(self.total - self.drawn, 1))
                 if isinstance(self.model, Regime):
-                    self.buf = self.model.draw(size, self.rng, start=self.state)
-                    self.state = self.model.last_state
+                    _, self.buf, self.state = self.model.chain(self.BLOCK, self.rng, self.state)
                 else:
-                    self.buf = self.model.draw(size, self.rng)
-                self.drawn += size
+                    self.buf = self.model.draw(self.BLOCK, self.rng)
             k = min(n, len(self.buf))
             parts.append(self.buf[:k])
             self.buf = self.buf[k:]
