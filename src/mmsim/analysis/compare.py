@@ -543,8 +543,12 @@ def format_compare(report: dict) -> str:
                          f"{_num(ti['informed_per_lot_ticks'][i])} treated (ticks)")
     nets = [p["net_pnl_difference"] for p in report["paths"]]
     if len(nets) > 1:
+        het = report.get("heterogeneity") or {}
         lines.append(f"per path net difference: min {min(nets):+,.4g}, median {float(np.median(nets)):+,.4g}, "
-                     f"max {max(nets):+,.4g}; {sum(p['disagrees'] for p in report['paths'])} path(s) flagged")
+                     f"max {max(nets):+,.4g}; sd between paths {het.get('between_path_sd', float('nan')):.4g} "
+                     f"(time-block noise within a path {het.get('mean_within_path_se', float('nan')):.4g}, "
+                     f"heterogeneity tau {het.get('tau', float('nan')):.4g}); "
+                     f"{sum(p['disagrees'] for p in report['paths'])} path(s) flagged")
     mq = report.get("model_quality")
     if mq:
         o = mq.get("out_of_sample", {})
