@@ -217,3 +217,13 @@ def test_a_useless_model_is_named_beside_the_answer(tmp_path):
     q = model_quality(f)
     assert q["verdict"] == "no better than chance" and q["out_of_sample"]["r2"] == -0.05
     assert model_quality(None) is None
+
+
+def test_overlapping_paths_are_refused():
+    from mmsim.analysis.paths import parse_seeds
+
+    assert parse_seeds("1-3,7") == [1, 2, 3, 7]
+    with pytest.raises(ConfigError, match="given twice"):
+        parse_seeds("1-5,3")
+    with pytest.raises(ConfigError, match="not a range"):
+        parse_seeds("5-1")

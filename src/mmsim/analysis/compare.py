@@ -391,6 +391,10 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
         arms = {role: arm_bins(runs[role], events, mids, tick_size=instrument.tick_size,
                                lot_size=instrument.lot_size) for role in runs}
         info = {**info, "n_events": len(events), "events_hash": digest}
+        same = [pp.label for pp in pairs if pp.info.get("events_hash") == digest]
+        if same:
+            raise ConfigError(f"compare: paths '{same[0]}' and '{label}' have identical events: overlapping paths "
+                              "would count one market history twice")
         if windows is not None:
             wb, wt = split_windows(arms["baseline"], windows), split_windows(arms["treated"], windows)
             for w, (b_, t_) in enumerate(zip(wb, wt)):

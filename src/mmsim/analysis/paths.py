@@ -475,6 +475,10 @@ def parse_seeds(text: str) -> list[int]:
             raise ConfigError(f"--seeds {text}: expected seeds like 1-40 or 1,3,7") from None
         if a < 0 or b < a:
             raise ConfigError(f"--seeds {text}: '{part}' is not a range of seeds >= 0")
+        twice = out.intersection(range(a, b + 1))
+        if twice:
+            raise ConfigError(f"--seeds {text}: seed {min(twice)} given twice (overlapping paths would count one "
+                              "market history twice)")
         out.update(range(a, b + 1))
     if not out:
         raise ConfigError(f"--seeds {text}: no seeds")
