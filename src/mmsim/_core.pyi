@@ -6,6 +6,8 @@ import numpy.typing as npt
 
 class Strategy:
     """A native strategy handle."""
+    @property
+    def clairvoyant(self) -> bool: ...
 
 class SymmetricQuoter(Strategy):
     def __init__(self, half_spread2: int, size: int) -> None: ...

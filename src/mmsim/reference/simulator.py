@@ -317,6 +317,8 @@ class ReferenceEngine:
         self.post_only = bool(cfg["post_only"])
         self.strategy_name = str(cfg["strategy_name"])
         self.strategy = strategy
+        # A strategy that reads the future (a built-in oracle's twin) says so; each decision carries the mark.
+        self.decision_flags = R.DECISION_CLAIRVOYANT if getattr(strategy, "clairvoyant", False) else 0
 
         # ---- inputs (plain Python ints: the reference favours clarity over speed)
         events = np.asarray(events)
@@ -810,7 +812,8 @@ class ReferenceEngine:
         n_cancel = sum(1 for a in actions if a[0] == REQ_CANCEL)
         n_modify = sum(1 for a in actions if a[0] == REQ_MODIFY)
         self.decision_rows.append((k, ts, wire_ts, self.data_exch_ts, self.data_arrival_ts, self.data_rows,
-                                   position, *row_targets, n_new, n_cancel, n_modify, reason))
+                                   position, *row_targets, n_new, n_cancel, n_modify, reason,
+                                   self.decision_flags))
         self.busy_until = wire_ts
 
     def _parse_targets(self, result: Any, ts: int) -> Optional[tuple[int, int, int, int]]:
@@ -913,7 +916,7 @@ class ReferenceEngine:
         return _records(R.DECISION_DTYPE, self.decision_rows,
                         ("decision_id", "ts", "wire_ts", "data_exch_ts", "data_arrival_ts", "data_rows",
                          "position", "bid_price", "bid_qty", "ask_price", "ask_qty", "n_new", "n_cancel",
-                         "n_modify", "reason"))
+                         "n_modify", "reason", "flags"))
 
     def summary(self) -> dict:
         tick, lot = self.tick_size, self.lot_size
