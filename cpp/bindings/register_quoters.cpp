@@ -39,6 +39,7 @@ Context context_from(const py::dict& d) {
     else if (k == "best_ask") c.best_ask = v.cast<int64_t>();
     else if (k == "ask_qty") c.ask_qty = v.cast<int64_t>();
     else if (k == "position") c.position = v.cast<int64_t>();
+    else if (k == "data_exch_ts") c.data_exch_ts = v.cast<int64_t>();
     else if (k == "cash") c.cash = v.cast<double>();
     else if (k == "ewma_mid") c.ewma_mid = v.cast<double>();
     else if (k == "tick_size") c.tick_size = v.cast<double>();
