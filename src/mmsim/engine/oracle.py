@@ -21,6 +21,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
+from mmsim import records as R
 from mmsim.engine.loader import ORACLES, BuiltinSpec
 from mmsim.engine.quoters import MarkedPath
 from mmsim.errors import ConfigError
@@ -46,13 +47,13 @@ def mid_path(chunks: Iterable[np.ndarray], *, engine: str, mode: str,
             if pending is not None:
                 b.feed(pending, False)
             pending = np.ascontiguousarray(chunk)
-        b.feed(pending if pending is not None else np.zeros(0, _event_dtype()), True)
+        b.feed(pending if pending is not None else np.zeros(0, R.EVENT_DTYPE), True)
         return MarkedPath(b.ts, b.mid2, b.end_ts), int(b.first_ts), int(b.rows)
     from mmsim.reference.simulator import marked_mid_path
 
     events = np.concatenate(list(chunks)) if not isinstance(chunks, np.ndarray) else chunks
     ts, mid2 = marked_mid_path(events, mode=mode, crossed_policy=crossed_policy)
-    first, end = (int(events["exch_ts"][0]), int(events["exch_ts"][-1])) if len(events) else (_no_ts(), _no_ts())
+    first, end = (int(events["exch_ts"][0]), int(events["exch_ts"][-1])) if len(events) else (int(R.NO_TS),) * 2
     return MarkedPath(ts, mid2, end), first, len(events)
 
 
@@ -104,18 +105,6 @@ def marked_path(spec: BuiltinSpec, display: str, chunks: Iterable[np.ndarray], *
         return regime_path(truth, mids.end_ts)
     except ConfigError as e:
         raise ConfigError(f"strategy '{display}': {e}") from None
-
-
-def _no_ts() -> int:
-    from mmsim.records import NO_TS
-
-    return int(NO_TS)
-
-
-def _event_dtype() -> np.dtype:
-    from mmsim.records import EVENT_DTYPE
-
-    return EVENT_DTYPE
 
 
 def past_end(strategy: Any) -> Optional[int]:

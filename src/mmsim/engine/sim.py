@@ -212,8 +212,9 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
                    repaired_rows=int(counts["dropped"]), max_rows_held=max_held)
     if getattr(strat, "clairvoyant", False):  # read the future: say so where every reader looks
         summary["clairvoyant"] = True
-        if oracle.past_end(strat) is not None:
-            summary["oracle_past_end"] = oracle.past_end(strat)
+        past_end = oracle.past_end(strat)
+        if past_end is not None:
+            summary["oracle_past_end"] = past_end
     f, o, d = to_frames(fills, orders, decisions)
     return RunResult(fills=f, orders=o, decisions=d, summary=summary)
 
