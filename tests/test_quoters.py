@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from mmsim import ConfigError, Instrument, _core, simulate
-from mmsim.engine.loader import BUILTINS, BuiltinSpec, load_strategy
+from mmsim.engine.loader import BUILTINS, ORACLES, BuiltinSpec, load_strategy
 from mmsim.data.market import generate_market
-from mmsim.engine.quoters import AvellanedaStoikovQuoter, GlftQuoter, SpreadQuoter, engine_strategy, from_builtin
+from mmsim.engine.quoters import (AvellanedaStoikovQuoter, GlftQuoter, MarkedPath, SpreadQuoter, engine_strategy,
+                                  from_builtin)
 from mmsim.engine.strategy import Quotes
 
 NAN, INF = float("nan"), float("inf")
@@ -169,11 +170,13 @@ def test_skew_pull_without_prediction_is_symmetric(c):
 
 def test_native_twin_parameters_agree():
     for name, schema in BUILTINS.items():
-        twin = from_builtin(name, {k: v[1] for k, v in schema.items()})
-        native = engine_strategy(name, {k: v[1] for k, v in schema.items()}, "cpp")
+        marked = MarkedPath([0, 5], [200, 202], 10) if name in ORACLES else None  # the oracles' marked path
+        twin = from_builtin(name, {k: v[1] for k, v in schema.items()}, marked)
+        native = engine_strategy(name, {k: v[1] for k, v in schema.items()}, "cpp", marked)
         assert isinstance(native, _core.Quoter) and type(native).__name__ == type(twin).__name__
+        assert native.clairvoyant == (name in ORACLES) == getattr(twin, "clairvoyant", False)
         for attr in ("half_spread", "skew", "pull_threshold", "gamma", "sigma", "k", "horizon", "session", "A",
-                     "c1", "c2"):
+                     "c1", "c2", "horizon_ns", "anchor", "widen", "toxic_mask"):
             if hasattr(native, attr):
                 assert getattr(native, attr) == getattr(twin, attr), (name, attr)
 
@@ -184,7 +187,8 @@ def test_loader_accepts_builtins_with_params():
     assert obj == BuiltinSpec("skew", {"half_spread": 2.0, "k": 0.5, "size": 1, "max_position": 0, "fair": "mid"})
     assert name == "skew:half_spread=2.0,k=0.5,size=1,max_position=0,fair=mid"
     assert load_strategy(name)[0] == obj                           # the display name round-trips
-    assert set(BUILTINS) == {"symmetric", "avellaneda_stoikov", "glft", "skew", "pull", "skew_pull"}
+    assert set(BUILTINS) == {"symmetric", "avellaneda_stoikov", "glft", "skew", "pull", "skew_pull", *ORACLES}
+    assert set(ORACLES) == {"oracle", "oracle_regime"}  # the clairvoyant bound: tests/test_oracle.py
     for n in BUILTINS:
         assert {"size", "max_position", "fair"} <= set(BUILTINS[n])
     obj, _ = load_strategy("glft:A=2,k=0.8,gamma=0.05,sigma=1.5,max_position=4,fair=micro")

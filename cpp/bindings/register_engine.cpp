@@ -18,7 +18,11 @@ namespace {
 // A strategy written as a Python class: on_wakeup(ctx) -> Quotes | None.
 class PyStrategy final : public Strategy {
  public:
-  explicit PyStrategy(py::object obj) : obj_(std::move(obj)) {}
+  explicit PyStrategy(py::object obj)
+      : obj_(std::move(obj)), clairvoyant_(py::bool_(py::getattr(obj_, "clairvoyant", py::bool_(false)))) {}
+  // A Python object declares itself clairvoyant with a true `clairvoyant` attribute (the oracles' twins do);
+  // the reference engine reads the same attribute.
+  bool clairvoyant() const override { return clairvoyant_; }
   int on_wakeup(Context& ctx, Targets& out) override {
     py::gil_scoped_acquire gil;
     try {
@@ -52,6 +56,7 @@ class PyStrategy final : public Strategy {
 
  private:
   py::object obj_;
+  bool clairvoyant_;
   py::object ctx_obj_;
   std::string message_;
 };
@@ -215,7 +220,9 @@ void register_engine(py::module_& m) {
     } catch (const StrategyError& e) { raise("StrategyError", e.what()); }
   });
 
-  py::class_<Strategy, std::shared_ptr<Strategy>>(m, "Strategy", "A native strategy handle.");
+  py::class_<Strategy, std::shared_ptr<Strategy>>(m, "Strategy", "A native strategy handle.")
+      .def_property_readonly("clairvoyant", &Strategy::clairvoyant,
+                             "True for a built-in oracle: it reads the future through a marked path");
   py::class_<SymmetricQuoter, Strategy, std::shared_ptr<SymmetricQuoter>>(
       m, "SymmetricQuoter", "Native fixed-spread symmetric quoter (half_spread2 = 2*h in ticks).")
       .def(py::init<int64_t, int64_t>(), py::arg("half_spread2"), py::arg("size"));
@@ -321,7 +328,8 @@ void register_engine(py::module_& m) {
         {"bid_price", offsetof(DecisionRecord, bid_price)}, {"bid_qty", offsetof(DecisionRecord, bid_qty)},
         {"ask_price", offsetof(DecisionRecord, ask_price)}, {"ask_qty", offsetof(DecisionRecord, ask_qty)},
         {"n_new", offsetof(DecisionRecord, n_new)}, {"n_cancel", offsetof(DecisionRecord, n_cancel)},
-        {"n_modify", offsetof(DecisionRecord, n_modify)}, {"reason", offsetof(DecisionRecord, reason)}});
+        {"n_modify", offsetof(DecisionRecord, n_modify)}, {"reason", offsetof(DecisionRecord, reason)},
+        {"flags", offsetof(DecisionRecord, flags)}});
     return d;
   }, "Byte offsets of every record field as compiled, to check against the numpy dtypes.");
 

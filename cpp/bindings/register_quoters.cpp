@@ -1,11 +1,15 @@
 // Bindings of the built-in quoters (cpp/include/mmsim/quoters.hpp) and a test hook that calls one on a
 // hand-made context, so tests can compare it with its Python twin (src/mmsim/engine/quoters.py).
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "mmsim/oracle.hpp"
 #include "mmsim/quoters.hpp"
 #include "mmsim/records.hpp"
 
@@ -35,6 +39,7 @@ Context context_from(const py::dict& d) {
     else if (k == "best_ask") c.best_ask = v.cast<int64_t>();
     else if (k == "ask_qty") c.ask_qty = v.cast<int64_t>();
     else if (k == "position") c.position = v.cast<int64_t>();
+    else if (k == "data_exch_ts") c.data_exch_ts = v.cast<int64_t>();
     else if (k == "cash") c.cash = v.cast<double>();
     else if (k == "ewma_mid") c.ewma_mid = v.cast<double>();
     else if (k == "tick_size") c.tick_size = v.cast<double>();
@@ -46,6 +51,19 @@ Context context_from(const py::dict& d) {
     else throw ConfigError("quoter_targets: unknown context field '" + k + "'");
   }
   return c;
+}
+
+using I64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
+std::vector<int64_t> vec(const I64Array& a, const char* what) {
+  if (a.ndim() != 1) throw ConfigError(std::string("marked path: ") + what + " must be a 1-d int64 array");
+  return std::vector<int64_t>(a.data(), a.data() + a.size());
+}
+
+I64Array to_array(const std::vector<int64_t>& v) {
+  I64Array out(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
 }
 
 }  // namespace
@@ -101,6 +119,66 @@ void register_quoters(py::module_& m) {
       .def_property_readonly("sigma", &GlftQuoter::sigma)
       .def_property_readonly("c1", &GlftQuoter::c1, "(1/gamma) ln(1 + gamma/k), ticks")
       .def_property_readonly("c2", &GlftQuoter::c2, "sigma sqrt(gamma/(2Ak) (1+gamma/k)^(1+k/gamma)), ticks per lot");
+
+  // ---- the clairvoyant bound (cpp/include/mmsim/oracle.hpp): the marked paths and the oracles reading them
+  py::class_<MidPathBuilder>(
+      m, "MidPathBuilder", "The exchange-side mid path of a run's rows (the oracle's marked path), fed in order.")
+      .def(py::init<bool>(), py::arg("repair_crossed") = false)
+      .def("feed", [](MidPathBuilder& b, py::array events, bool final) {
+             if (events.ndim() != 1 || events.itemsize() != sizeof(EventRecord) ||
+                 !(events.flags() & py::array::c_style))
+               throw ConfigError("events must be a contiguous 1-d EVENT_DTYPE array");
+             b.feed(static_cast<const EventRecord*>(events.data()), static_cast<int64_t>(events.size()), final);
+           }, py::arg("events"), py::arg("final"), "The next rows (chunks in order); final: no more follow.")
+      .def_property_readonly("ts", [](const MidPathBuilder& b) { return to_array(b.ts()); },
+                             "Exchange time of each entry (the end of a timestamp group where the mid changed)")
+      .def_property_readonly("mid2", [](const MidPathBuilder& b) { return to_array(b.mid2()); },
+                             "Twice the exchange-side mid after that group, integer ticks")
+      .def_property_readonly("rows", &MidPathBuilder::rows)
+      .def_property_readonly("first_ts", &MidPathBuilder::first_ts)
+      .def_property_readonly("end_ts", &MidPathBuilder::end_ts)
+      .def_property_readonly("final", &MidPathBuilder::final);
+
+  py::class_<OracleQuoter, SpreadQuoter, std::shared_ptr<OracleQuoter>>(
+      m, "OracleQuoter", "oracle: skew_pull on the true move mid_exch(now + horizon) - mid_now read from the "
+                         "marked mid path (clairvoyant).")
+      .def(py::init([](const I64Array& ts, const I64Array& mid2, int64_t end_ts, int64_t horizon_ns,
+                       double half_spread, double threshold, double skew, int64_t size, int64_t max_position,
+                       const std::string& fair, const std::string& anchor) {
+             if (anchor != "decision" && anchor != "data")
+               throw ConfigError("oracle: anchor must be 'decision' or 'data', not '" + anchor + "'");
+             return std::make_shared<OracleQuoter>(MarkedPath(vec(ts, "ts"), vec(mid2, "mid2"), end_ts), horizon_ns,
+                                                   half_spread, threshold, skew, size, max_position,
+                                                   parse_fair(fair), anchor == "data");
+           }),
+           py::arg("ts"), py::arg("mid2"), py::arg("end_ts"), py::arg("horizon_ns"), py::arg("half_spread") = 1.0,
+           py::arg("threshold") = 0.5, py::arg("skew") = 0.0, py::arg("size") = 1, py::arg("max_position") = 0,
+           py::arg("fair") = "mid", py::arg("anchor") = "decision")
+      .def_property_readonly("horizon_ns", &OracleQuoter::horizon_ns)
+      .def_property_readonly("anchor", [](const OracleQuoter& q) { return q.anchor_data() ? "data" : "decision"; },
+                             "decision: t = the decision time; data: t = the newest data's exchange time")
+      .def_property_readonly("past_end", &OracleQuoter::past_end,
+                             "Lookups whose exchange time lay past the data's end (the last mid stood in)");
+
+  py::class_<RegimeOracleQuoter, Quoter, std::shared_ptr<RegimeOracleQuoter>>(
+      m, "RegimeOracleQuoter", "oracle_regime: symmetric quotes, pulled or widened while the true regime at "
+                               "now + horizon is toxic (clairvoyant).")
+      .def(py::init([](const I64Array& ts, const I64Array& regime, int64_t end_ts, int64_t horizon_ns,
+                       double half_spread, double widen, int64_t toxic_mask, int64_t size, int64_t max_position,
+                       const std::string& fair) {
+             return std::make_shared<RegimeOracleQuoter>(MarkedPath(vec(ts, "ts"), vec(regime, "regime"), end_ts),
+                                                         horizon_ns, half_spread, widen, toxic_mask, size,
+                                                         max_position, parse_fair(fair));
+           }),
+           py::arg("ts"), py::arg("regime"), py::arg("end_ts"), py::arg("horizon_ns"), py::arg("half_spread") = 1.0,
+           py::arg("widen") = 0.0, py::arg("toxic_mask") = 6, py::arg("size") = 1, py::arg("max_position") = 0,
+           py::arg("fair") = "mid")
+      .def_property_readonly("horizon_ns", &RegimeOracleQuoter::horizon_ns)
+      .def_property_readonly("half_spread", &RegimeOracleQuoter::half_spread)
+      .def_property_readonly("widen", &RegimeOracleQuoter::widen)
+      .def_property_readonly("toxic_mask", &RegimeOracleQuoter::toxic_mask)
+      .def_property_readonly("past_end", &RegimeOracleQuoter::past_end,
+                             "Lookups whose exchange time lay past the data's end (the last regime stood in)");
 
   m.def("quoter_targets", [](Quoter& q, const py::dict& ctx) {
     Context c = context_from(ctx);

@@ -33,6 +33,7 @@ Engine::Engine(const EventRecord* events, const int64_t* arrival, int64_t n, Lat
   if (mmsim_ewma_init(&ewma_, cfg_.ewma_tau_ns) != MMSIM_OK) throw ConfigError("ewma_tau_ns must be > 0");
   if (cfg_.timer_interval_ns < 0) throw ConfigError("timer_interval_ns must be >= 0");
   if (strategy_ == nullptr) throw ConfigError("no strategy");
+  if (strategy_->clairvoyant()) decision_flags_ = DECISION_CLAIRVOYANT;
   t_end_ = !final_ ? kInf : (n > 0 ? arrival_[n - 1] : NO_TS);
   next_timer_ = (cfg_.timer_interval_ns > 0 && n > 0) ? arrival_[0] : kInf;
   done_ = final_ && n == 0;

@@ -155,7 +155,8 @@ void Engine::wakeup(int64_t ts) {
   } else {
     d.bid_qty = d.ask_qty = -1;
   }
-  d.reason = reason;
+  d.reason = static_cast<int16_t>(reason);
+  d.flags = decision_flags_;
   decisions_.push_back(d);
   // Counts are kept on the record as actions go out.
   for (const Action& a : api_actions_) send(a, wire);

@@ -101,7 +101,7 @@ SpreadQuoter::SpreadQuoter(double half_spread, int64_t size, int64_t max_positio
 void SpreadQuoter::prices(const Context& ctx, double fair, double& bid, double& ask, bool& bid_on,
                           bool& ask_on) const {
   double fv = fair;
-  const double p = ctx.pred_move;
+  const double p = move(ctx);
   if (std::isfinite(p)) {  // NaN (no model) or a non-finite output: quote as the symmetric baseline
     if (skew_ != 0.0) fv = fair + skew_ * p;
     if (p < -pull_) bid_on = false;  // a predicted fall threatens the bid

@@ -115,12 +115,19 @@ DECISION_DTYPE = np.dtype([
     ("n_new", "<i4"),
     ("n_cancel", "<i4"),
     ("n_modify", "<i4"),
-    ("reason", "<i4"),        # bit mask of WAKE_*
+    ("reason", "<i2"),        # bit mask of WAKE_*
+    ("flags", "<u2"),         # bit mask of DECISION_* (0 for every causal strategy)
 ])
+assert DECISION_DTYPE.itemsize == 104
 
 WAKE_FEED = 1
 WAKE_TIMER = 2
 WAKE_RESPONSE = 4
+
+#: Decision flag bits (DECISION_DTYPE["flags"]).
+#: The decision read the future through the marked path: a built-in oracle (the clairvoyant bound,
+#: docs/strategies.md). ``mmsim audit`` labels such runs and fails them for any other strategy.
+DECISION_CLAIRVOYANT = 1
 
 
 # --------------------------------------------------------------------------------------------- run contract

@@ -139,6 +139,7 @@ class Engine {
   LatencyTables lat_;
   EngineConfig cfg_;
   Strategy* strategy_;
+  uint16_t decision_flags_ = 0;  // DECISION_CLAIRVOYANT for a clairvoyant strategy, on every decision
 
   // exchange side
   Book ex_book_;

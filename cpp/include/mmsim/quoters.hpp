@@ -38,8 +38,9 @@ class Quoter : public Strategy {
 // symmetric / skew / pull / skew_pull: fair value f' = f + skew·pred_move (when the prediction is finite),
 // bid f' − h and ask f' + h, h = half_spread rounded to the nearest half tick (ties to even); the bid is
 // pulled when pred_move < −pull_threshold and the ask when pred_move > +pull_threshold. skew = 0 and
-// pull_threshold = +inf give the fixed-spread symmetric quoter.
-class SpreadQuoter final : public Quoter {
+// pull_threshold = +inf give the fixed-spread symmetric quoter. The oracle (mmsim/oracle.hpp) is the same
+// rule with the predicted move replaced by the true one: it overrides move().
+class SpreadQuoter : public Quoter {
  public:
   SpreadQuoter(double half_spread, int64_t size, int64_t max_position = 0, FairValue fair = FairValue::Mid,
                double skew = 0.0, double pull_threshold = kNoPull);
@@ -50,6 +51,8 @@ class SpreadQuoter final : public Quoter {
 
  protected:
   void prices(const Context& ctx, double fair, double& bid, double& ask, bool& bid_on, bool& ask_on) const override;
+  // The move (ticks) the rule acts on: the model's prediction ctx.pred_move (NaN: none).
+  virtual double move(const Context& ctx) const { return ctx.pred_move; }
 
  private:
   int64_t h2_;

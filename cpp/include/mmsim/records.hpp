@@ -30,6 +30,8 @@ enum Tif : uint8_t { GTC = 0, POST_ONLY = 1, IOC = 2 };
 enum OrderStatus : uint8_t { ST_PENDING = 0, ST_OPEN = 1, ST_FILLED = 2, ST_CANCELLED = 3, ST_REJECTED = 4, ST_EXPIRED = 5 };
 enum FillCause : uint8_t { CAUSE_TRADE = 0, CAUSE_TRADE_THROUGH = 1, CAUSE_CROSS = 2, CAUSE_TAKER = 3, CAUSE_EXECUTE = 4 };
 enum WakeReason : int32_t { WAKE_FEED = 1, WAKE_TIMER = 2, WAKE_RESPONSE = 4 };
+// DecisionRecord::flags. CLAIRVOYANT: the decision read the future through the marked path (a built-in oracle).
+enum DecisionFlag : uint16_t { DECISION_CLAIRVOYANT = 1 };
 
 struct FillRecord {
   int64_t fill_id, order_id, exch_ts, recv_ts, price, qty, position, data_row;
@@ -51,7 +53,9 @@ static_assert(sizeof(OrderRecord) == 72, "OrderRecord must match ORDER_DTYPE");
 struct DecisionRecord {
   int64_t decision_id, ts, wire_ts, data_exch_ts, data_arrival_ts, data_rows, position;
   int64_t bid_price, bid_qty, ask_price, ask_qty;
-  int32_t n_new, n_cancel, n_modify, reason;
+  int32_t n_new, n_cancel, n_modify;
+  int16_t reason;   // WakeReason bits
+  uint16_t flags;   // DecisionFlag bits
 };
 static_assert(sizeof(DecisionRecord) == 104, "DecisionRecord must match DECISION_DTYPE");
 

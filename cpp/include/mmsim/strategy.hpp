@@ -49,6 +49,9 @@ class Strategy {
   // Returns 0 on success; otherwise the run stops and error_message() says why.
   virtual int on_wakeup(Context& ctx, Targets& out) = 0;
   virtual std::string error_message() const { return "strategy returned an error status"; }
+  // True for a strategy that reads the future (a built-in oracle, docs/strategies.md "The clairvoyant
+  // bound"): the engine marks each of its decisions DECISION_CLAIRVOYANT and `mmsim audit` labels the run.
+  virtual bool clairvoyant() const { return false; }
 };
 
 // Fixed-spread symmetric quoter: bid floor(mid - h), ask ceil(mid + h); pulls both sides when one-sided.

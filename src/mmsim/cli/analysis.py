@@ -86,7 +86,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     aud = sub.add_parser("audit", help="check a run folder: every decision causal, the decision log intact",
                          description="Exit 0 when every decision used only data that had arrived, its signal came "
-                         "after its data, and the decision log's hash chain is intact (docs/audit.md); 1 otherwise.")
+                         "after its data, and the decision log's hash chain is intact (docs/audit.md); 1 otherwise. "
+                         "A built-in oracle's run is labelled clairvoyant (oracle bound); decisions marked "
+                         "clairvoyant in a run of any other strategy fail.")
     aud.add_argument("run_dir", metavar="DIR", help="a folder written by mmsim run")
     aud.set_defaults(func=cmd_audit)
 
@@ -164,13 +166,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from mmsim.analysis.audit import audit_dir
+    from mmsim.analysis.audit import LABEL_CLAIRVOYANT, audit_dir
 
     report = audit_dir(args.run_dir)
     for k, v in report.items():
         print(f"{k:<30} {v}")
     if report["ok"]:
-        print(f"audit passed: {report['decisions']:,} decisions causal, log intact")
+        if report["label"] == LABEL_CLAIRVOYANT:
+            print(f"audit passed: {LABEL_CLAIRVOYANT} ({report['strategy'].partition(':')[0]}); "
+                  f"{report['decisions']:,} decisions marked, their data causal, log intact")
+        else:
+            print(f"audit passed: {report['decisions']:,} decisions causal, log intact")
         return EXIT_OK
     print("audit FAILED", file=sys.stderr)
     return 1

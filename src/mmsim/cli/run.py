@@ -73,6 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if "strategy_name" in inspect.signature(simulate).parameters:
         kw["strategy_name"] = strategy_name
+    if scenario.truth is not None:  # a synthetic market's true regime: read by the oracle_regime built-in only
+        kw["truth"] = scenario.truth
     result = simulate(events, instrument, strategy, **kw)
     dropped = int((scenario.report or {}).get("n_dropped", 0))  # rows the scenario's repair=true dropped
     if dropped:

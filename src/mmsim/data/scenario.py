@@ -213,6 +213,9 @@ class Scenario:
     strategy: str = DEFAULT_STRATEGY
     #: validation report of the last load_events() (mmsim.data.validate.validate_events)
     report: Optional[dict] = None
+    #: a synthetic_market source's generated Market (events with their ground truth: .regime, .truth) after
+    #: load_events(); None for other sources. Only the oracle_regime built-in reads it (simulate's truth=).
+    truth: Optional[Any] = field(default=None, repr=False, compare=False)
 
     @property
     def source_name(self) -> str:
@@ -284,7 +287,8 @@ class Scenario:
             params["tick_size"] = self.instrument.tick_size
         n = self.source["n_rows"] if limit is None else min(limit, self.source["n_rows"])
         try:  # the generator is sequential: the first `limit` rows of a run are a shorter run
-            return generate_market(preset, n, self.source.get("seed", 0), **params).events
+            self.truth = generate_market(preset, n, self.source.get("seed", 0), **params)
+            return self.truth.events
         except ValueError as e:
             raise ConfigError(f"{self.path}: [source]: {e}") from None
 

@@ -22,7 +22,13 @@ def _rows(decisions: Any) -> np.ndarray:
         return decisions
     out = np.zeros(len(decisions), R.DECISION_DTYPE)
     for name in R.DECISION_DTYPE.names:
-        out[name] = np.asarray(decisions[name])
+        try:
+            column = decisions[name]
+        except (KeyError, ValueError):
+            if name == "flags":
+                continue  # a log written before decisions had flags: the same bytes, with flags = 0
+            raise
+        out[name] = np.asarray(column)
     return out
 
 

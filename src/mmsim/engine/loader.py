@@ -23,7 +23,7 @@ from typing import Any
 
 from mmsim.errors import ConfigError
 
-__all__ = ["BuiltinSpec", "BUILTINS", "load_strategy", "parse_params", "ENTRY_POINT_GROUP"]
+__all__ = ["BuiltinSpec", "BUILTINS", "ORACLES", "load_strategy", "parse_params", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "mmsim.strategies"
 
@@ -51,6 +51,28 @@ _COMMON = {
 }
 _POS = lambda v: 0 < v < _INF  # noqa: E731
 
+
+def duration(v: Any) -> str:
+    """A duration parameter (``1s``, ``250ms``, ``0``) -> its canonical text (the largest exact unit), so that
+    a built-in's display name round-trips. ValueError for anything else (a bare non-zero number included)."""
+    from mmsim.data.latency import parse_duration
+
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise ValueError(v)
+    try:
+        ns = parse_duration(str(v))
+    except ConfigError:
+        raise ValueError(v) from None
+    for unit, size in (("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)):
+        if ns and ns % size == 0:
+            return f"{ns // size}{unit}"
+    return f"{ns}ns" if ns else "0"
+
+
+duration.label = "a duration (0, 500us, 250ms, 1s)"  # type: ignore[attr-defined]
+
+_ORACLE_TOXIC = ("burst", "news", "burst+news", "news+burst")
+
 #: Built-in strategies: name -> {param: (type, default, check, what the check requires)}. The engines run
 #: them natively (mmsim._core) or as their Python twins (mmsim.engine.quoters); docs/strategies.md has the formulas.
 BUILTINS: dict[str, dict[str, tuple]] = {
@@ -73,7 +95,27 @@ BUILTINS: dict[str, dict[str, tuple]] = {
         "sigma": (float, 1.0, lambda v: 0 <= v < _INF, ">= 0 (ticks per sqrt(s))"),
         **_COMMON, "max_position": (int, 10, lambda v: v >= 0, ">= 0 (lots; 0: no limit)"),
     },
+    # The clairvoyant bound (docs/strategies.md): these read the future through a marked path and their
+    # decisions are marked clairvoyant; `mmsim audit` labels their runs. Not strategies to deploy.
+    "oracle": {
+        "horizon": (duration, "1s", lambda v: True, "a duration"),
+        "threshold": (float, 0.5, lambda v: 0 <= v < _INF, ">= 0 (ticks of true move)"),
+        "k": (float, 0.0, lambda v: -_INF < v < _INF, "finite (ticks of fair value per tick of true move)"),
+        "anchor": (str, "decision", lambda v: v in ("decision", "data"),
+                   "decision (t = the decision time) or data (t = the newest data's exchange time)"),
+        **_SPREAD, **_COMMON,
+    },
+    "oracle_regime": {
+        "horizon": (duration, "0", lambda v: True, "a duration"),
+        "toxic": (str, "burst+news", lambda v: v in _ORACLE_TOXIC, "burst, news or burst+news"),
+        "widen": (float, 0.0, lambda v: 0 <= v <= 1e15, ">= 0 (ticks added to the half spread; 0: pull both sides)"),
+        **_SPREAD, **_COMMON,
+    },
 }
+
+#: Built-ins that read the future (the clairvoyant bound): the only strategies whose decisions may be marked
+#: clairvoyant (mmsim.analysis.audit).
+ORACLES = ("oracle", "oracle_regime")
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -162,12 +204,13 @@ def _builtin(name: str, params: dict, spec: str) -> tuple[BuiltinSpec, str]:
     out = {}
     for k, (typ, default, ok, need) in schema.items():
         v = params.get(k, default)
+        what = getattr(typ, "label", typ.__name__)
         if isinstance(v, bool) or (typ is int and isinstance(v, float) and not v.is_integer()):
-            raise ConfigError(f"strategy '{spec}': {k}={v} must be {typ.__name__}")
+            raise ConfigError(f"strategy '{spec}': {k}={v} must be {what}")
         try:
             v = typ(v)
         except (TypeError, ValueError):
-            raise ConfigError(f"strategy '{spec}': {k}={v} must be {typ.__name__}") from None
+            raise ConfigError(f"strategy '{spec}': {k}={v} must be {what}") from None
         if not ok(v):
             raise ConfigError(f"strategy '{spec}': {k}={v} must be {need}")
         out[k] = v

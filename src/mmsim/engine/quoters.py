@@ -14,18 +14,28 @@ built-in               twin
 ``skew_pull``          ``SpreadQuoter(..., skew=k, pull_threshold=threshold)``
 ``avellaneda_stoikov`` ``AvellanedaStoikovQuoter(gamma, sigma, k, horizon, session, size, ...)``
 ``glft``               ``GlftQuoter(A, k, gamma, sigma, size, max_position, fair)``
+``oracle``             ``OracleQuoter(mids, horizon_ns, half_spread, threshold, skew, ...)``
+``oracle_regime``      ``RegimeOracleQuoter(regimes, horizon_ns, half_spread, widen, toxic_mask, ...)``
 =====================  ==========================================================================
+
+The two oracles are the clairvoyant bound (docs/strategies.md): they read the future through a
+:class:`MarkedPath` that ``simulate`` computes from the data before the loop (``mmsim.engine.oracle``), and
+declare it (``clairvoyant = True``) so that every decision they take is marked in the decision log.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Optional
+
+import numpy as np
 
 from mmsim.errors import ConfigError
 from mmsim.engine.strategy import Quotes
 
-__all__ = ["Quoter", "SpreadQuoter", "AvellanedaStoikovQuoter", "GlftQuoter", "from_builtin", "engine_strategy"]
+__all__ = ["Quoter", "SpreadQuoter", "AvellanedaStoikovQuoter", "GlftQuoter", "MarkedPath", "OracleQuoter",
+           "RegimeOracleQuoter", "from_builtin", "engine_strategy"]
 
 _PRICE_LIMIT = 9007199254740992.0  # 2^53: integer ticks stay exact as floats
 _NAN = float("nan")
@@ -135,9 +145,13 @@ class SpreadQuoter(Quoter):
         self.half_spread = float(self.half_spread2) * 0.5
         self.skew, self.pull_threshold = skew, pull_threshold
 
+    def move(self, ctx: Any) -> float:
+        """The move (ticks) the rule acts on: the model's prediction ``ctx.pred_move`` (NaN: none)."""
+        return _pred(ctx)
+
     def prices(self, ctx: Any, fair: float) -> tuple[float, float, bool, bool]:
         fv, bid_on, ask_on = fair, True, True
-        p = _pred(ctx)
+        p = self.move(ctx)
         if math.isfinite(p):
             if self.skew != 0.0:
                 fv = fair + self.skew * p
@@ -231,10 +245,169 @@ class GlftQuoter(Quoter):
         return Native(self.A, self.k, self.gamma, self.sigma, self.size, self.max_position, self.fair)
 
 
-def from_builtin(name: str, params: dict) -> Quoter:
-    """The Python twin of built-in ``name`` with the loader's (complete, checked) parameters."""
+# ------------------------------------------------------------------------------------------ the clairvoyant bound
+_MAX_TS = 2**63 - 1
+_NO_TS = -(2**63)  # mmsim.records.NO_TS
+
+
+def _ahead(now: int, horizon_ns: int) -> int:
+    """now + horizon, saturating at the int64 end of time (as the native oracles do)."""
+    return min(int(now) + horizon_ns, _MAX_TS)
+
+
+class MarkedPath:
+    """A step function of exchange time computed from the data before the loop: ``values[j]`` holds from
+    ``ts[j]`` until ``ts[j + 1]``; ``end_ts`` is the data's last exchange time (beyond it the future is unknown:
+    the last value stands in, and the oracles count such lookups).
+
+    :meth:`at` moves a cursor forward for times that never decrease (a run's decisions: O(1) amortised) and
+    searches for an earlier one, exactly as the native ``MarkedPath`` (cpp/include/mmsim/oracle.hpp).
+    """
+
+    def __init__(self, ts: Any, values: Any, end_ts: int):
+        self.ts = np.ascontiguousarray(ts, dtype=np.int64)
+        self.values = np.ascontiguousarray(values, dtype=np.int64)
+        self.end_ts = int(end_ts)
+        _require(self.ts.ndim == 1 and self.values.ndim == 1, "marked path: ts and values must be 1-d arrays")
+        _require(len(self.ts) == len(self.values), "marked path: ts and values differ in length")
+        back = np.flatnonzero(np.diff(self.ts) < 0)
+        _require(len(back) == 0, f"marked path: exchange times go back at entry {int(back[0]) + 1 if len(back) else 0}")
+        self._ts, self._values = self.ts.tolist(), self.values.tolist()
+        self._next, self._last = 0, None
+
+    def at(self, t: int) -> Optional[int]:
+        """The value in force at exchange time ``t``; None before the first entry."""
+        if self._last is not None and t < self._last:
+            self._next = bisect.bisect_right(self._ts, t)
+        else:
+            ts, j, n = self._ts, self._next, len(self._ts)
+            while j < n and ts[j] <= t:
+                j += 1
+            self._next = j
+        self._last = t
+        return self._values[self._next - 1] if self._next else None
+
+    def __len__(self) -> int:
+        return len(self._ts)
+
+
+class OracleQuoter(SpreadQuoter):
+    """``oracle``: the ``skew_pull`` rule with the predicted move replaced by the true one::
+
+        move = mid_exch(now + horizon) - mid_now        (ticks)
+
+    ``mid_exch`` read from the marked mid path (twice the exchange-side mid, ``simulate`` computes it from the
+    data), ``mid_now`` = (best_bid + best_ask) / 2 of the strategy-side book it quotes around. ``now`` is the
+    decision time (``anchor="decision"``) or the exchange time of the newest data seen (``anchor="data"``:
+    foresight of ``horizon`` beyond its feed). NaN (quote as ``symmetric``) before the exchange's first
+    two-sided mid. ``past_end`` counts lookups beyond the data's end.
+    """
+
+    clairvoyant = True
+
+    def __init__(self, mids: MarkedPath, horizon_ns: int, half_spread: float = 1.0, threshold: float = 0.5,
+                 skew: float = 0.0, size: int = 1, max_position: int = 0, fair: str = "mid",
+                 anchor: str = "decision"):
+        super().__init__(half_spread, size, max_position, fair, skew=skew, pull_threshold=threshold)
+        _require(isinstance(mids, MarkedPath), "oracle: needs the marked mid path (simulate computes it)")
+        _require(anchor in ("decision", "data"), f"oracle: anchor must be 'decision' or 'data', not '{anchor}'")
+        self.mids, self.horizon_ns, self.anchor, self.past_end = mids, int(horizon_ns), anchor, 0
+        _require(self.horizon_ns >= 0, "oracle: horizon must be >= 0 ns")
+
+    def move(self, ctx: Any) -> float:
+        start = int(ctx.data_exch_ts) if self.anchor == "data" else int(ctx.now)
+        if start == _NO_TS:
+            return _NAN  # no data seen yet
+        t = _ahead(start, self.horizon_ns)
+        if t > self.mids.end_ts:
+            self.past_end += 1  # beyond the data: the last mid stands in
+        mid2 = self.mids.at(t)
+        if mid2 is None:
+            return _NAN
+        return float(mid2 - (int(ctx.best_bid) + int(ctx.best_ask))) * 0.5
+
+    def native(self) -> Any:
+        from mmsim._core import OracleQuoter as Native
+
+        return Native(self.mids.ts, self.mids.values, self.mids.end_ts, self.horizon_ns, self.half_spread,
+                      self.pull_threshold, self.skew, self.size, self.max_position, self.fair, self.anchor)
+
+
+class RegimeOracleQuoter(Quoter):
+    """``oracle_regime``: quotes ``f ± h``; while the true regime at exchange time ``now + horizon`` is toxic
+    (bit r of ``toxic_mask`` set for regime r: 1 toxic burst, 2 news window) it pulls both sides
+    (``widen == 0``) or quotes ``f ± (h + widen)``. ``h`` is ``half_spread`` rounded to the nearest half tick.
+    """
+
+    clairvoyant = True
+
+    def __init__(self, regimes: MarkedPath, horizon_ns: int, half_spread: float = 1.0, widen: float = 0.0,
+                 toxic_mask: int = 6, size: int = 1, max_position: int = 0, fair: str = "mid"):
+        super().__init__(size, max_position, fair)
+        half_spread, widen = float(half_spread), float(widen)
+        _require(isinstance(regimes, MarkedPath), "oracle_regime: needs the marked regime path (simulate's truth=)")
+        _require(int(horizon_ns) >= 0, "oracle_regime: horizon must be >= 0 ns")
+        _require(_finite(half_spread) and 0.0 <= half_spread <= 1e15,
+                 "quoter: half_spread must be a finite number of ticks >= 0")
+        _require(_finite(widen) and 0.0 <= widen <= 1e15, "oracle_regime: widen must be a finite number of ticks >= 0")
+        _require(int(toxic_mask) >= 0, "oracle_regime: toxic_mask must be >= 0")
+        self.regimes, self.horizon_ns, self.past_end = regimes, int(horizon_ns), 0
+        self.half_spread = float(int(round(2.0 * half_spread))) * 0.5
+        self.widen, self.toxic_mask = widen, int(toxic_mask)
+        self._hw = self.half_spread + self.widen
+
+    def prices(self, ctx: Any, fair: float) -> tuple[float, float, bool, bool]:
+        t = _ahead(ctx.now, self.horizon_ns)
+        if t > self.regimes.end_ts:
+            self.past_end += 1
+        r = self.regimes.at(t)
+        toxic = r is not None and 0 <= r < 63 and (self.toxic_mask >> r) & 1 == 1
+        h, on = self.half_spread, True
+        if toxic:
+            on = self.widen != 0.0  # stand aside while informed flow is about, or widen
+            h = self._hw
+        return fair - h, fair + h, on, on
+
+    def native(self) -> Any:
+        from mmsim._core import RegimeOracleQuoter as Native
+
+        return Native(self.regimes.ts, self.regimes.values, self.regimes.end_ts, self.horizon_ns, self.half_spread,
+                      self.widen, self.toxic_mask, self.size, self.max_position, self.fair)
+
+
+#: Regime names of ``oracle_regime``'s ``toxic`` parameter -> the bits of ``toxic_mask`` (mmsim.data.market:
+#: REGIME_BURST = 1, REGIME_NEWS = 2).
+TOXIC_REGIMES = {"burst": 1 << 1, "news": 1 << 2}
+
+
+def toxic_mask(text: str) -> int:
+    """``"burst+news"`` -> 6."""
+    mask = 0
+    for part in str(text).split("+"):
+        _require(part in TOXIC_REGIMES, f"oracle_regime: toxic={text}: use burst, news or burst+news")
+        mask |= TOXIC_REGIMES[part]
+    return mask
+
+
+def from_builtin(name: str, params: dict, marked: Optional[MarkedPath] = None) -> Quoter:
+    """The Python twin of built-in ``name`` with the loader's (complete, checked) parameters; an oracle also
+    takes its marked path (``mmsim.engine.oracle`` builds it from the data)."""
     p = dict(params)
     common = {k: p.pop(k) for k in ("size", "max_position", "fair") if k in p}
+    if name in ("oracle", "oracle_regime"):
+        from mmsim.data.latency import parse_duration
+
+        _require(marked is not None, f"strategy {name}: an oracle needs its marked path (simulate computes it "
+                                     "from the data)")
+        horizon_ns = parse_duration(str(p.pop("horizon", "0")), f"strategy {name}: horizon")
+        if name == "oracle":
+            q: Quoter = OracleQuoter(marked, horizon_ns, p.pop("half_spread", 1.0), p.pop("threshold", 0.5),
+                                     p.pop("k", 0.0), anchor=p.pop("anchor", "decision"), **common)
+        else:
+            q = RegimeOracleQuoter(marked, horizon_ns, p.pop("half_spread", 1.0), p.pop("widen", 0.0),
+                                   toxic_mask(p.pop("toxic", "burst+news")), **common)
+        _require(not p, f"strategy {name}: unknown parameter(s) {sorted(p)}")
+        return q
     if name in ("symmetric", "skew", "pull", "skew_pull"):
         q = SpreadQuoter(p.pop("half_spread", 1.0), skew=p.pop("k", 0.0),
                          pull_threshold=p.pop("threshold", math.inf), **common)
@@ -248,7 +421,7 @@ def from_builtin(name: str, params: dict) -> Quoter:
     raise ConfigError(f"strategy {name}: built-in has no implementation")
 
 
-def engine_strategy(name: str, params: dict, engine: str) -> Any:
+def engine_strategy(name: str, params: dict, engine: str, marked: Optional[MarkedPath] = None) -> Any:
     """What an engine runs for a built-in: the native object (``"cpp"``) or its Python twin (``"reference"``)."""
-    twin = from_builtin(name, params)
+    twin = from_builtin(name, params, marked)
     return twin.native() if engine == "cpp" else twin

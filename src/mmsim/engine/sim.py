@@ -35,21 +35,21 @@ class RunResult:
     summary: dict = field(default_factory=dict)
 
 
-def _engine_strategy(strategy: Any, engine: str) -> tuple[Any, str]:
-    """Resolve a strategy spec into what the chosen engine runs, and its display name."""
+def _engine_strategy(obj: Any, engine: str, marked: Any = None) -> Any:
+    """What the chosen engine runs for a loaded strategy (``mmsim.engine.loader.load_strategy``); an oracle
+    also takes its marked path (``mmsim.engine.oracle``)."""
     import sys
 
     from mmsim.engine import loader
 
-    obj, name = loader.load_strategy(strategy)
     if isinstance(obj, loader.BuiltinSpec):  # native object for "cpp", its Python twin for "reference"
         from mmsim.engine.quoters import engine_strategy
 
-        return engine_strategy(obj.name, obj.params, engine), name
+        return engine_strategy(obj.name, obj.params, engine, marked)
     numba_mod = sys.modules.get("mmsim.engine.numba_strategy")  # a NumbaStrategy exists only once it was imported
     if numba_mod is not None and isinstance(obj, numba_mod.NumbaStrategy):
-        return (obj.native() if engine == "cpp" else obj), name
-    return obj, name
+        return obj.native() if engine == "cpp" else obj
+    return obj
 
 
 def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any = "symmetric", *,
@@ -60,7 +60,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
              crossed_policy: str = "error", ewma_tau_ns: int = 1_000_000_000, repair: bool = False,
              engine: str = "cpp", progress: bool = False, source_name: str = "events",
              chunk_rows: int = 1 << 18, limit: Optional[int] = None, features: Any = None,
-             model: Any = None) -> RunResult:
+             model: Any = None, truth: Any = None) -> RunResult:
     """Replay ``events`` through the exchange simulator with ``strategy`` quoting; return the results.
 
     ``events`` is an EVENT_DTYPE array, or an :class:`mmsim.data.store.EventStore`, which is streamed one
@@ -75,6 +75,12 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     ``ctx.p_up`` …; its feature bank is the model's own (``features`` may be omitted, or must match).
     ``compute_latency="model:x3"`` charges 3 × the measured inference time; ``"profile:cheap_cloud_vcpu"``
     or ``"profile:high_clock"`` draw from the post's hardware profiles.
+
+    The built-in oracles (``oracle``, ``oracle_regime``: the clairvoyant bound, docs/strategies.md) read the
+    future through a marked path computed here from the data before the loop; ``truth`` (a
+    :class:`mmsim.data.market.Market`, or a mapping with ``exch_ts`` and ``regime`` arrays) is the true regime
+    ``oracle_regime`` reads, and is handed to nothing else. Their decisions are marked clairvoyant and the
+    summary says ``clairvoyant: True`` with ``oracle_past_end``, the decisions whose horizon ran past the data.
     """
     import time
 
@@ -107,7 +113,11 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
         "response": L.latency_table(response_latency, rngs["response"]),
         "compute": L.latency_table(compute, rngs["compute"]),
     }
-    strat, name = _engine_strategy(strategy, engine)
+    from mmsim.engine import loader, oracle
+
+    loaded, name = loader.load_strategy(strategy)
+    clairvoyant = oracle.is_oracle(loaded)  # built once its marked path is known (below), from the checked rows
+    strat = None if clairvoyant else _engine_strategy(loaded, engine)
     clock = L.FeedClock(feed_latency, rngs["feed"], total, source=source_name)
     counts = {"rows": 0, "dropped": 0}
 
@@ -118,8 +128,17 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
         counts["dropped"] += report["n_dropped"]
         return chunk, clock.arrivals(chunk), report
 
-    first, first_arrival, report = prepared(next(chunks))
-    mode = store_mode or report["mode"]
+    try:
+        first, first_arrival, report = prepared(next(chunks))
+        mode = store_mode or report["mode"]
+        if clairvoyant:  # the only path from the future into a strategy: explicit, and only for an oracle
+            rows = [first] if store_mode is None else _checked_chunks(events, total, source_name, repair)
+            marked = oracle.marked_path(loaded, name, rows, engine=engine, mode=mode,
+                                        crossed_policy=crossed_policy, truth=truth)
+            strat = _engine_strategy(loaded, engine, marked)
+    except DataError as e:
+        msg = str(e)
+        raise DataError(msg if msg.startswith(f"{source_name}: ") else f"{source_name}: {msg}") from None
     config = dict(DEFAULT_CONFIG)
     config.update(mode=mode, queue_model=queue_model, queue_power=float(queue_power),
                   maker_fee_bps=float(maker_fee_bps), taker_fee_bps=float(taker_fee_bps),
@@ -191,5 +210,21 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     summary.update(wall_s=wall, events_per_s=(n_rows / wall if wall > 0 else float("inf")),
                    engine=engine, strategy=name, seed=int(seed), mode=mode, source=source_name,
                    repaired_rows=int(counts["dropped"]), max_rows_held=max_held)
+    if getattr(strat, "clairvoyant", False):  # read the future: say so where every reader looks
+        summary["clairvoyant"] = True
+        past_end = oracle.past_end(strat)
+        if past_end is not None:
+            summary["oracle_past_end"] = past_end
     f, o, d = to_frames(fills, orders, decisions)
     return RunResult(fills=f, orders=o, decisions=d, summary=summary)
+
+
+def _checked_chunks(store: Any, total: int, source_name: str, repair: bool):
+    """A streamed run's rows, validated chunk by chunk as the run will see them (the oracle's pre-pass)."""
+    from mmsim.data.validate import validate_events
+
+    offset = 0
+    for chunk in store.iter_chunks(total):
+        checked, report = validate_events(chunk, source_name, repair=repair, row_offset=offset)
+        offset += report["n_input"]
+        yield checked

@@ -27,7 +27,7 @@ from mmsim import records as R
 from mmsim.errors import ConfigError, DataError, StrategyError
 from mmsim.records import DEFAULT_CONFIG, SUMMARY_KEYS
 
-__all__ = ["ReferenceEngine"]
+__all__ = ["ReferenceEngine", "marked_mid_path"]
 
 # Stream priorities of the event loop (docs/event-loop.md): at equal time the smallest runs first.
 P_EXCHANGE, P_REQUEST, P_FEED, P_RESPONSE, P_TIMER, P_WAKEUP = 0, 1, 2, 3, 4, 5
@@ -151,6 +151,34 @@ def apply_row_to_levels(book: Book, mode: str, kind: int, side: int, price: int,
     elif kind in (R.CANCEL, R.DELETE, R.EXECUTE):
         book.add(side, price, -qty, row)
     return 0
+
+
+def marked_mid_path(events: np.ndarray, mode: str = "l2", crossed_policy: str = "error") -> tuple[np.ndarray, np.ndarray]:
+    """The oracle's marked path (docs/strategies.md, "The clairvoyant bound"), computed before the loop: the
+    exchange-side mid as a step function of exchange time.
+
+    The rows go through a book with the exchange side's rules (``apply_row_to_levels``; the crossed-book check
+    or repair at the end of each exchange-timestamp group); after each group, twice the mid (integer ticks) is
+    recorded at the group's ``exch_ts`` when it differs from the last one recorded. A one-sided book records
+    nothing: the last two-sided mid holds. Returns ``(ts, mid2)`` int64 arrays (the C++ engine's twin is
+    ``mmsim._core.MidPathBuilder``).
+    """
+    book = Book()
+    ts, kind, side = events["exch_ts"].tolist(), events["kind"].tolist(), events["side"].tolist()
+    price, qty = events["price"].tolist(), events["qty"].tolist()
+    out_ts: list[int] = []
+    out_mid2: list[int] = []
+    n = len(ts)
+    for i in range(n):
+        apply_row_to_levels(book, mode, kind[i], side[i], price[i], qty[i], i)
+        if i + 1 < n and ts[i + 1] == ts[i]:
+            continue  # the group goes on
+        book.check_crossed(i, crossed_policy)
+        bb, ba = book.best(R.BID), book.best(R.ASK)
+        if bb is not None and ba is not None and (not out_mid2 or bb + ba != out_mid2[-1]):
+            out_ts.append(ts[i])
+            out_mid2.append(bb + ba)
+    return np.array(out_ts, dtype=np.int64), np.array(out_mid2, dtype=np.int64)
 
 
 # ================================================================================================ orders
@@ -317,6 +345,8 @@ class ReferenceEngine:
         self.post_only = bool(cfg["post_only"])
         self.strategy_name = str(cfg["strategy_name"])
         self.strategy = strategy
+        # A strategy that reads the future (a built-in oracle's twin) says so; each decision carries the mark.
+        self.decision_flags = R.DECISION_CLAIRVOYANT if getattr(strategy, "clairvoyant", False) else 0
 
         # ---- inputs (plain Python ints: the reference favours clarity over speed)
         events = np.asarray(events)
@@ -810,7 +840,8 @@ class ReferenceEngine:
         n_cancel = sum(1 for a in actions if a[0] == REQ_CANCEL)
         n_modify = sum(1 for a in actions if a[0] == REQ_MODIFY)
         self.decision_rows.append((k, ts, wire_ts, self.data_exch_ts, self.data_arrival_ts, self.data_rows,
-                                   position, *row_targets, n_new, n_cancel, n_modify, reason))
+                                   position, *row_targets, n_new, n_cancel, n_modify, reason,
+                                   self.decision_flags))
         self.busy_until = wire_ts
 
     def _parse_targets(self, result: Any, ts: int) -> Optional[tuple[int, int, int, int]]:
@@ -913,7 +944,7 @@ class ReferenceEngine:
         return _records(R.DECISION_DTYPE, self.decision_rows,
                         ("decision_id", "ts", "wire_ts", "data_exch_ts", "data_arrival_ts", "data_rows",
                          "position", "bid_price", "bid_qty", "ask_price", "ask_qty", "n_new", "n_cancel",
-                         "n_modify", "reason"))
+                         "n_modify", "reason", "flags"))
 
     def summary(self) -> dict:
         tick, lot = self.tick_size, self.lot_size
