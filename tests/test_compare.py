@@ -227,3 +227,21 @@ def test_overlapping_paths_are_refused():
         parse_seeds("1-5,3")
     with pytest.raises(ConfigError, match="not a range"):
         parse_seeds("5-1")
+
+
+def test_bound_arm_gives_the_treated_share_of_the_clairvoyant_saving(tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main(["compare", "toxic_burst", "--baseline", "symmetric:half_spread=1,max_position=5", "--treated",
+                 "symmetric:half_spread=2,max_position=5", "--bound", "oracle:horizon=1s,half_spread=1,max_position=5",
+                 "--rows", "40000", "--seeds", "1-3", "--horizon", "1s", "--n-boot", "200", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "bound oracle:" in text and "share of the bound" in text
+    rep = json.loads((out / "compare.json").read_text())
+    b = rep["bound"]
+    assert b["strategy"].startswith("oracle:") and b["estimates"]["as_cost_saving"]["estimate"] > 0
+    s = b["share_of_bound"]["as_cost_saving"]
+    want = rep["estimates"]["as_cost_saving"]["estimate"] / b["estimates"]["as_cost_saving"]["estimate"]
+    assert s["estimate"] == pytest.approx(want) and s["ci_low"] <= s["ci_high"]
+    assert main(["compare", "toxic_burst", "--baseline", "symmetric:half_spread=1,max_position=5", "--treated",
+                 "symmetric:half_spread=2,max_position=5", "--bound", "oracle:horizon=1s,nosuch=1", "--rows", "20000",
+                 "--seeds", "1", "--out", str(tmp_path / "c")]) == 2

@@ -330,13 +330,15 @@ def scenario_paths(sc: Any, seeds: Optional[Sequence[int]]) -> list[tuple[str, A
 def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwargs: Optional[dict] = None,
                 model: Any = None, rows: Optional[int] = None, horizon: Any = None, block: Any = None,
                 n_boot: int = DEFAULT_N_BOOT, seed: int = 0, seeds: Optional[Sequence[int]] = None,
-                windows: Optional[int] = None, unmatched: bool = False,
+                windows: Optional[int] = None, unmatched: bool = False, bound: Optional[str] = None,
                 horizons: Optional[Sequence[Any]] = None, fill_mid: str = "pre", progress: bool = False) -> dict:
     """``mmsim compare``: both strategies on every path (same events, same latency draws), reduced to per-bin
     figures, then the pooled answer (``mmsim.analysis.paths.pooled_report``). Writes ``out/compare.json``
     (last), ``out/paths.parquet`` (the per-path table), ``out/bins.parquet`` (every path's bins, both arms),
     and, for the first path, ``out/baseline/``, ``out/treated/`` (run results plus ``markouts.parquet``) and
-    ``out/blocks.parquet``. Returns the report."""
+    ``out/blocks.parquet``. ``bound``: a clairvoyant strategy (``oracle:...``) run as a third arm on every path;
+    its saving over the baseline bounds what any model can achieve, and the treated saving is reported as a
+    share of it (the same resample). Returns the report."""
     import os
 
     import pandas as pd
@@ -356,6 +358,9 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
     if block is not None:
         parse_horizon(block, "--block")
     notes = check_matched(baseline, treated, unmatched=unmatched)
+    if bound is not None:
+        notes += [n.replace("treated", "bound") for n in check_matched(baseline, bound, unmatched=unmatched)
+                  if n.startswith("UNMATCHED")]
     if model is not None and not Path(model).is_file():
         raise ConfigError(f"--model {model}: file not found")
     quality = model_quality(model)
@@ -376,6 +381,7 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
         from tqdm import tqdm
         bar = tqdm(total=len(paths), unit="path", desc="compare", leave=False)
     pairs: list[PathPair] = []
+    bound_pairs: list[PathPair] = []
     first: dict = {}
     for k, (label, psc, info) in enumerate(paths):
         events, instrument = psc.load_events(limit=rows)
@@ -384,8 +390,9 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
         digest = events_hash(events)
         mids = mid_series(events)
         runs = {}
-        for role, spec in (("baseline", baseline), ("treated", treated)):
-            r = simulate(events, instrument, spec, source_name=psc.source_name, progress=False, **kw)
+        arms_spec = [("baseline", baseline), ("treated", treated)] + ([("bound", bound)] if bound else [])
+        for role, spec in arms_spec:
+            r = simulate(events, instrument, spec, source_name=psc.source_name, progress=False, truth=psc.truth, **kw)
             r.summary.update(events_hash=digest, scenario=sc.name, role=role, strategy_spec=spec, path=label)
             runs[role] = r
         arms = {role: arm_bins(runs[role], events, mids, tick_size=instrument.tick_size,
@@ -397,11 +404,16 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
                               "would count one market history twice")
         if windows is not None:
             wb, wt = split_windows(arms["baseline"], windows), split_windows(arms["treated"], windows)
-            for w, (b_, t_) in enumerate(zip(wb, wt)):
-                pairs.append(PathPair(f"window {w + 1}/{windows}", b_, t_,
-                                      {**info, "window": w + 1, "start_ts": int(b_.frame["start_ts"].iloc[0])}))
+            wo = split_windows(arms["bound"], windows) if bound else [None] * windows
+            for w, (b_, t_, o_) in enumerate(zip(wb, wt, wo)):
+                winfo = {**info, "window": w + 1, "start_ts": int(b_.frame["start_ts"].iloc[0])}
+                pairs.append(PathPair(f"window {w + 1}/{windows}", b_, t_, winfo))
+                if bound:
+                    bound_pairs.append(PathPair(f"window {w + 1}/{windows}", b_, o_, winfo))
         else:
             pairs.append(PathPair(label, arms["baseline"], arms["treated"], info))
+            if bound:
+                bound_pairs.append(PathPair(label, arms["baseline"], arms["bound"], info))
         if k == 0:
             first = dict(events=events, instrument=instrument, runs=runs, label=label)
         if bar is not None:
@@ -409,6 +421,9 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
     if bar is not None:
         bar.close()
     rep = pooled_report(pairs, horizon=horizon, block=block, n_boot=n_boot, seed=seed)
+    if bound:
+        rep["bound"] = bound_section(rep, pooled_report(bound_pairs, horizon=rep["horizon"], block=rep["block"],
+                                                        n_boot=n_boot, seed=seed), bound)
     for key in [k for k in rep if k.startswith("_")]:
         rep.pop(key)
     # the first path's runs, for the report's time panels and for mmsim audit
@@ -462,6 +477,26 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
     return report
 
 
+def bound_section(rep: dict, brep: dict, spec: str) -> dict:
+    """The clairvoyant bound beside the answer: the bound's own savings over the baseline and the treated
+    savings as a share of them, per replicate of the one shared resample (so the share has an interval)."""
+    from mmsim.analysis.paths import _est
+
+    assert brep["_hi"] == rep["_hi"] and brep["_resample"] == rep["_resample"]  # one resample, one horizon
+    shares = {}
+    for j, key in ((0, "as_cost_saving"), (4, "net_pnl_difference")):
+        t_est, b_est = rep["estimates"][key]["estimate"], brep["estimates"][key]["estimate"]
+        rt, rb = rep["_reps_h"][:, j], brep["_reps_h"][:, j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(rb > 0, rt / rb, np.nan)
+        est = t_est / b_est if (t_est is not None and b_est and b_est > 0) else None
+        shares[key] = _est(ratio[np.isfinite(ratio)], est, rep["confidence"])
+        shares[key]["defined"] = bool(b_est is not None and b_est > 0)
+    return {"strategy": spec, "estimates": brep["estimates"], "share_of_bound": shares,
+            "note": "the bound: a clairvoyant quoter acting through the same feed, compute and order latency "
+                    "(its decisions read the future through a marked path; mmsim audit labels such runs)"}
+
+
 def model_quality(model: Any) -> Optional[dict]:
     """The model file's out-of-sample metrics and verdict (``mmsim train``), for the answer's side."""
     if model is None:
@@ -498,9 +533,16 @@ def verdict_line(rep: dict) -> str:
             sig = "the treated quoter earns less, significantly"
         else:
             sig = "not significantly different from zero"
-    return (f"net saving {net['estimate']:+,.4g} per path {_ci(net, '+,.4g')} ({sig}; {rep['n_paths']} paths): "
+    line = (f"net saving {net['estimate']:+,.4g} per path {_ci(net, '+,.4g')} ({sig}; {rep['n_paths']} paths): "
             f"adverse selection saved {asv['estimate']:+,.4g} {_ci(asv, '+,.4g')} at {rep['horizon']}, spread "
             f"capture given up {sc['estimate']:+,.4g} {_ci(sc, '+,.4g')}")
+    b = rep.get("bound")
+    if b:
+        s = b["share_of_bound"]["as_cost_saving"]
+        if s["estimate"] is not None:
+            line += (f"; it captures {s['estimate']:.0%} {_ci(s, '.0%')} of the adverse-selection saving a "
+                     f"clairvoyant quoter achieves")
+    return line
 
 
 def _num(v: Any, width: int = 12, signed: bool = False) -> str:
@@ -553,6 +595,16 @@ def format_compare(report: dict) -> str:
                      f"(time-block noise within a path {het.get('mean_within_path_se', float('nan')):.4g}, "
                      f"heterogeneity tau {het.get('tau', float('nan')):.4g}); "
                      f"{sum(p['disagrees'] for p in report['paths'])} path(s) flagged")
+    b = report.get("bound")
+    if b:
+        be = b["estimates"]
+        lines.append(f"bound {b['strategy']}: AS saving {_num(be['as_cost_saving']['estimate'], signed=True)} "
+                     f"{_ci(be['as_cost_saving'])}, net {_num(be['net_pnl_difference']['estimate'], signed=True)} "
+                     f"{_ci(be['net_pnl_difference'])}")
+        for key, what in (("as_cost_saving", "AS saving"), ("net_pnl_difference", "net saving")):
+            s = b["share_of_bound"][key]
+            txt = "n/a (the bound does not save)" if s["estimate"] is None else f"{s['estimate']:.1%} {_ci(s, '.1%')}"
+            lines.append(f"  treated's share of the bound's {what}: {txt}")
     mq = report.get("model_quality")
     if mq:
         o = mq.get("out_of_sample", {})

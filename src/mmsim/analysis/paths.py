@@ -271,10 +271,10 @@ def _split(tot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pooled_report(pairs: Sequence[PathPair], *, horizon: Any = None, block: Any = None, n_boot: int = 2000,
-                  seed: int = 0, confidence: float = CONFIDENCE) -> dict:
+                  seed: int = 0, confidence: float = CONFIDENCE, vs_horizon: bool = True) -> dict:
     """The pooled answer over the paths: per-path table, pooled estimates with two-level bootstrap intervals,
     markout curves, the horizon (chosen by the rule unless given), savings against horizon, the fills split,
-    and flags (paths that disagree, too few paths or blocks). JSON-ready; ``_resample`` and ``_reps`` carry
+    and flags (paths that disagree, too few paths or blocks). JSON-ready; ``_resample`` and ``_reps_h`` (the replicates at the chosen horizon) carry
     what a sweep needs to keep its points paired."""
     if not pairs:
         raise ConfigError("compare: no paths")
@@ -325,10 +325,13 @@ def pooled_report(pairs: Sequence[PathPair], *, horizon: Any = None, block: Any 
     X = per_h[hi]
     P = len(pairs)
     est = X.sum(axis=0) / P
-    # one call: every figure at every horizon shares the replicates
-    reps_all = rs.replicates(np.hstack(per_h))
+    # one call: every figure (at every horizon, for the savings-vs-horizon curve) shares the replicates
     ncol = X.shape[1]
-    reps = reps_all[:, hi * ncol:(hi + 1) * ncol]
+    if vs_horizon:
+        reps_all = rs.replicates(np.hstack(per_h))
+        reps = reps_all[:, hi * ncol:(hi + 1) * ncol]
+    else:
+        reps = rs.replicates(X)
     estimates = {key: _est(reps[:, j], est[j], confidence) for j, key in enumerate(FIGURES)}
     if no_fills:
         estimates = {key: _est(None, None, confidence) for key in FIGURES}
@@ -391,7 +394,7 @@ def pooled_report(pairs: Sequence[PathPair], *, horizon: Any = None, block: Any 
     # savings against horizon, for the report
     vs_h = []
     for i, h in enumerate(hs):
-        if h > shortest:
+        if h > shortest or not vs_horizon:
             continue
         r_i = reps_all[:, i * ncol:i * ncol + 1]
         e = _est(r_i[:, 0], float(per_h[i][:, 0].sum() / P), confidence)
@@ -418,7 +421,7 @@ def pooled_report(pairs: Sequence[PathPair], *, horizon: Any = None, block: Any 
         "warnings": warnings,
         "units": f"quote currency per path (tick_size x lot_size = {pairs[0].baseline.value} per tick·lot)",
     }
-    report["_resample"], report["_reps"], report["_ncol"], report["_hi"] = rs, reps_all, ncol, hi
+    report["_resample"], report["_reps_h"], report["_hi"] = rs, reps, hi
     return report
 
 

@@ -44,6 +44,7 @@ class SweepSpec:
     rows: Optional[int] = None
     seeds: Optional[tuple[int, ...]] = None   # market seeds (synthetic): one path each; None: the scenario's
     unmatched: bool = False
+    bound: Optional[str] = None     # a clairvoyant third arm (oracle:...): the treated saving as its share
 
     def paths(self) -> list[tuple[str, Optional[int]]]:
         """(label, market seed) per path, in order; seed None: the scenario's own data."""
@@ -90,6 +91,7 @@ def split_specs(text: str) -> tuple[str, ...]:
 def point_id(spec: SweepSpec, point: dict) -> str:
     """Stable id of a point: a hash of everything its result depends on."""
     key = json.dumps({"scenario": spec.scenario, "baseline": spec.baseline, "treated": spec.treated,
+                      "bound": spec.bound,
                       "model": spec.model, "seed": spec.seed, "rows": spec.rows, "feed": point["feed_latency"],
                       "compute": point["compute_latency"], "params": point["params"]}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -169,13 +171,18 @@ def run_path(spec: SweepSpec, path: tuple[str, Optional[int]], points: list[dict
         if spec.model is not None:
             kw["model"] = spec.model
         frames = []
-        for role, s in (("baseline", spec.baseline), ("treated", treated_spec(spec.treated, point["params"]))):
-            r = simulate(events, instrument, s, **kw)
+        arms = [("baseline", spec.baseline), ("treated", treated_spec(spec.treated, point["params"]))]
+        if spec.bound:
+            arms.append(("bound", spec.bound))
+        for role, s in arms:
+            r = simulate(events, instrument, s, truth=sc.truth, **kw)
             a = arm_bins(r, events, mids, tick_size=instrument.tick_size, lot_size=instrument.lot_size)
             fr = a.frame.add_prefix(f"{role}_")
             fr.attrs = {}
             frames.append(fr)
-        frame = frames[0].join(frames[1])
+        frame = frames[0]
+        for fr in frames[1:]:
+            frame = frame.join(fr)
         frame.attrs = {}
         meta = {"value": float(instrument.tick_size) * float(instrument.lot_size), "labelled": a.labelled,
                 "n_events": len(events)}
@@ -192,8 +199,8 @@ def run_path(spec: SweepSpec, path: tuple[str, Optional[int]], points: list[dict
     return done
 
 
-def _read_pairs(spec: SweepSpec, out: Path, point: dict):
-    """The PathPairs of one point, in path order."""
+def _read_pairs(spec: SweepSpec, out: Path, point: dict, other: str = "treated"):
+    """The PathPairs of one point, in path order: baseline against ``other`` (treated, or the bound)."""
     import pyarrow.parquet as pq
 
     from mmsim.analysis.paths import BIN, HORIZON_GRID, ArmBins, PathPair
@@ -209,13 +216,13 @@ def _read_pairs(spec: SweepSpec, out: Path, point: dict):
         meta = json.loads(table.schema.metadata[b"mmsim"])
         frame = table.to_pandas()
         arms = {}
-        for role in ("baseline", "treated"):
+        for role in ("baseline", other):
             cols = [c for c in frame.columns if c.startswith(role + "_")]
             fr = frame[cols].rename(columns=lambda c: c[len(role) + 1:])
             fr.attrs.update(bin_ns=parse_horizon(BIN), grid=list(HORIZON_GRID))
             arms[role] = ArmBins(frame=fr, value=meta["value"], labelled=meta["labelled"])
         info = {} if market_seed is None else {"seed": market_seed}
-        pairs.append(PathPair(label.replace("-", " "), arms["baseline"], arms["treated"], info))
+        pairs.append(PathPair(label.replace("-", " "), arms["baseline"], arms[other], info))
     return pairs
 
 
@@ -304,13 +311,13 @@ def gather(spec: SweepSpec, out: Path, notes: Optional[list] = None) -> dict:
     lat_ns = [_median_ns(parse_latency(p["feed_latency"])) for p in points]
     fastest = int(np.argmin(lat_ns))
     head = pooled_report(_read_pairs(spec, out, points[fastest]), horizon=spec.horizon, block=spec.block,
-                         n_boot=spec.n_boot, seed=spec.seed)
+                         n_boot=spec.n_boot, seed=spec.seed, vs_horizon=False)
     H, block = head["horizon"], head["block"]
     rows, reps_net, reports = [], [], []
     for p, L in zip(points, lat_ns):
-        rep = pooled_report(_read_pairs(spec, out, p), horizon=H, block=block, n_boot=spec.n_boot, seed=spec.seed)
-        ncol, hi = rep["_ncol"], rep["_hi"]
-        reps_net.append(rep["_reps"][:, hi * ncol + 4])
+        rep = pooled_report(_read_pairs(spec, out, p), horizon=H, block=block, n_boot=spec.n_boot, seed=spec.seed,
+                            vs_horizon=False)
+        reps_net.append(rep["_reps_h"][:, 4])
         row = {"id": p["id"], "feed_latency": p["feed_latency"], "compute_latency": p["compute_latency"],
                "feed_latency_ns": L}
         row.update({f"param_{k}": v for k, v in p["params"].items()})
@@ -320,6 +327,19 @@ def gather(spec: SweepSpec, out: Path, notes: Optional[list] = None) -> dict:
             none = lambda v: nan if v is None else v  # noqa: E731
             row[key], row[f"{key}_lo"], row[f"{key}_hi"] = (none(e["estimate"]), none(e["ci_low"]),
                                                             none(e["ci_high"]))
+        if spec.bound:
+            from mmsim.analysis.compare import bound_section
+
+            bsec = bound_section(rep, pooled_report(_read_pairs(spec, out, p, "bound"), horizon=H, block=block,
+                                                    n_boot=spec.n_boot, seed=spec.seed, vs_horizon=False), spec.bound)
+            for key, col in (("as_cost_saving", "bound_as_cost_saving"), ("net_pnl_difference", "bound_net_saving")):
+                e = bsec["estimates"][key]
+                row[col], row[f"{col}_lo"], row[f"{col}_hi"] = (none(e["estimate"]), none(e["ci_low"]),
+                                                                none(e["ci_high"]))
+                s = bsec["share_of_bound"][key]
+                sc_ = f"share_of_bound_{'as' if key == 'as_cost_saving' else 'net'}"
+                row[sc_], row[f"{sc_}_lo"], row[f"{sc_}_hi"] = (none(s["estimate"]), none(s["ci_low"]),
+                                                                none(s["ci_high"]))
         row["n_paths"], row["n_blocks"] = rep["n_paths"], rep["n_blocks"]
         row["paths_flagged"] = int(sum(x["disagrees"] for x in rep["paths"]))
         rows.append(row)
@@ -492,8 +512,12 @@ def format_sweep(summary: dict) -> str:
         lines.append("")
         lines.append(f"{head}: net saving per path (95% CI)")
         for _, r in g.iterrows():
-            lines.append(f"  feed {r['feed_latency']:>12}   {r['net_pnl_difference']:+10.4g}   "
-                         f"[{r['net_pnl_difference_lo']:+.4g}, {r['net_pnl_difference_hi']:+.4g}]")
+            line = (f"  feed {r['feed_latency']:>12}   {r['net_pnl_difference']:+10.4g}   "
+                    f"[{r['net_pnl_difference_lo']:+.4g}, {r['net_pnl_difference_hi']:+.4g}]")
+            if "share_of_bound_as" in r and r["share_of_bound_as"] == r["share_of_bound_as"]:
+                line += (f"   captures {r['share_of_bound_as']:.0%} [{r['share_of_bound_as_lo']:.0%}, "
+                         f"{r['share_of_bound_as_hi']:.0%}] of the clairvoyant AS saving")
+            lines.append(line)
         lines.append(f"  break-even: {be['status']}")
         lines.append(f"  {be.get('significance', '')}")
         if be.get("value_of_ms") is not None:

@@ -28,6 +28,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                       "equal exchange time")
     cmp_.add_argument("--unmatched", action="store_true", help="allow arms with different risk limits (every "
                       "output says so)")
+    cmp_.add_argument("--bound", metavar="S", help="a clairvoyant strategy run as a third arm (e.g. oracle:horizon=5s,"
+                      "half_spread=1,max_position=5): the treated saving as a share of what perfect prediction "
+                      "achieves (docs/strategies.md)")
     cmp_.add_argument("--horizon", metavar="H", help="adverse-selection horizon, one of the markout grid (default: "
                       "read off the baseline's markout curve, the rule printed)")
     cmp_.add_argument("--block", metavar="B", help="bootstrap block of exchange time, whole seconds (default: "
@@ -64,6 +67,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--seeds", metavar="A-B", help="market seeds of a synthetic scenario, one path each (default: "
                     "the scenario's seed and the next 19)")
     sw.add_argument("--unmatched", action="store_true", help="allow arms with different risk limits")
+    sw.add_argument("--bound", metavar="S", help="a clairvoyant third arm (oracle:...): the treated saving as a "
+                    "share of it at every latency")
     sw.add_argument("--horizon", metavar="H", help="adverse-selection horizon (default: read off the baseline's "
                     "markout curve at the fastest point)")
     sw.add_argument("--block", metavar="B", help="bootstrap block, whole seconds (default: Politis–White)")
@@ -104,8 +109,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds) if args.seeds else None
     report = run_compare(scenario, args.baseline, args.treated, args.out, sim_kwargs=kw, model=args.model,
                          rows=args.rows, horizon=args.horizon, block=args.block, n_boot=args.n_boot, seed=args.seed,
-                         seeds=seeds, windows=args.windows, unmatched=args.unmatched, fill_mid=args.fill_mid,
-                         progress=True)
+                         seeds=seeds, windows=args.windows, unmatched=args.unmatched, bound=args.bound,
+                         fill_mid=args.fill_mid, progress=True)
     print(f"scenario  {scenario.name}")
     print(format_compare(report))
     print(f"wrote {Path(args.out) / 'compare.json'}")
@@ -125,6 +130,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for spec in (args.baseline, args.treated):
         load_strategy(spec)
     check_matched(args.baseline, args.treated, unmatched=args.unmatched)
+    if args.bound:
+        check_matched(args.baseline, args.bound, unmatched=args.unmatched)
     for flag in ("horizon", "block"):
         if getattr(args, flag) is not None:
             parse_horizon(getattr(args, flag), f"--{flag}")
@@ -146,7 +153,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = SweepSpec(scenario=args.scenario, baseline=args.baseline, treated=args.treated, feed_latencies=feeds,
                      compute_latencies=computes, treated_params=tuple(params), model=args.model, seed=args.seed,
                      horizon=args.horizon, block=args.block, n_boot=args.n_boot, rows=args.rows, seeds=seeds,
-                     unmatched=args.unmatched)
+                     unmatched=args.unmatched, bound=args.bound)
     summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress)
     print(format_sweep(summary))
