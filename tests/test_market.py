@@ -278,6 +278,36 @@ def test_ofi_predicts_the_next_mid_move(preset):
     assert st["corr_next"] == pytest.approx(c_next, abs=1e-9) and st["corr_now"] == pytest.approx(c_now, abs=1e-9)
 
 
+# --------------------------------------------------------------------------------------------- fair-value grid
+def test_v_dt_is_checked_and_the_default_keeps_the_old_markets():
+    assert all(PRESETS[n].v_dt == 0.01 for n in ("quiet", "toxic_burst", "news_jump", "trending", "latency_spike"))
+    with pytest.raises(ValueError, match="v_dt must be in"):
+        generate_market("quiet", 10, v_dt=0.0)
+    with pytest.raises(ValueError, match="informed_horizon / v_dt"):
+        generate_market("quiet", 10, v_dt=1e-5, informed_horizon=60.0)
+    # the fair value is constant between grid points of v_dt
+    m = generate_market("quiet", 20_000, 1, v_dt=0.05)
+    t = (m.events["exch_ts"] - m.events["exch_ts"][0]) * 1e-9    # as the kernel computes it
+    change = np.flatnonzero(np.diff(m.truth) != 0) + 1
+    grid = np.floor(t / 0.05)
+    assert len(change) > 100 and (grid[change] != grid[change - 1]).all()
+
+
+def test_news_windows_follow_jumps_even_with_long_gaps_between_rows():
+    """With a fine grid (v_dt = 0.1 ms) and few rows per second, one gap between rows spans more grid points than
+    the kernel's ring holds: every jump must still open its news window, and no window opens before its jump.
+    With sigma = 0 the fair value changes only at jumps."""
+    m = generate_market("news_jump", 20_000, 2, sigma=0.0, jump_rate=0.5, v_dt=1e-4, informed_horizon=0.005,
+                        lp_rate=40.0, news_window=0.5)
+    t = (m.events["exch_ts"] - m.events["exch_ts"][0]) * 1e-9
+    jump_rows = np.flatnonzero(np.diff(m.truth) != 0) + 1
+    assert len(jump_rows) > 50
+    assert (m.regime[jump_rows] == 2).all()     # a jump opens a news window at once
+    news = np.flatnonzero(m.regime == 2)
+    last_jump = jump_rows[np.searchsorted(jump_rows, news, side="right") - 1]
+    assert (news >= jump_rows[0]).all() and (t[news] - t[last_jump] <= 0.5 + 0.01).all()
+
+
 # --------------------------------------------------------------------------------------------- Avellaneda–Stoikov
 def test_as_print_intensity_matches_A_exp_minus_k_delta():
     p = PRESETS["avellaneda_stoikov"]

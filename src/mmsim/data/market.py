@@ -7,7 +7,7 @@ deterministic for a seed (an own splitmix64 stream inside the kernel, seeded fro
 **L3 order-flow market** (presets ``quiet``, ``toxic_burst``, ``news_jump``, ``trending``,
 ``latency_spike``; docs/synthetic.md has the model, the parameters and the measured figures):
 
-- A latent **fair value** ``v`` (ticks) on a 10 ms grid: Gaussian diffusion (``sigma`` ticks per √s),
+- A latent **fair value** ``v`` (ticks) on a grid of ``v_dt`` s (10 ms): Gaussian diffusion (``sigma`` ticks per √s),
   ``drift`` (ticks per s) and jumps (``jump_rate`` per s, size ``jump_ticks`` x (1 + Exp(1)), random sign).
 - **Liquidity providers** quote around a reference price ``r`` that follows ``v`` with a lag (exponential,
   time constant ``lp_lag`` s) and shifts by ``lp_impact`` ticks on every market order (they learn from the
@@ -75,8 +75,8 @@ REGIME_NEWS = 2
 _RING = 1 << 12
 #: Most orders one level may hold.
 _K = 32
-#: Fair-value grid step, seconds.
-_V_DT = 0.01
+#: Most fair-value grid points the kernel keeps ahead of the clock (``informed_horizon / v_dt``).
+_MAX_GRID_AHEAD = 1 << 22
 
 
 # --------------------------------------------------------------------------------------------- params
@@ -111,6 +111,7 @@ class MarketParams:
     burst_vol: float = 1.0             #: fair-value volatility multiplier in a burst
     news_window: float = 0.0           #: seconds after a jump with news_mult x informed looks
     news_mult: float = 1.0             #: informed look rate multiplier in a news window
+    v_dt: float = 0.01                 #: fair-value grid step, seconds (v is constant between grid points)
 
     model = "l3"
 
@@ -135,6 +136,9 @@ class MarketParams:
             need(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1]")
         need(self.half_spread <= 5, "half_spread must be <= 5 ticks")
         need(self.informed_horizon <= 60, "informed_horizon must be <= 60 s")
+        need(1e-5 <= self.v_dt <= 1, "v_dt must be in [1e-5, 1] s")
+        need(self.informed_horizon / self.v_dt <= _MAX_GRID_AHEAD,
+             f"informed_horizon / v_dt must be <= {_MAX_GRID_AHEAD} grid points")
         need(abs(self.drift) <= 50 and self.sigma <= 50, "|drift| and sigma must be <= 50 ticks (per s, per sqrt s)")
         need(self.level_qty * (1 + 0.3 * (self.n_levels - 1)) / self.order_qty < _K - 4,
              f"level_qty / order_qty too large (a level holds at most {_K} orders)")
@@ -259,7 +263,7 @@ def _seed_state(seed: int) -> np.uint64:
 _L3_FLOATS = ("sigma", "drift", "jump_rate", "jump_ticks", "lp_rate", "lp_lag", "lp_impact", "half_spread",
               "level_qty", "order_qty", "p_refill", "p_stale", "noise_rate", "noise_qty", "informed_rate",
               "informed_qty", "informed_horizon", "informed_threshold", "burst_rate", "burst_len",
-              "burst_mult", "burst_vol", "news_window", "news_mult")
+              "burst_mult", "burst_vol", "news_window", "news_mult", "v_dt")
 
 
 @njit(cache=True, inline="always")
@@ -292,9 +296,9 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
                v_o, reg_o):
     (sigma, drift, jump_rate, jump_ticks, lp_rate, lp_lag, lp_impact, half_spread, level_qty, order_qty,
      p_refill, p_stale, noise_rate, noise_qty, informed_rate, informed_qty, horizon, threshold, burst_rate,
-     burst_len, burst_mult, burst_vol, news_window, news_mult) = (
+     burst_len, burst_mult, burst_vol, news_window, news_mult, v_dt) = (
         fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7], fp[8], fp[9], fp[10], fp[11], fp[12],
-        fp[13], fp[14], fp[15], fp[16], fp[17], fp[18], fp[19], fp[20], fp[21], fp[22], fp[23])
+        fp[13], fp[14], fp[15], fp[16], fp[17], fp[18], fp[19], fp[20], fp[21], fp[22], fp[23], fp[24])
     st = np.empty(1, np.uint64)
     st[0] = seed
     _u(st)
@@ -314,9 +318,9 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
     for d in range(n_levels):
         target[d] = level_qty * (1.0 + 0.3 * d)
 
-    # Fair value on a grid of _V_DT seconds, generated `horizon` ahead of the clock (ring buffer).
+    # Fair value on a grid of v_dt seconds, generated `horizon` ahead of the clock (ring buffer).
     G = 1
-    while G < int(horizon / _V_DT) + 8:
+    while G < int(horizon / v_dt) + 8:
         G *= 2
     GM = G - 1
     vg = np.zeros(G, np.float64)
@@ -325,10 +329,10 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
     vg[0] = base_price + 0.5
     g_gen = 0   # newest generated grid index
     g_cur = 0   # grid index of the clock
-    sq_dt = math.sqrt(_V_DT)
-    p_jump = 1.0 - math.exp(-jump_rate * _V_DT)
-    p_burst_on = 1.0 - math.exp(-burst_rate * _V_DT)
-    p_burst_off = 1.0 - math.exp(-_V_DT / burst_len)
+    sq_dt = math.sqrt(v_dt)
+    p_jump = 1.0 - math.exp(-jump_rate * v_dt)
+    p_burst_on = 1.0 - math.exp(-burst_rate * v_dt)
+    p_burst_off = 1.0 - math.exp(-v_dt / burst_len)
     floor_v = 100.0 + n_levels
 
     r = vg[0]           # LPs' reference price
@@ -383,14 +387,20 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
         ts += int(dt * 1e9)
         t = (ts - start_ts) * 1e-9
         # ---- fair value and burst regime on the grid up to t + horizon; news window from jumps passed
-        g_need = int((t + horizon) / _V_DT)
+        g_need = int((t + horizon) / v_dt)
         while g_gen < g_need:
+            # grid point g_gen + 1 takes the ring slot of point g_gen + 1 - G: the clock must have passed that
+            # one (its jump flag read) first. Only after a gap between rows longer than G - horizon / v_dt points.
+            while g_cur < g_gen + 1 - G:
+                g_cur += 1
+                if jg[g_cur & GM] != 0:
+                    news_until = g_cur * v_dt + news_window
             if b_gen:
                 if _u(st) < p_burst_off:
                     b_gen = False
             elif p_burst_on > 0.0 and _u(st) < p_burst_on:
                 b_gen = True
-            vn = vg[g_gen & GM] + drift * _V_DT + sigma * (burst_vol if b_gen else 1.0) * sq_dt * _normal(st)
+            vn = vg[g_gen & GM] + drift * v_dt + sigma * (burst_vol if b_gen else 1.0) * sq_dt * _normal(st)
             jf = 0
             if p_jump > 0.0 and _u(st) < p_jump:
                 size = jump_ticks * (1.0 + _exp1(st))
@@ -402,11 +412,11 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
             vg[g_gen & GM] = vn
             jg[g_gen & GM] = jf
             bg[g_gen & GM] = 1 if b_gen else 0
-        g_now = int(t / _V_DT)
+        g_now = int(t / v_dt)
         while g_cur < g_now:
             g_cur += 1
             if jg[g_cur & GM] != 0:
-                news_until = g_cur * _V_DT + news_window
+                news_until = g_cur * v_dt + news_window
         v = vg[g_cur & GM]
         burst = bg[g_cur & GM] != 0
         reg = 0
@@ -518,7 +528,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
             # ================= market order
             informed = u >= lp_rate + noise_rate
             if informed:
-                vh = vg[int((t + horizon) / _V_DT) & GM]
+                vh = vg[int((t + horizon) / v_dt) & GM]
                 if nlev[0] > 0 and nlev[1] > 0:
                     mid = 0.5 * (best[0] + best[1])
                 else:
