@@ -15,7 +15,7 @@ import pytest
 from mmsim import records as R
 from mmsim.errors import ConfigError
 from mmsim.data.market import (PRESETS, REGIME_BURST, REGIME_CALM, MarketParams, generate_market,
-                          ofi_stats, top_of_book)
+                               ofi_decay, ofi_stats, top_of_book)
 from mmsim.data.scenario import list_scenarios, load_scenario
 from mmsim.records import Instrument
 from mmsim.engine.sim import simulate
@@ -276,6 +276,75 @@ def test_ofi_predicts_the_next_mid_move(preset):
     st = ofi_stats(market(preset).events)
     assert st["intervals"] == len(g)
     assert st["corr_next"] == pytest.approx(c_next, abs=1e-9) and st["corr_now"] == pytest.approx(c_now, abs=1e-9)
+
+
+# --------------------------------------------------------------------------------------------- time scales
+#: docs/synthetic.md, "Time scales": the OFI-predictiveness curve peaks within this factor of max(lp_lag,
+#: informed_horizon), and rises to half its peak between 1/30 of that scale and the scale itself.
+DECAY_FACTOR = 3.0
+
+
+def decay_grid(scale: float) -> np.ndarray:
+    """Horizons scale/31.6 ... 3.16 x scale, 8 per decade (longer ones are noisy on 300k rows of the slow presets)."""
+    return scale * 10.0 ** (np.arange(-12, 5) / 8)
+
+
+@lru_cache(maxsize=None)
+def decay(preset: str) -> dict:
+    return ofi_decay(market(preset).events, decay_grid(PRESETS[preset].signal_scale), max_samples=200_000)
+
+
+@pytest.mark.parametrize("preset", L3_PRESETS)
+def test_ofi_predictiveness_peaks_at_the_presets_time_scale(preset):
+    scale = PRESETS[preset].signal_scale
+    d = decay(preset)
+    assert d["peak_corr"] > 0.15, d["peak_corr"]
+    # the peak is inside the grid (the curve turns down before 3.16 x scale) and near the scale
+    assert scale / DECAY_FACTOR <= d["peak_s"] <= 2 * scale, (d["peak_s"], scale)
+    # it builds up over the scale: half the peak is reached between scale / 30 and the scale
+    assert scale / 30 <= d["half_lo_s"] <= scale, (d["half_lo_s"], scale)
+    # at the shortest horizon (scale / 31.6) it is at most a third of the peak
+    assert d["corr"][0] < d["peak_corr"] / 3
+
+
+def test_ofi_decay_matches_ofi_stats_and_checks_horizons():
+    ev = market("toxic_burst").events
+    d = ofi_decay(ev, (0.5, 1.0, 2.0), overlap=1)
+    for k, h in enumerate((0.5, 1.0, 2.0)):
+        st = ofi_stats(ev, int(h * SEC))   # the same intervals (up to the first and last), not overlapping
+        assert d["corr"][k] == pytest.approx(st["corr_next"], abs=0.01), (h, d["corr"][k], st["corr_next"])
+        assert d["intervals"][k] == pytest.approx(st["intervals"], rel=0.01)
+    for bad in ((), (1.0, 0.5), (0.0, 1.0)):
+        with pytest.raises(ValueError, match="horizons"):
+            ofi_decay(ev[:1000], bad)
+
+
+def test_time_scaled_market_is_the_same_market_on_a_faster_clock():
+    """MarketParams.time_scaled(c): every time constant x c, rates / c, sigma / sqrt(c). The kernel has no other
+    clock: the rows are the same as the original's until a nanosecond rounding first changes a draw, and the
+    OFI-predictiveness curve is the original's with horizons x c."""
+    p = PRESETS["toxic_burst"]
+    a = market("toxic_burst").events
+    for c in (0.1, 0.01):
+        q = p.time_scaled(c)
+        assert q.lp_lag == p.lp_lag * c and q.v_dt == p.v_dt * c and q.lp_rate == p.lp_rate / c
+        assert q.burst_len == p.burst_len * c and q.sigma == pytest.approx(p.sigma / math.sqrt(c))
+        b = generate_market(q, N_OFI, 3).events
+        same = np.ones(len(a), bool)
+        for k in ("kind", "side", "price", "qty", "order_id", "flags"):
+            same &= a[k] == b[k]
+        n_same = int(np.argmin(same))
+        assert n_same >= 100, (c, n_same)   # the initial book is ~50 rows; 140-2500 over seeds 0-11
+        ta = (a["exch_ts"][:n_same] - a["exch_ts"][0]).astype(float)
+        tb = (b["exch_ts"][:n_same] - b["exch_ts"][0]).astype(float)
+        assert np.allclose(tb, c * ta, rtol=1e-5, atol=1e3)
+        da = decay("toxic_burst")
+        db = ofi_decay(b, decay_grid(p.signal_scale) * c, max_samples=200_000)
+        assert db["peak_s"] / c == pytest.approx(da["peak_s"], rel=0.4), (c, db["peak_s"], da["peak_s"])
+        # two paths of the same market: the curves differ by noise only (mean 0.01-0.08 over seeds 0-19)
+        assert np.nanmean(np.abs(db["corr"] - da["corr"])) < 0.1, (c, db["corr"], da["corr"])
+    with pytest.raises(ValueError, match="c must be"):
+        p.time_scaled(0.0)
 
 
 # --------------------------------------------------------------------------------------------- fair-value grid

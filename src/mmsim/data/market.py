@@ -64,7 +64,8 @@ from mmsim.data._rng import exp1, normal, uniform
 from mmsim.records import ADD, ASK, BID, CANCEL, DELETE, DEPTH, EVENT_DTYPE, EXECUTE, FLAG_INFORMED, NO_TS, TRADE
 
 __all__ = ["MarketParams", "ASMarketParams", "Market", "PRESETS", "generate_market", "preset_params",
-           "preset_names", "top_of_book", "ofi_stats", "market_orders", "REGIME_CALM", "REGIME_BURST", "REGIME_NEWS"]
+           "preset_names", "top_of_book", "ofi_stats", "ofi_decay", "DECAY_HORIZONS", "market_orders",
+           "REGIME_CALM", "REGIME_BURST", "REGIME_NEWS"]
 
 REGIME_CALM = 0
 REGIME_BURST = 1
@@ -114,6 +115,31 @@ class MarketParams:
     v_dt: float = 0.01                 #: fair-value grid step, seconds (v is constant between grid points)
 
     model = "l3"
+
+    #: Parameters in seconds (x c in :meth:`time_scaled`) and per second (/ c).
+    TIME_FIELDS = ("lp_lag", "informed_horizon", "burst_len", "news_window", "v_dt")
+    RATE_FIELDS = ("jump_rate", "lp_rate", "noise_rate", "informed_rate", "burst_rate", "drift")
+
+    def time_scaled(self, c: float) -> "MarketParams":
+        """The same market on a clock ``c`` times as slow (``c`` < 1: faster).
+
+        Every time constant (``TIME_FIELDS``) x c, every rate and ``drift`` (``RATE_FIELDS``) / c, ``sigma`` / √c:
+        the same market with every time c times as long, so its signals (the OFI-predictiveness curve,
+        markouts) decay c times as fast. With the same seed the rows are the original's (times x c) until
+        the rounding of a timestamp to the ns first changes a draw, after hundreds to thousands of rows.
+        """
+        c = float(c)
+        if not (c > 0 and math.isfinite(c)):
+            raise ValueError(f"time_scaled: c must be a finite number > 0, got {c!r}")
+        kw = {k: getattr(self, k) * c for k in self.TIME_FIELDS}
+        kw.update({k: getattr(self, k) / c for k in self.RATE_FIELDS})
+        kw["sigma"] = self.sigma / math.sqrt(c)
+        return dataclasses.replace(self, **kw)
+
+    @property
+    def signal_scale(self) -> float:
+        """``max(lp_lag, informed_horizon)``, s: the horizon around which order flow predicts the mid best."""
+        return max(self.lp_lag, self.informed_horizon)
 
     def check(self) -> None:
         """Raise ValueError naming the first out-of-range parameter."""
@@ -823,6 +849,21 @@ def top_of_book(events: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def _ofi_groups(events: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per timestamp group with both sides quoted (the book at its end): exch_ts, the level-1 OFI e_n of
+    Cont–Kukanov–Stoikov (0 for the first group) and the mid (ticks)."""
+    top = top_of_book(events)
+    ts = events["exch_ts"]
+    last = np.ones(len(ts), bool)
+    last[:-1] = ts[1:] != ts[:-1]
+    ok = last & (top["bid_px"] > 0) & (top["ask_px"] > 0)
+    pb, qb, pa, qa = (top[c][ok] for c in ("bid_px", "bid_qty", "ask_px", "ask_qty"))
+    e = np.zeros(len(pb))
+    e[1:] = ((pb[1:] >= pb[:-1]) * qb[1:] - (pb[1:] <= pb[:-1]) * qb[:-1]
+             - (pa[1:] <= pa[:-1]) * qa[1:] + (pa[1:] >= pa[:-1]) * qa[:-1])
+    return ts[ok], e, 0.5 * (pb + pa)
+
+
 def ofi_stats(events: np.ndarray, interval_ns: int = 1_000_000_000) -> dict[str, float]:
     """Level-1 OFI (Cont, Kukanov, Stoikov 2014) per interval against the same and the next interval's mid move.
 
@@ -833,19 +874,8 @@ def ofi_stats(events: np.ndarray, interval_ns: int = 1_000_000_000) -> dict[str,
     """
     import pandas as pd
 
-    top = top_of_book(events)
-    ts = events["exch_ts"]
-    last = np.ones(len(ts), bool)
-    last[:-1] = ts[1:] != ts[:-1]
-    df = pd.DataFrame({k: v[last] for k, v in top.items()})
-    df["ts"] = ts[last]
-    df = df[(df.bid_px > 0) & (df.ask_px > 0)].reset_index(drop=True)
-    pb, qb, pa, qa = (df[c].to_numpy() for c in ("bid_px", "bid_qty", "ask_px", "ask_qty"))
-    e = np.zeros(len(df))
-    e[1:] = ((pb[1:] >= pb[:-1]) * qb[1:] - (pb[1:] <= pb[:-1]) * qb[:-1]
-             - (pa[1:] <= pa[:-1]) * qa[1:] + (pa[1:] >= pa[:-1]) * qa[:-1])
-    df["e"] = e
-    df["mid"] = 0.5 * (pb + pa)
+    ts, e, mid = _ofi_groups(events)
+    df = pd.DataFrame({"ts": ts, "e": e, "mid": mid})
     b = (df.ts - df.ts.iloc[0]) // int(interval_ns)
     g = df.groupby(b).agg(ofi=("e", "sum"), mid=("mid", "last"))
     g = g.reindex(range(int(b.iloc[-1]) + 1))
@@ -860,6 +890,76 @@ def ofi_stats(events: np.ndarray, interval_ns: int = 1_000_000_000) -> dict[str,
             "corr_now": c_now, "r2_now": c_now ** 2}
 
 
+#: Horizons of the OFI-predictiveness curve in docs/synthetic.md, seconds: a 1-2-5 grid from 1 ms to 10 s.
+DECAY_HORIZONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def ofi_decay(events: np.ndarray, horizons=DECAY_HORIZONS, overlap: int = 4,
+              max_samples: int = 2_000_000) -> dict[str, Any]:
+    """How far ahead order-flow imbalance predicts the mid: the OFI-predictiveness curve over horizons h.
+
+    For each h (seconds): the correlation, over times τ, of the level-1 OFI summed over [τ − h, τ) with the
+    mid move from τ to τ + h (mids at the last timestamp group before τ and before τ + h) — the
+    next-interval correlation of :func:`ofi_stats` at interval h, with the intervals overlapping (τ steps
+    by h / ``overlap``, or coarser so that there are at most ``max_samples`` of them). The R² of the
+    regression of the next move on OFI is its square.
+
+    Returns ``horizon_s`` and ``corr`` (arrays), ``intervals`` (span / h: independent intervals; the standard
+    error of a correlation is about 1/√intervals), ``peak_s`` and ``peak_corr`` (the horizon of the largest
+    correlation and that correlation), ``half_lo_s`` and ``half_hi_s`` (where the correlation crosses half
+    its peak below and above ``peak_s``, interpolated in log h; nan when that is outside the grid).
+    """
+    hs = np.asarray(horizons, np.float64)
+    if hs.ndim != 1 or len(hs) == 0 or not (hs > 0).all() or (np.diff(hs) <= 0).any():
+        raise ValueError("ofi_decay: horizons must be increasing and > 0")
+    ts, e, mid = _ofi_groups(events)
+    cum = np.concatenate(([0.0], np.cumsum(e)))   # cum[j + 1] = OFI of groups 0..j
+    corr = np.full(len(hs), np.nan)
+    intervals = np.zeros(len(hs))
+    t0 = int(ts[0]) if len(ts) else 0
+    span = int(ts[-1]) - t0 if len(ts) else 0
+    for k, h in enumerate(hs):
+        hn = int(round(h * 1e9))
+        intervals[k] = span / hn
+        room = span - 2 * hn
+        if hn <= 0 or room <= 0:
+            continue
+        step = max(hn / overlap, room / max_samples)
+        tau = t0 + hn + (np.arange(int(room // step) + 1) * step).astype(np.int64)
+        i_now = np.searchsorted(ts, tau, "left")           # groups before tau: [0, i_now)
+        i_back = np.searchsorted(ts, tau - hn, "left")
+        i_next = np.searchsorted(ts, tau + hn, "left")
+        x = cum[i_now] - cum[i_back]
+        y = mid[i_next - 1] - mid[i_now - 1]
+        if len(x) > 2 and x.std() > 0 and y.std() > 0:
+            corr[k] = np.corrcoef(x, y)[0, 1]
+    out: dict[str, Any] = {"horizon_s": hs, "corr": corr, "intervals": intervals, "peak_s": math.nan,
+                           "peak_corr": math.nan, "half_lo_s": math.nan, "half_hi_s": math.nan}
+    if not np.isfinite(corr).any():
+        return out
+    j = int(np.nanargmax(corr))
+    peak = float(corr[j])
+    out["peak_s"], out["peak_corr"] = float(hs[j]), peak
+    half = 0.5 * peak
+    lh = np.log(hs)
+
+    def cross(a: int, b: int) -> float:   # corr[a] >= half > corr[b]; nan when corr[b] is unknown
+        ca, cb = corr[a], corr[b]
+        if not np.isfinite(cb):
+            return math.nan
+        return float(math.exp(lh[a] + (lh[b] - lh[a]) * (ca - half) / (ca - cb)))
+
+    for b in range(j + 1, len(hs)):
+        if not corr[b] >= half:
+            out["half_hi_s"] = cross(b - 1, b)
+            break
+    for b in range(j - 1, -1, -1):
+        if not corr[b] >= half:
+            out["half_lo_s"] = cross(b + 1, b)
+            break
+    return out
+
+
 def market_orders(events: np.ndarray) -> np.ndarray:
     """Row index of the first EXECUTE of each market order (a same-timestamp run of consecutive EXECUTE rows)."""
     ex = np.flatnonzero(events["kind"] == EXECUTE)
@@ -872,11 +972,11 @@ def market_orders(events: np.ndarray) -> np.ndarray:
 
 
 def _main(argv=None) -> int:  # pragma: no cover - documentation helper
-    """``python -m mmsim.data.market {ofi,toxicity,as} [--rows N] [--seed S]``: the tables of docs/synthetic.md."""
+    """``python -m mmsim.data.market {ofi,decay,toxicity,as} [--rows N] [--seed S]``: docs/synthetic.md tables."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m mmsim.data.market")
-    ap.add_argument("what", choices=("ofi", "toxicity", "as"))
+    ap.add_argument("what", choices=("ofi", "decay", "toxicity", "as"))
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--interval-ms", type=float, default=1000.0, help="OFI interval (ofi)")
@@ -888,16 +988,46 @@ def _main(argv=None) -> int:  # pragma: no cover - documentation helper
         for name in l3:
             st = ofi_stats(generate_market(name, a.rows, a.seed).events, int(a.interval_ms * 1e6))
             print(f"| {name} | {st['intervals']} | {st['corr_next']:.3f} | {st['r2_next']:.3f} | {st['r2_now']:.3f} |")
+    elif a.what == "decay":
+        fmt_s = lambda x: "–" if not math.isfinite(x) else (f"{x * 1e3:.3g} ms" if x < 1 else f"{x:.3g} s")
+        curves, rows = [], []
+        for name in l3:
+            p = PRESETS[name]
+            m = generate_market(name, a.rows, a.seed)
+            ev = m.events
+            d = ofi_decay(ev)
+            curves.append(f"| {name} | " + " | ".join("–" if not math.isfinite(c) else f"{c:.2f}" for c in d["corr"])
+                          + " |")
+            ex = ev["kind"] == EXECUTE
+            inf = m.informed[ex]
+            reg = m.regime[ex]
+            shares = " / ".join("–" if not (reg == r).any() else f"{inf[reg == r].mean():.2f}" for r in (0, 1, 2))
+            span = (int(ev["exch_ts"][-1]) - int(ev["exch_ts"][0])) / 1e9
+            rows.append(f"| {name} | {fmt_s(p.lp_lag)} / {fmt_s(p.informed_horizon)} / {fmt_s(p.v_dt)} | "
+                        f"{fmt_s(d['peak_s'])} | {d['peak_corr']:.2f} | {fmt_s(d['half_lo_s'])} – "
+                        f"{fmt_s(d['half_hi_s'])} | {d['peak_s'] / p.signal_scale:.2g} | {inf.mean():.2f} | {shares} | "
+                        f"{span / 60:.0f} min |")
+        print("corr(OFI over [t − h, t), mid(t + h) − mid(t)); R² of the regression = its square")
+        print("| preset | " + " | ".join(fmt_s(h) for h in DECAY_HORIZONS) + " |")
+        print("|---" * (len(DECAY_HORIZONS) + 1) + "|")
+        print("\n".join(curves))
+        print()
+        print("| preset | lp_lag / informed_horizon / v_dt | peak h* | peak corr | corr ≥ peak/2 | h* / max(lp_lag, "
+              "informed_horizon) | informed share of executions | calm / burst / news | exchange time |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        print("\n".join(rows))
     elif a.what == "toxicity":
         hs = (0.1, 1.0, 5.0, 30.0)
         print("| preset | informed share of MOs (calm / burst / news) | mid markout informed, ticks at "
-              + " / ".join(f"{h:g} s" for h in hs) + " | noise | fair value − mid before, informed at 1 s | noise |")
+              + " / ".join(f"{h:g}" for h in hs) + " x scale | noise | fair value − mid before, informed at "
+              "1 x scale | noise |")
         print("|---|---|---|---|---|---|")
         for name in l3:
+            scale = PRESETS[name].signal_scale
             m = generate_market(name, a.rows, a.seed)
             ev = m.events
             top = top_of_book(ev)
-            mid = 0.5 * (top["bid_px"] + top["ask_px"])
+            mid = np.where((top["bid_px"] > 0) & (top["ask_px"] > 0), 0.5 * (top["bid_px"] + top["ask_px"]), np.nan)
             mo = market_orders(ev)
             aggr = -ev["side"][mo].astype(np.int64)
             inf = (ev["flags"][mo] & FLAG_INFORMED) != 0
@@ -907,8 +1037,8 @@ def _main(argv=None) -> int:  # pragma: no cover - documentation helper
             mi, mn = [], []
             fi = fn = 0.0
             for h in hs:
-                after = np.searchsorted(ev["exch_ts"], ev["exch_ts"][mo] + int(h * 1e9), side="right") - 1
-                ok = after < len(ev) - 1
+                after = np.searchsorted(ev["exch_ts"], ev["exch_ts"][mo] + int(h * scale * 1e9), side="right") - 1
+                ok = (after < len(ev) - 1) & np.isfinite(mid[after]) & np.isfinite(mid[before])
                 mk = aggr * (mid[after] - mid[before])
                 mi.append(mk[ok & inf].mean())
                 mn.append(mk[ok & ~inf].mean())
