@@ -5,7 +5,8 @@ deterministic for a seed (an own splitmix64 stream inside the kernel, seeded fro
 ``numpy.random.default_rng(seed)``: the same seed gives byte-identical events).
 
 **L3 order-flow market** (presets ``quiet``, ``toxic_burst``, ``news_jump``, ``trending``,
-``latency_spike``; docs/synthetic.md has the model, the parameters and the measured figures):
+``latency_spike``, ``fast_perp``, ``slow_equity``; docs/synthetic.md has the model, the parameters and the
+measured figures):
 
 - A latent **fair value** ``v`` (ticks) on a grid of ``v_dt`` s (10 ms): Gaussian diffusion (``sigma`` ticks per √s),
   ``drift`` (ticks per s) and jumps (``jump_rate`` per s, size ``jump_ticks`` x (1 + Exp(1)), random sign).
@@ -28,6 +29,9 @@ deterministic for a seed (an own splitmix64 stream inside the kernel, seeded fro
   FLAG_INFORMED`` for an informed aggressor.
 - **Toxic bursts**: a two-state regime on the fair-value grid (calm -> burst at ``burst_rate`` per s, mean
   burst ``burst_len`` s); in a burst the fair value is ``burst_vol`` times as volatile.
+- **Time scales**: order flow predicts the mid over about ``max(lp_lag, informed_horizon)`` (1 s in the
+  original presets, 10 ms in ``fast_perp``, 0.2 s in ``slow_equity``; :func:`ofi_decay` measures it). The kernel
+  has no other clock: :meth:`MarketParams.time_scaled` gives the same market c times as fast.
 
 Guarantees (tests/test_market.py): exactly ``n_rows`` rows (a market order cut by the end is simply
 shorter); ``recv_ts = NO_TS``; timestamps non-decreasing; ids unique, every referenced id live, ``DELETE``
@@ -227,6 +231,15 @@ PRESETS: dict[str, Params] = {
     "trending": MarketParams(drift=0.2),
     "latency_spike": MarketParams(),
     "avellaneda_stoikov": ASMarketParams(),
+    # A liquid crypto perpetual: LPs and informed traders on a 10 ms scale (v on a 1 ms grid, an LP action
+    # every 0.33 ms), toxic bursts of ~2 s every ~9 s. sigma * sqrt(horizon) = 0.6 ticks, as quiet's over 1 s.
+    "fast_perp": MarketParams(v_dt=0.001, lp_lag=0.01, informed_horizon=0.01, sigma=6.0, lp_rate=3000.0,
+                              noise_rate=30.0, informed_rate=30.0, burst_rate=1 / 9, burst_len=2.0,
+                              burst_mult=10.0, burst_vol=2.0),
+    # A slower equity: a 0.2 s scale (v on a 5 ms grid), milder bursts of ~5 s every ~30 s.
+    "slow_equity": MarketParams(v_dt=0.005, lp_lag=0.2, informed_horizon=0.2, sigma=1.35, lp_rate=1000.0,
+                                noise_rate=10.0, informed_rate=6.0, burst_rate=1 / 30, burst_len=5.0,
+                                burst_mult=6.0, burst_vol=2.0),
 }
 
 
