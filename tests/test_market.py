@@ -1,5 +1,6 @@
 """The synthetic market with ground truth (mmsim.data.market): determinism, valid L3 data, labelled informed flow that
-is toxic, OFI that predicts the next mid move, and the Avellaneda–Stoikov fill intensity A·e^{-kδ}."""
+is toxic, OFI that predicts the next mid move over the preset's own time scale, and the Avellaneda–Stoikov fill
+intensity A·e^{-kδ}."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,15 +16,20 @@ import pytest
 from mmsim import records as R
 from mmsim.errors import ConfigError
 from mmsim.data.market import (PRESETS, REGIME_BURST, REGIME_CALM, MarketParams, generate_market,
-                          ofi_stats, top_of_book)
+                               ofi_decay, ofi_stats, top_of_book)
 from mmsim.data.scenario import list_scenarios, load_scenario
 from mmsim.records import Instrument
 from mmsim.engine.sim import simulate
 
 L3_PRESETS = [p for p, v in PRESETS.items() if isinstance(v, MarketParams)]
 ALL_PRESETS = list(PRESETS)
-N_OFI = 300_000     # ~14 minutes of exchange time: ~840 one-second intervals
+N_OFI = 300_000     # ~14 minutes of exchange time: ~840 one-second intervals (fast_perp: ~95 s, 9500 x 10 ms)
 SEC = 1_000_000_000
+
+
+def scale_ns(preset: str) -> int:
+    """The preset's signal time scale, max(lp_lag, informed_horizon), in ns (1 s for the original presets)."""
+    return int(round(PRESETS[preset].signal_scale * SEC))
 
 
 @lru_cache(maxsize=None)
@@ -119,7 +125,8 @@ def market_orders(ev: np.ndarray) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------- basics
 def test_presets():
-    assert set(PRESETS) == {"quiet", "toxic_burst", "news_jump", "trending", "latency_spike", "avellaneda_stoikov"}
+    assert set(PRESETS) == {"quiet", "toxic_burst", "news_jump", "trending", "latency_spike", "avellaneda_stoikov",
+                            "fast_perp", "slow_equity"}
     a = PRESETS["avellaneda_stoikov"]
     assert (a.s0, a.sigma, a.A, a.k, a.horizon, a.tick_size) == (100.0, 2.0, 140.0, 1.5, 1.0, 0.01)
 
@@ -207,8 +214,9 @@ def test_informed_labels_present(preset):
     assert ((ev["flags"] != 0) <= ex).all()   # only executions are labelled
 
 
-def test_informed_share_rises_in_toxic_bursts():
-    m = market("toxic_burst")
+@pytest.mark.parametrize("preset", ["toxic_burst", "fast_perp", "slow_equity"])
+def test_informed_share_rises_in_toxic_bursts(preset):
+    m = market(preset)
     mo = market_orders(m.events)
     reg = m.regime[mo.row.to_numpy()]
     assert (reg == REGIME_BURST).sum() > 100 and (reg == REGIME_CALM).sum() > 100
@@ -222,18 +230,20 @@ def test_informed_share_rises_in_toxic_bursts():
 @pytest.mark.parametrize("preset", L3_PRESETS)
 def test_informed_trades_are_toxic(preset):
     """Markouts (ticks, in the aggressor's direction, from the mid just before the market order): the mid and the
-    fair value h later are well beyond it after informed trades, and about flat after noise trades."""
+    fair value h later are well beyond it after informed trades, and about flat after noise trades (h = 1 and 5
+    times the preset's time scale: 1 s and 5 s for the original presets)."""
     m = market(preset)
     top = replayed(preset)
     mid = 0.5 * (top.bid_px + top.ask_px).to_numpy(float)
+    mid[(top.bid_px <= 0).to_numpy() | (top.ask_px <= 0).to_numpy()] = np.nan   # a side empty (rare in bursts)
     ts = m.events["exch_ts"]
     mo = market_orders(m.events)
     before = mo.row.to_numpy() - 1
     a = mo.aggr.to_numpy()
     inf = mo.informed.to_numpy()
-    for h in (1 * SEC, 5 * SEC):
+    for h in (scale_ns(preset), 5 * scale_ns(preset)):
         after = np.searchsorted(ts, mo.ts.to_numpy() + h, side="right") - 1
-        ok = after < len(ts) - 1
+        ok = (after < len(ts) - 1) & np.isfinite(mid[after]) & np.isfinite(mid[before])
         mid_mark = a * (mid[after] - mid[before])
         fv_mark = a * (m.truth[after] - mid[before])
         mi, mn = mid_mark[ok & inf].mean(), mid_mark[ok & ~inf].mean()
@@ -264,7 +274,8 @@ def ofi_table(top: pd.DataFrame, interval_ns: int = SEC) -> pd.DataFrame:
 
 @pytest.mark.parametrize("preset", L3_PRESETS)
 def test_ofi_predicts_the_next_mid_move(preset):
-    g = ofi_table(replayed(preset))
+    """Over intervals of the preset's time scale (1 s for the original presets, 10 ms for fast_perp)."""
+    g = ofi_table(replayed(preset), scale_ns(preset))
     assert len(g) > 600
     c_next = np.corrcoef(g.ofi, g.dmid_next)[0, 1]
     c_now = np.corrcoef(g.ofi, g.dmid)[0, 1]
@@ -273,9 +284,120 @@ def test_ofi_predicts_the_next_mid_move(preset):
     assert c_next > 0.1 and slope > 0, (preset, c_next)
     assert c_now ** 2 > 0.4, (preset, c_now)
     # the module's helper (used for docs/synthetic.md) computes the same figures
-    st = ofi_stats(market(preset).events)
+    st = ofi_stats(market(preset).events, scale_ns(preset))
     assert st["intervals"] == len(g)
     assert st["corr_next"] == pytest.approx(c_next, abs=1e-9) and st["corr_now"] == pytest.approx(c_now, abs=1e-9)
+
+
+# --------------------------------------------------------------------------------------------- time scales
+#: docs/synthetic.md, "Time scales": the OFI-predictiveness curve peaks within this factor of max(lp_lag,
+#: informed_horizon), and rises to half its peak between 1/30 of that scale and the scale itself.
+DECAY_FACTOR = 3.0
+
+
+def decay_grid(scale: float) -> np.ndarray:
+    """Horizons scale/31.6 ... 3.16 x scale, 8 per decade (longer ones are noisy on 300k rows of the slow presets)."""
+    return scale * 10.0 ** (np.arange(-12, 5) / 8)
+
+
+@lru_cache(maxsize=None)
+def decay(preset: str) -> dict:
+    return ofi_decay(market(preset).events, decay_grid(PRESETS[preset].signal_scale), max_samples=200_000)
+
+
+@pytest.mark.parametrize("preset", L3_PRESETS)
+def test_ofi_predictiveness_peaks_at_the_presets_time_scale(preset):
+    scale = PRESETS[preset].signal_scale
+    d = decay(preset)
+    assert d["peak_corr"] > 0.15, d["peak_corr"]
+    # the peak is inside the grid (the curve turns down before 3.16 x scale) and near the scale
+    assert scale / DECAY_FACTOR <= d["peak_s"] <= 2 * scale, (d["peak_s"], scale)
+    # it builds up over the scale: half the peak is reached between scale / 30 and the scale
+    assert scale / 30 <= d["half_lo_s"] <= scale, (d["half_lo_s"], scale)
+    # at the shortest horizon (scale / 31.6) it is at most a third of the peak
+    assert d["corr"][0] < d["peak_corr"] / 3
+
+
+def test_fast_perp_signal_decays_within_tens_of_ms():
+    """fast_perp: peak at 10-20 ms, half-decayed by 0.1 s, when toxic_burst's predictiveness has barely started;
+    its peak horizon is at least 10x shorter than toxic_burst's."""
+    fast = ofi_decay(market("fast_perp").events, 10.0 ** (np.arange(-24, -4) / 8), max_samples=200_000)
+    tb = decay("toxic_burst")
+    assert 0.005 <= fast["peak_s"] <= 0.03 and fast["peak_corr"] > 0.3, fast
+    assert fast["half_lo_s"] < 0.008 and fast["half_hi_s"] < 0.1, fast
+    assert 10 * fast["peak_s"] <= tb["peak_s"], (fast["peak_s"], tb["peak_s"])
+    assert fast["half_hi_s"] < tb["half_lo_s"], (fast["half_hi_s"], tb["half_lo_s"])
+    # slow_equity lies in between: 100 ms - 1 s
+    assert 0.1 <= decay("slow_equity")["peak_s"] <= 0.5
+
+
+def test_ofi_decay_matches_ofi_stats_and_checks_horizons():
+    ev = market("toxic_burst").events
+    d = ofi_decay(ev, (0.5, 1.0, 2.0), overlap=1)
+    for k, h in enumerate((0.5, 1.0, 2.0)):
+        st = ofi_stats(ev, int(h * SEC))   # the same intervals (up to the first and last), not overlapping
+        assert d["corr"][k] == pytest.approx(st["corr_next"], abs=0.01), (h, d["corr"][k], st["corr_next"])
+        assert d["intervals"][k] == pytest.approx(st["intervals"], rel=0.01)
+    for bad in ((), (1.0, 0.5), (0.0, 1.0)):
+        with pytest.raises(ValueError, match="horizons"):
+            ofi_decay(ev[:1000], bad)
+
+
+def test_time_scaled_market_is_the_same_market_on_a_faster_clock():
+    """MarketParams.time_scaled(c): every time constant x c, rates / c, sigma / sqrt(c). The kernel has no other
+    clock: the rows are the same as the original's until a nanosecond rounding first changes a draw, and the
+    OFI-predictiveness curve is the original's with horizons x c."""
+    p = PRESETS["toxic_burst"]
+    a = market("toxic_burst").events
+    for c in (0.1, 0.01):
+        q = p.time_scaled(c)
+        assert q.lp_lag == p.lp_lag * c and q.v_dt == p.v_dt * c and q.lp_rate == p.lp_rate / c
+        assert q.burst_len == p.burst_len * c and q.sigma == pytest.approx(p.sigma / math.sqrt(c))
+        b = generate_market(q, N_OFI, 3).events
+        same = np.ones(len(a), bool)
+        for k in ("kind", "side", "price", "qty", "order_id", "flags"):
+            same &= a[k] == b[k]
+        n_same = int(np.argmin(same))
+        assert n_same >= 100, (c, n_same)   # the initial book is ~50 rows; 140-2500 over seeds 0-11
+        ta = (a["exch_ts"][:n_same] - a["exch_ts"][0]).astype(float)
+        tb = (b["exch_ts"][:n_same] - b["exch_ts"][0]).astype(float)
+        assert np.allclose(tb, c * ta, rtol=1e-5, atol=1e3)
+        da = decay("toxic_burst")
+        db = ofi_decay(b, decay_grid(p.signal_scale) * c, max_samples=200_000)
+        assert db["peak_s"] / c == pytest.approx(da["peak_s"], rel=0.4), (c, db["peak_s"], da["peak_s"])
+        # two paths of the same market: the curves differ by noise only (mean 0.01-0.08 over seeds 0-19)
+        assert np.nanmean(np.abs(db["corr"] - da["corr"])) < 0.1, (c, db["corr"], da["corr"])
+    with pytest.raises(ValueError, match="c must be"):
+        p.time_scaled(0.0)
+
+
+def test_v_dt_is_checked_and_the_default_keeps_the_old_markets():
+    assert all(PRESETS[n].v_dt == 0.01 for n in ("quiet", "toxic_burst", "news_jump", "trending", "latency_spike"))
+    with pytest.raises(ValueError, match="v_dt must be in"):
+        generate_market("quiet", 10, v_dt=0.0)
+    with pytest.raises(ValueError, match="informed_horizon / v_dt"):
+        generate_market("quiet", 10, v_dt=1e-5, informed_horizon=60.0)
+    # the fair value is constant between grid points of v_dt
+    m = generate_market("quiet", 20_000, 1, v_dt=0.05)
+    t = (m.events["exch_ts"] - m.events["exch_ts"][0]) * 1e-9    # as the kernel computes it
+    change = np.flatnonzero(np.diff(m.truth) != 0) + 1
+    grid = np.floor(t / 0.05)
+    assert len(change) > 100 and (grid[change] != grid[change - 1]).all()
+
+
+def test_news_windows_follow_jumps_even_with_long_gaps_between_rows():
+    """With a fine grid (v_dt = 0.1 ms) and few rows per second, one gap between rows spans more grid points than
+    the kernel's ring holds: every jump must still open its news window, and no window opens before its jump.
+    With sigma = 0 the fair value changes only at jumps."""
+    m = generate_market("news_jump", 20_000, 2, sigma=0.0, jump_rate=0.5, v_dt=1e-4, informed_horizon=0.005,
+                        lp_rate=40.0, news_window=0.5)
+    t = (m.events["exch_ts"] - m.events["exch_ts"][0]) * 1e-9
+    jump_rows = np.flatnonzero(np.diff(m.truth) != 0) + 1
+    assert len(jump_rows) > 50
+    assert (m.regime[jump_rows] == 2).all()     # a jump opens a news window at once
+    news = np.flatnonzero(m.regime == 2)
+    last_jump = jump_rows[np.searchsorted(jump_rows, news, side="right") - 1]
+    assert (news >= jump_rows[0]).all() and (t[news] - t[last_jump] <= 0.5 + 0.01).all()
 
 
 # --------------------------------------------------------------------------------------------- Avellaneda–Stoikov
@@ -358,7 +480,8 @@ def test_bundled_scenarios_for_every_preset():
 def test_mmsim_run_each_scenario(tmp_path, capsys):
     from mmsim.cli import main
 
-    for name in ("toxic_burst", "news_jump", "trending", "latency_spike", "avellaneda_stoikov"):
+    for name in ("toxic_burst", "news_jump", "trending", "latency_spike", "avellaneda_stoikov", "fast_perp",
+                 "slow_equity"):
         out = tmp_path / name
         assert main(["run", name, "--rows", "20000", "--no-progress", "--out", str(out)]) == 0
         assert (out / "summary.json").is_file() and (out / "fills.parquet").is_file()

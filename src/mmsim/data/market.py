@@ -5,9 +5,10 @@ deterministic for a seed (an own splitmix64 stream inside the kernel, seeded fro
 ``numpy.random.default_rng(seed)``: the same seed gives byte-identical events).
 
 **L3 order-flow market** (presets ``quiet``, ``toxic_burst``, ``news_jump``, ``trending``,
-``latency_spike``; docs/synthetic.md has the model, the parameters and the measured figures):
+``latency_spike``, ``fast_perp``, ``slow_equity``; docs/synthetic.md has the model, the parameters and the
+measured figures):
 
-- A latent **fair value** ``v`` (ticks) on a 10 ms grid: Gaussian diffusion (``sigma`` ticks per √s),
+- A latent **fair value** ``v`` (ticks) on a grid of ``v_dt`` s (10 ms): Gaussian diffusion (``sigma`` ticks per √s),
   ``drift`` (ticks per s) and jumps (``jump_rate`` per s, size ``jump_ticks`` x (1 + Exp(1)), random sign).
 - **Liquidity providers** quote around a reference price ``r`` that follows ``v`` with a lag (exponential,
   time constant ``lp_lag`` s) and shifts by ``lp_impact`` ticks on every market order (they learn from the
@@ -28,6 +29,9 @@ deterministic for a seed (an own splitmix64 stream inside the kernel, seeded fro
   FLAG_INFORMED`` for an informed aggressor.
 - **Toxic bursts**: a two-state regime on the fair-value grid (calm -> burst at ``burst_rate`` per s, mean
   burst ``burst_len`` s); in a burst the fair value is ``burst_vol`` times as volatile.
+- **Time scales**: order flow predicts the mid over about ``max(lp_lag, informed_horizon)`` (1 s in the
+  original presets, 10 ms in ``fast_perp``, 0.2 s in ``slow_equity``; :func:`ofi_decay` measures it). The kernel
+  has no other clock: :meth:`MarketParams.time_scaled` gives the same market c times as fast.
 
 Guarantees (tests/test_market.py): exactly ``n_rows`` rows (a market order cut by the end is simply
 shorter); ``recv_ts = NO_TS``; timestamps non-decreasing; ids unique, every referenced id live, ``DELETE``
@@ -64,7 +68,8 @@ from mmsim.data._rng import exp1, normal, uniform
 from mmsim.records import ADD, ASK, BID, CANCEL, DELETE, DEPTH, EVENT_DTYPE, EXECUTE, FLAG_INFORMED, NO_TS, TRADE
 
 __all__ = ["MarketParams", "ASMarketParams", "Market", "PRESETS", "generate_market", "preset_params",
-           "preset_names", "top_of_book", "ofi_stats", "market_orders", "REGIME_CALM", "REGIME_BURST", "REGIME_NEWS"]
+           "preset_names", "top_of_book", "ofi_stats", "ofi_decay", "DECAY_HORIZONS", "market_orders",
+           "REGIME_CALM", "REGIME_BURST", "REGIME_NEWS"]
 
 REGIME_CALM = 0
 REGIME_BURST = 1
@@ -75,8 +80,8 @@ REGIME_NEWS = 2
 _RING = 1 << 12
 #: Most orders one level may hold.
 _K = 32
-#: Fair-value grid step, seconds.
-_V_DT = 0.01
+#: Most fair-value grid points the kernel keeps ahead of the clock (``informed_horizon / v_dt``).
+_MAX_GRID_AHEAD = 1 << 22
 
 
 # --------------------------------------------------------------------------------------------- params
@@ -111,8 +116,34 @@ class MarketParams:
     burst_vol: float = 1.0             #: fair-value volatility multiplier in a burst
     news_window: float = 0.0           #: seconds after a jump with news_mult x informed looks
     news_mult: float = 1.0             #: informed look rate multiplier in a news window
+    v_dt: float = 0.01                 #: fair-value grid step, seconds (v is constant between grid points)
 
     model = "l3"
+
+    #: Parameters in seconds (x c in :meth:`time_scaled`) and per second (/ c).
+    TIME_FIELDS = ("lp_lag", "informed_horizon", "burst_len", "news_window", "v_dt")
+    RATE_FIELDS = ("jump_rate", "lp_rate", "noise_rate", "informed_rate", "burst_rate", "drift")
+
+    def time_scaled(self, c: float) -> "MarketParams":
+        """The same market on a clock ``c`` times as slow (``c`` < 1: faster).
+
+        Every time constant (``TIME_FIELDS``) x c, every rate and ``drift`` (``RATE_FIELDS``) / c, ``sigma`` / √c:
+        the same market with every time c times as long, so its signals (the OFI-predictiveness curve,
+        markouts) decay c times as fast. With the same seed the rows are the original's (times x c) until
+        the rounding of a timestamp to the ns first changes a draw, after hundreds to thousands of rows.
+        """
+        c = float(c)
+        if not (c > 0 and math.isfinite(c)):
+            raise ValueError(f"time_scaled: c must be a finite number > 0, got {c!r}")
+        kw = {k: getattr(self, k) * c for k in self.TIME_FIELDS}
+        kw.update({k: getattr(self, k) / c for k in self.RATE_FIELDS})
+        kw["sigma"] = self.sigma / math.sqrt(c)
+        return dataclasses.replace(self, **kw)
+
+    @property
+    def signal_scale(self) -> float:
+        """``max(lp_lag, informed_horizon)``, s: the horizon around which order flow predicts the mid best."""
+        return max(self.lp_lag, self.informed_horizon)
 
     def check(self) -> None:
         """Raise ValueError naming the first out-of-range parameter."""
@@ -135,6 +166,9 @@ class MarketParams:
             need(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1]")
         need(self.half_spread <= 5, "half_spread must be <= 5 ticks")
         need(self.informed_horizon <= 60, "informed_horizon must be <= 60 s")
+        need(1e-5 <= self.v_dt <= 1, "v_dt must be in [1e-5, 1] s")
+        need(self.informed_horizon / self.v_dt <= _MAX_GRID_AHEAD,
+             f"informed_horizon / v_dt must be <= {_MAX_GRID_AHEAD} grid points")
         need(abs(self.drift) <= 50 and self.sigma <= 50, "|drift| and sigma must be <= 50 ticks (per s, per sqrt s)")
         need(self.level_qty * (1 + 0.3 * (self.n_levels - 1)) / self.order_qty < _K - 4,
              f"level_qty / order_qty too large (a level holds at most {_K} orders)")
@@ -197,6 +231,15 @@ PRESETS: dict[str, Params] = {
     "trending": MarketParams(drift=0.2),
     "latency_spike": MarketParams(),
     "avellaneda_stoikov": ASMarketParams(),
+    # A liquid crypto perpetual: LPs and informed traders on a 10 ms scale (v on a 1 ms grid, an LP action
+    # every 0.33 ms), toxic bursts of ~2 s every ~9 s. sigma * sqrt(horizon) = 0.6 ticks, as quiet's over 1 s.
+    "fast_perp": MarketParams(v_dt=0.001, lp_lag=0.01, informed_horizon=0.01, sigma=6.0, lp_rate=3000.0,
+                              noise_rate=30.0, informed_rate=30.0, burst_rate=1 / 9, burst_len=2.0,
+                              burst_mult=10.0, burst_vol=2.0),
+    # A slower equity: a 0.2 s scale (v on a 5 ms grid), milder bursts of ~5 s every ~30 s.
+    "slow_equity": MarketParams(v_dt=0.005, lp_lag=0.2, informed_horizon=0.2, sigma=1.35, lp_rate=1000.0,
+                                noise_rate=10.0, informed_rate=6.0, burst_rate=1 / 30, burst_len=5.0,
+                                burst_mult=6.0, burst_vol=2.0),
 }
 
 
@@ -259,7 +302,7 @@ def _seed_state(seed: int) -> np.uint64:
 _L3_FLOATS = ("sigma", "drift", "jump_rate", "jump_ticks", "lp_rate", "lp_lag", "lp_impact", "half_spread",
               "level_qty", "order_qty", "p_refill", "p_stale", "noise_rate", "noise_qty", "informed_rate",
               "informed_qty", "informed_horizon", "informed_threshold", "burst_rate", "burst_len",
-              "burst_mult", "burst_vol", "news_window", "news_mult")
+              "burst_mult", "burst_vol", "news_window", "news_mult", "v_dt")
 
 
 @njit(cache=True, inline="always")
@@ -292,9 +335,9 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
                v_o, reg_o):
     (sigma, drift, jump_rate, jump_ticks, lp_rate, lp_lag, lp_impact, half_spread, level_qty, order_qty,
      p_refill, p_stale, noise_rate, noise_qty, informed_rate, informed_qty, horizon, threshold, burst_rate,
-     burst_len, burst_mult, burst_vol, news_window, news_mult) = (
+     burst_len, burst_mult, burst_vol, news_window, news_mult, v_dt) = (
         fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7], fp[8], fp[9], fp[10], fp[11], fp[12],
-        fp[13], fp[14], fp[15], fp[16], fp[17], fp[18], fp[19], fp[20], fp[21], fp[22], fp[23])
+        fp[13], fp[14], fp[15], fp[16], fp[17], fp[18], fp[19], fp[20], fp[21], fp[22], fp[23], fp[24])
     st = np.empty(1, np.uint64)
     st[0] = seed
     _u(st)
@@ -314,9 +357,9 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
     for d in range(n_levels):
         target[d] = level_qty * (1.0 + 0.3 * d)
 
-    # Fair value on a grid of _V_DT seconds, generated `horizon` ahead of the clock (ring buffer).
+    # Fair value on a grid of v_dt seconds, generated `horizon` ahead of the clock (ring buffer).
     G = 1
-    while G < int(horizon / _V_DT) + 8:
+    while G < int(horizon / v_dt) + 8:
         G *= 2
     GM = G - 1
     vg = np.zeros(G, np.float64)
@@ -325,10 +368,10 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
     vg[0] = base_price + 0.5
     g_gen = 0   # newest generated grid index
     g_cur = 0   # grid index of the clock
-    sq_dt = math.sqrt(_V_DT)
-    p_jump = 1.0 - math.exp(-jump_rate * _V_DT)
-    p_burst_on = 1.0 - math.exp(-burst_rate * _V_DT)
-    p_burst_off = 1.0 - math.exp(-_V_DT / burst_len)
+    sq_dt = math.sqrt(v_dt)
+    p_jump = 1.0 - math.exp(-jump_rate * v_dt)
+    p_burst_on = 1.0 - math.exp(-burst_rate * v_dt)
+    p_burst_off = 1.0 - math.exp(-v_dt / burst_len)
     floor_v = 100.0 + n_levels
 
     r = vg[0]           # LPs' reference price
@@ -383,14 +426,20 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
         ts += int(dt * 1e9)
         t = (ts - start_ts) * 1e-9
         # ---- fair value and burst regime on the grid up to t + horizon; news window from jumps passed
-        g_need = int((t + horizon) / _V_DT)
+        g_need = int((t + horizon) / v_dt)
         while g_gen < g_need:
+            # grid point g_gen + 1 takes the ring slot of point g_gen + 1 - G: the clock must have passed that
+            # one (its jump flag read) first. Only after a gap between rows longer than G - horizon / v_dt points.
+            while g_cur < g_gen + 1 - G:
+                g_cur += 1
+                if jg[g_cur & GM] != 0:
+                    news_until = g_cur * v_dt + news_window
             if b_gen:
                 if _u(st) < p_burst_off:
                     b_gen = False
             elif p_burst_on > 0.0 and _u(st) < p_burst_on:
                 b_gen = True
-            vn = vg[g_gen & GM] + drift * _V_DT + sigma * (burst_vol if b_gen else 1.0) * sq_dt * _normal(st)
+            vn = vg[g_gen & GM] + drift * v_dt + sigma * (burst_vol if b_gen else 1.0) * sq_dt * _normal(st)
             jf = 0
             if p_jump > 0.0 and _u(st) < p_jump:
                 size = jump_ticks * (1.0 + _exp1(st))
@@ -402,11 +451,11 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
             vg[g_gen & GM] = vn
             jg[g_gen & GM] = jf
             bg[g_gen & GM] = 1 if b_gen else 0
-        g_now = int(t / _V_DT)
+        g_now = int(t / v_dt)
         while g_cur < g_now:
             g_cur += 1
             if jg[g_cur & GM] != 0:
-                news_until = g_cur * _V_DT + news_window
+                news_until = g_cur * v_dt + news_window
         v = vg[g_cur & GM]
         burst = bg[g_cur & GM] != 0
         reg = 0
@@ -518,7 +567,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
             # ================= market order
             informed = u >= lp_rate + noise_rate
             if informed:
-                vh = vg[int((t + horizon) / _V_DT) & GM]
+                vh = vg[int((t + horizon) / v_dt) & GM]
                 if nlev[0] > 0 and nlev[1] > 0:
                     mid = 0.5 * (best[0] + best[1])
                 else:
@@ -813,6 +862,21 @@ def top_of_book(events: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def _ofi_groups(events: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per timestamp group with both sides quoted (the book at its end): exch_ts, the level-1 OFI e_n of
+    Cont–Kukanov–Stoikov (0 for the first group) and the mid (ticks)."""
+    top = top_of_book(events)
+    ts = events["exch_ts"]
+    last = np.ones(len(ts), bool)
+    last[:-1] = ts[1:] != ts[:-1]
+    ok = last & (top["bid_px"] > 0) & (top["ask_px"] > 0)
+    pb, qb, pa, qa = (top[c][ok] for c in ("bid_px", "bid_qty", "ask_px", "ask_qty"))
+    e = np.zeros(len(pb))
+    e[1:] = ((pb[1:] >= pb[:-1]) * qb[1:] - (pb[1:] <= pb[:-1]) * qb[:-1]
+             - (pa[1:] <= pa[:-1]) * qa[1:] + (pa[1:] >= pa[:-1]) * qa[:-1])
+    return ts[ok], e, 0.5 * (pb + pa)
+
+
 def ofi_stats(events: np.ndarray, interval_ns: int = 1_000_000_000) -> dict[str, float]:
     """Level-1 OFI (Cont, Kukanov, Stoikov 2014) per interval against the same and the next interval's mid move.
 
@@ -823,19 +887,8 @@ def ofi_stats(events: np.ndarray, interval_ns: int = 1_000_000_000) -> dict[str,
     """
     import pandas as pd
 
-    top = top_of_book(events)
-    ts = events["exch_ts"]
-    last = np.ones(len(ts), bool)
-    last[:-1] = ts[1:] != ts[:-1]
-    df = pd.DataFrame({k: v[last] for k, v in top.items()})
-    df["ts"] = ts[last]
-    df = df[(df.bid_px > 0) & (df.ask_px > 0)].reset_index(drop=True)
-    pb, qb, pa, qa = (df[c].to_numpy() for c in ("bid_px", "bid_qty", "ask_px", "ask_qty"))
-    e = np.zeros(len(df))
-    e[1:] = ((pb[1:] >= pb[:-1]) * qb[1:] - (pb[1:] <= pb[:-1]) * qb[:-1]
-             - (pa[1:] <= pa[:-1]) * qa[1:] + (pa[1:] >= pa[:-1]) * qa[:-1])
-    df["e"] = e
-    df["mid"] = 0.5 * (pb + pa)
+    ts, e, mid = _ofi_groups(events)
+    df = pd.DataFrame({"ts": ts, "e": e, "mid": mid})
     b = (df.ts - df.ts.iloc[0]) // int(interval_ns)
     g = df.groupby(b).agg(ofi=("e", "sum"), mid=("mid", "last"))
     g = g.reindex(range(int(b.iloc[-1]) + 1))
@@ -850,6 +903,76 @@ def ofi_stats(events: np.ndarray, interval_ns: int = 1_000_000_000) -> dict[str,
             "corr_now": c_now, "r2_now": c_now ** 2}
 
 
+#: Horizons of the OFI-predictiveness curve in docs/synthetic.md, seconds: a 1-2-5 grid from 1 ms to 10 s.
+DECAY_HORIZONS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def ofi_decay(events: np.ndarray, horizons=DECAY_HORIZONS, overlap: int = 4,
+              max_samples: int = 2_000_000) -> dict[str, Any]:
+    """How far ahead order-flow imbalance predicts the mid: the OFI-predictiveness curve over horizons h.
+
+    For each h (seconds): the correlation, over times τ, of the level-1 OFI summed over [τ − h, τ) with the
+    mid move from τ to τ + h (mids at the last timestamp group before τ and before τ + h) — the
+    next-interval correlation of :func:`ofi_stats` at interval h, with the intervals overlapping (τ steps
+    by h / ``overlap``, or coarser so that there are at most ``max_samples`` of them). The R² of the
+    regression of the next move on OFI is its square.
+
+    Returns ``horizon_s`` and ``corr`` (arrays), ``intervals`` (span / h: independent intervals; the standard
+    error of a correlation is about 1/√intervals), ``peak_s`` and ``peak_corr`` (the horizon of the largest
+    correlation and that correlation), ``half_lo_s`` and ``half_hi_s`` (where the correlation crosses half
+    its peak below and above ``peak_s``, interpolated in log h; nan when that is outside the grid).
+    """
+    hs = np.asarray(horizons, np.float64)
+    if hs.ndim != 1 or len(hs) == 0 or not (hs > 0).all() or (np.diff(hs) <= 0).any():
+        raise ValueError("ofi_decay: horizons must be increasing and > 0")
+    ts, e, mid = _ofi_groups(events)
+    cum = np.concatenate(([0.0], np.cumsum(e)))   # cum[j + 1] = OFI of groups 0..j
+    corr = np.full(len(hs), np.nan)
+    intervals = np.zeros(len(hs))
+    t0 = int(ts[0]) if len(ts) else 0
+    span = int(ts[-1]) - t0 if len(ts) else 0
+    for k, h in enumerate(hs):
+        hn = int(round(h * 1e9))
+        intervals[k] = span / hn
+        room = span - 2 * hn
+        if hn <= 0 or room <= 0:
+            continue
+        step = max(hn / overlap, room / max_samples)
+        tau = t0 + hn + (np.arange(int(room // step) + 1) * step).astype(np.int64)
+        i_now = np.searchsorted(ts, tau, "left")           # groups before tau: [0, i_now)
+        i_back = np.searchsorted(ts, tau - hn, "left")
+        i_next = np.searchsorted(ts, tau + hn, "left")
+        x = cum[i_now] - cum[i_back]
+        y = mid[i_next - 1] - mid[i_now - 1]
+        if len(x) > 2 and x.std() > 0 and y.std() > 0:
+            corr[k] = np.corrcoef(x, y)[0, 1]
+    out: dict[str, Any] = {"horizon_s": hs, "corr": corr, "intervals": intervals, "peak_s": math.nan,
+                           "peak_corr": math.nan, "half_lo_s": math.nan, "half_hi_s": math.nan}
+    if not np.isfinite(corr).any():
+        return out
+    j = int(np.nanargmax(corr))
+    peak = float(corr[j])
+    out["peak_s"], out["peak_corr"] = float(hs[j]), peak
+    half = 0.5 * peak
+    lh = np.log(hs)
+
+    def cross(a: int, b: int) -> float:   # corr[a] >= half > corr[b]; nan when corr[b] is unknown
+        ca, cb = corr[a], corr[b]
+        if not np.isfinite(cb):
+            return math.nan
+        return float(math.exp(lh[a] + (lh[b] - lh[a]) * (ca - half) / (ca - cb)))
+
+    for b in range(j + 1, len(hs)):
+        if not corr[b] >= half:
+            out["half_hi_s"] = cross(b - 1, b)
+            break
+    for b in range(j - 1, -1, -1):
+        if not corr[b] >= half:
+            out["half_lo_s"] = cross(b + 1, b)
+            break
+    return out
+
+
 def market_orders(events: np.ndarray) -> np.ndarray:
     """Row index of the first EXECUTE of each market order (a same-timestamp run of consecutive EXECUTE rows)."""
     ex = np.flatnonzero(events["kind"] == EXECUTE)
@@ -862,11 +985,11 @@ def market_orders(events: np.ndarray) -> np.ndarray:
 
 
 def _main(argv=None) -> int:  # pragma: no cover - documentation helper
-    """``python -m mmsim.data.market {ofi,toxicity,as} [--rows N] [--seed S]``: the tables of docs/synthetic.md."""
+    """``python -m mmsim.data.market {ofi,decay,toxicity,as} [--rows N] [--seed S]``: docs/synthetic.md tables."""
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m mmsim.data.market")
-    ap.add_argument("what", choices=("ofi", "toxicity", "as"))
+    ap.add_argument("what", choices=("ofi", "decay", "toxicity", "as"))
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--interval-ms", type=float, default=1000.0, help="OFI interval (ofi)")
@@ -878,16 +1001,46 @@ def _main(argv=None) -> int:  # pragma: no cover - documentation helper
         for name in l3:
             st = ofi_stats(generate_market(name, a.rows, a.seed).events, int(a.interval_ms * 1e6))
             print(f"| {name} | {st['intervals']} | {st['corr_next']:.3f} | {st['r2_next']:.3f} | {st['r2_now']:.3f} |")
+    elif a.what == "decay":
+        fmt_s = lambda x: "–" if not math.isfinite(x) else (f"{x * 1e3:.3g} ms" if x < 1 else f"{x:.3g} s")
+        curves, rows = [], []
+        for name in l3:
+            p = PRESETS[name]
+            m = generate_market(name, a.rows, a.seed)
+            ev = m.events
+            d = ofi_decay(ev)
+            curves.append(f"| {name} | " + " | ".join("–" if not math.isfinite(c) else f"{c:.2f}" for c in d["corr"])
+                          + " |")
+            ex = ev["kind"] == EXECUTE
+            inf = m.informed[ex]
+            reg = m.regime[ex]
+            shares = " / ".join("–" if not (reg == r).any() else f"{inf[reg == r].mean():.2f}" for r in (0, 1, 2))
+            span = (int(ev["exch_ts"][-1]) - int(ev["exch_ts"][0])) / 1e9
+            rows.append(f"| {name} | {fmt_s(p.lp_lag)} / {fmt_s(p.informed_horizon)} / {fmt_s(p.v_dt)} | "
+                        f"{fmt_s(d['peak_s'])} | {d['peak_corr']:.2f} | {fmt_s(d['half_lo_s'])} – "
+                        f"{fmt_s(d['half_hi_s'])} | {d['peak_s'] / p.signal_scale:.2g} | {inf.mean():.2f} | {shares} | "
+                        f"{span / 60:.0f} min |")
+        print("corr(OFI over [t − h, t), mid(t + h) − mid(t)); R² of the regression = its square")
+        print("| preset | " + " | ".join(fmt_s(h) for h in DECAY_HORIZONS) + " |")
+        print("|---" * (len(DECAY_HORIZONS) + 1) + "|")
+        print("\n".join(curves))
+        print()
+        print("| preset | lp_lag / informed_horizon / v_dt | peak h* | peak corr | corr ≥ peak/2 | h* / max(lp_lag, "
+              "informed_horizon) | informed share of executions | calm / burst / news | exchange time |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        print("\n".join(rows))
     elif a.what == "toxicity":
         hs = (0.1, 1.0, 5.0, 30.0)
         print("| preset | informed share of MOs (calm / burst / news) | mid markout informed, ticks at "
-              + " / ".join(f"{h:g} s" for h in hs) + " | noise | fair value − mid before, informed at 1 s | noise |")
+              + " / ".join(f"{h:g}" for h in hs) + " x scale | noise | fair value − mid before, informed at "
+              "1 x scale | noise |")
         print("|---|---|---|---|---|---|")
         for name in l3:
+            scale = PRESETS[name].signal_scale
             m = generate_market(name, a.rows, a.seed)
             ev = m.events
             top = top_of_book(ev)
-            mid = 0.5 * (top["bid_px"] + top["ask_px"])
+            mid = np.where((top["bid_px"] > 0) & (top["ask_px"] > 0), 0.5 * (top["bid_px"] + top["ask_px"]), np.nan)
             mo = market_orders(ev)
             aggr = -ev["side"][mo].astype(np.int64)
             inf = (ev["flags"][mo] & FLAG_INFORMED) != 0
@@ -897,8 +1050,8 @@ def _main(argv=None) -> int:  # pragma: no cover - documentation helper
             mi, mn = [], []
             fi = fn = 0.0
             for h in hs:
-                after = np.searchsorted(ev["exch_ts"], ev["exch_ts"][mo] + int(h * 1e9), side="right") - 1
-                ok = after < len(ev) - 1
+                after = np.searchsorted(ev["exch_ts"], ev["exch_ts"][mo] + int(h * scale * 1e9), side="right") - 1
+                ok = (after < len(ev) - 1) & np.isfinite(mid[after]) & np.isfinite(mid[before])
                 mk = aggr * (mid[after] - mid[before])
                 mi.append(mk[ok & inf].mean())
                 mn.append(mk[ok & ~inf].mean())
