@@ -203,6 +203,8 @@ def test_model_verdict_from_out_of_sample_metrics():
     assert model_verdict({"out_of_sample": good, "folds": [good, good]})["verdict"] == "useful"
     assert model_verdict({"out_of_sample": good, "folds": [good, {"r2": -0.1, "auc": 0.6}]})["verdict"] == "weak"
     v = model_verdict({"out_of_sample": {"r2": -0.02, "auc": 0.55}, "folds": [{"r2": -0.01}]})
+    assert v["verdict"] == "weak" and "R² -0.020" in v["reason"]
+    v = model_verdict({"out_of_sample": {"r2": -0.02, "auc": 0.51}, "folds": [{"r2": -0.01}]})
     assert v["verdict"] == "no better than chance" and "R² -0.020" in v["reason"]
     assert model_verdict({"out_of_sample": {"r2": None, "auc": 0.51}})["verdict"] == "no better than chance"
 

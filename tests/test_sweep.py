@@ -141,7 +141,7 @@ def test_sweep_on_a_running_scheduler(tmp_path):
 
     spec = SweepSpec(scenario="quiet", baseline="symmetric:half_spread=1", treated="symmetric:half_spread=2",
                      feed_latencies=("0", "5ms"), block="10s", n_boot=100, rows=20_000, seeds=(1, 2))
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         on_cluster = run_sweep(spec, tmp_path / "a", scheduler=cluster.scheduler_address, progress=False)
     local = run_sweep(spec, tmp_path / "b", workers=1, progress=False)
     assert on_cluster["points"] == local["points"]

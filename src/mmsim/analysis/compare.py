@@ -364,9 +364,9 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
     if model is not None and not Path(model).is_file():
         raise ConfigError(f"--model {model}: file not found")
     quality = model_quality(model)
-    if quality and quality["verdict"] == "no better than chance":
-        notes.append(f"the model is no better than chance out of sample ({quality['reason']}): a saving here comes "
-                     "from something other than prediction (e.g. fewer fills during a trend)")
+    if quality and quality["verdict"] in ("no better than chance", "weak"):
+        notes.append(f"the model is {quality['verdict']} out of sample ({quality['reason']}): a saving here may come "
+                     "from something other than prediction (fewer fills: see the split of the AS saving)")
     paths = scenario_paths(sc, seeds)
     if windows is not None and len(paths) > 1:
         raise ConfigError("--windows cuts one history into paths; with several seeds give one or the other")
@@ -507,7 +507,7 @@ def model_quality(model: Any) -> Optional[dict]:
     m = (doc.get("training") or {}).get("metrics") or {}
     if not m:
         return {"verdict": "unknown", "reason": "the model file carries no out-of-sample metrics"}
-    v = m.get("verdict") or model_verdict(m)
+    v = model_verdict(m)  # from the stored metrics: the current rule, also for older files
     o = m.get("out_of_sample") or {}
     return {**v, "horizon_ns": doc.get("horizon_ns"), "out_of_sample": {k: o.get(k) for k in ("n", "hit_rate", "auc", "r2")},
             "trained_on": (doc.get("training") or {}).get("scenario")}

@@ -275,7 +275,7 @@ def _execute(spec, todo, points, out, *, workers, scheduler, progress, path_fn) 
     else:
         if workers < 1:
             raise ConfigError(f"--workers {workers}: must be >= 1")
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=40)
         client = Client(cluster)
     try:
@@ -352,8 +352,8 @@ def gather(spec: SweepSpec, out: Path, notes: Optional[list] = None) -> dict:
 
     quality = model_quality(spec.model)
     notes = list(notes or [])
-    if quality and quality["verdict"] == "no better than chance":
-        notes.append(f"the model is no better than chance out of sample ({quality['reason']}): a saving here comes "
+    if quality and quality["verdict"] in ("no better than chance", "weak"):
+        notes.append(f"the model is {quality['verdict']} out of sample ({quality['reason']}): a saving here may come "
                      "from something other than prediction")
     summary = {"spec": spec.to_json(), "n_points": len(frame), "n_paths": head["n_paths"], "model_quality": quality,
                "horizon": H, "horizon_rule": head["horizon_rule"], "block": block, "block_rule": head["block_rule"],

@@ -904,31 +904,36 @@ CHANCE_AUC = 0.52
 
 
 def model_verdict(metrics: dict) -> dict:
-    """A verdict on out-of-sample quality: ``useful`` (pooled R² > 0 where a move is predicted, AUC above
-    0.52, and no fold worse than chance), ``weak`` (better than chance pooled, but some fold is not), or
-    ``no better than chance`` (pooled R² <= 0 or AUC <= 0.52). Savings with a model of the last kind come
+    """A verdict on out-of-sample quality (docs/training.md): ``useful`` (pooled AUC above 0.52 and, where a
+    move is predicted, R² > 0, and no fold worse), ``weak`` (the direction ranks better than chance pooled, but
+    the move predictions are worse than the mean or some fold is no better than chance), or ``no better than
+    chance`` (pooled AUC <= 0.52; without an AUC, R² <= 0). Savings with a weak or chance-level model may come
     from something other than prediction (e.g. fewer fills during a trend)."""
     o = metrics.get("out_of_sample") or {}
     folds = metrics.get("folds") or []
     r2, auc = o.get("r2"), o.get("auc")
 
-    def bad(m: dict) -> bool:
-        a, r = m.get("auc"), m.get("r2")
-        return (a is not None and a == a and a <= CHANCE_AUC) or (r is not None and r == r and r <= 0)
+    def ok(v) -> bool:
+        return v is not None and v == v
 
-    if bad(o) or (r2 is None and auc is None):
-        what = []
-        if r2 is not None:
-            what.append(f"R² {r2:.3f}")
-        if auc is not None:
-            what.append(f"AUC {auc:.3f}")
-        return {"verdict": "no better than chance", "reason": "pooled out-of-sample " + (", ".join(what) or "n/a")}
-    n_bad = sum(bad(f) for f in folds)
+    def shown() -> str:
+        return ", ".join(x for x in (f"R² {r2:.3f}" if ok(r2) else "", f"AUC {auc:.3f}" if ok(auc) else "") if x)
+
+    def fails(m: dict) -> bool:
+        a, r = m.get("auc"), m.get("r2")
+        return (ok(a) and a <= CHANCE_AUC) or (ok(r) and r <= 0)
+
+    chance = (ok(auc) and auc <= CHANCE_AUC) or (not ok(auc) and (not ok(r2) or r2 <= 0))
+    if chance:
+        return {"verdict": "no better than chance", "reason": "pooled out-of-sample " + (shown() or "n/a")}
+    if ok(r2) and r2 <= 0:
+        return {"verdict": "weak", "reason": f"it ranks the direction (AUC {auc:.3f}) but its move predictions are "
+                                             f"worse than the mean out of sample (R² {r2:.3f})"}
+    n_bad = sum(fails(f) for f in folds)
     if n_bad:
-        return {"verdict": "weak", "reason": f"{n_bad} of {len(folds)} folds no better than chance out of sample"}
-    shown = ", ".join(x for x in (f"R² {r2:.3f}" if r2 is not None else "",
-                                   f"AUC {auc:.3f}" if auc is not None else "") if x)
-    return {"verdict": "useful", "reason": f"better than chance out of sample, pooled and in every fold ({shown})"}
+        return {"verdict": "weak", "reason": f"{n_bad} of {len(folds)} folds no better than chance out of sample "
+                                             f"(pooled {shown()})"}
+    return {"verdict": "useful", "reason": f"better than chance out of sample, pooled and in every fold ({shown()})"}
 
 
 def format_report(r: TrainResult) -> str:
