@@ -715,7 +715,7 @@ def _bound(docs: list) -> Optional[str]:
                 continue
             who = b.get("oracle") or b.get("strategy")
             if isinstance(who, str) and who:
-                s += f" <span class=unit>(oracle {_e(who)})</span>"
+                s += f" <span class=unit>(bound: {_e(who)})</span>"
             elif text:
                 s += f" <span class=unit>({_e(text)})</span>"
             return s
@@ -732,10 +732,12 @@ def _model_quality(cmp: Optional[dict], sw: Optional[dict]) -> tuple[str, bool]:
     cls = "mq-bad" if bad else ("mq-useful" if v == "useful" else "mq-weak")
     o = mq.get("out_of_sample") if isinstance(mq.get("out_of_sample"), dict) else {}
     names = (("r2", "R²"), ("auc", "AUC"), ("hit_rate", "hit rate"))
-    facts = [f"{name} {_num(o.get(k), False, 3)}" for k, name in names if _f(o.get(k)) is not None]
+    reason = str(mq.get("reason") or "")
+    facts = [f"{name} {_num(o.get(k), False, 3)}" for k, name in names
+             if _f(o.get(k)) is not None and f"{name} " not in reason]   # not what the reason already says
     if _f(o.get("n")) is not None:
         facts.append(f"n {int(float(o['n'])):,}")
-    detail = "; ".join(x for x in [str(mq.get("reason") or "")] +
+    detail = "; ".join(x for x in [reason] +
                        (["out of sample " + ", ".join(facts)] if facts else []) +
                        ([f"trained on {mq['trained_on']}"] if mq.get("trained_on") else []) if x)
     side = (f"<p class=verdict-side id=model-quality>model quality: <span class={cls}>{'⚠ ' if bad else ''}"
@@ -1088,7 +1090,8 @@ def build_report(folder: Any, sweep: Any = None) -> str:
     parts += [f"<div class=warn>{_e(w)}</div>" for w in warnings]
     parts.append('<pre id="errors"></pre>')
 
-    parts.append(_sweep_section(sw, searched, tuple(all_warnings)))
+    if cmp is not None or sw is not None:   # a run folder: the sweep (or the note that there is none) comes last
+        parts.append(_sweep_section(sw, searched, tuple(all_warnings)))
     if cmp is not None:
         parts.append("<h2>Headline: pooled savings of treated over baseline</h2>")
         parts.append(_headline(cmp))
@@ -1096,7 +1099,7 @@ def build_report(folder: Any, sweep: Any = None) -> str:
         if mk:
             parts.append("<h2>Markout curves (pooled over the paths)</h2>")
             parts.append(mk)
-            parts.append(_cap("Mean markout per lot in ticks at each horizon (log scale), pooled over the paths: "
+            parts.append(_cap("Mean markout in ticks per lot at each horizon (log scale), pooled over the paths: "
                               "all fills with a ±2 s.e. band across paths, and, when the data carry ground truth, "
                               "fills against informed (dashed) and uninformed (dotted) traders. Negative: the "
                               "price moved against the fill. The y range is set by the horizons where at least "
@@ -1163,6 +1166,8 @@ def build_report(folder: Any, sweep: Any = None) -> str:
         parts.append(_fig_price_path(runs, t0))
         parts.append(_cap("Fill prices (▲ buy, ▼ sell) and the mid at fill time, in ticks, over exchange time in "
                           "seconds since the first fill."))
+        if sw is None:
+            parts.append(_sweep_section(sw, searched))
     parts.append("<h2>Settings</h2>")
     parts.append(_kv_table(_settings_rows(cmp, summary)))
 
