@@ -217,8 +217,14 @@ def test_unmatched_model_and_bound_at_the_top(folders, tmp_path):
                                 "trained_on": "toxic_burst_train"}
         doc["bound"] = {"share_of_bound": {"estimate": 0.42, "ci_low": 0.3, "ci_high": 0.55, "se": 0.06},
                         "oracle": "oracle:horizon=1s,half_spread=1"}
+        doc["paths"][1]["disagrees"] = True
 
     d = _copy_compare(folders, tmp_path / "flagged", edit)
+    # a sweep whose net saving crosses zero: the break-even (and its open-ended interval) is drawn and quoted
+    sw = json.loads((d / "sweep" / "sweep.json").read_text())
+    sw["break_even"][0].update(status="pays up to 5 ms [1 ms, > 10ms]", break_even_ns=5e6,
+                               break_even_ci_ns=[1e6, None])
+    (d / "sweep" / "sweep.json").write_text(json.dumps(sw))
     assert main(["report", str(d)]) == 0
     html = d / "report.html"
     text = html.read_text(encoding="utf-8")
@@ -231,6 +237,7 @@ def test_unmatched_model_and_bound_at_the_top(folders, tmp_path):
     assert attrs.get("id") == "verdict"
     assert verdict.lstrip().startswith("UNMATCHED ARMS")             # the badge opens the verdict line
     assert "42 % of the clairvoyant bound [30 %, 55 %]" in verdict
+    assert "stops paying: pays up to 5 ms [1 ms, > 10ms]" in verdict
     assert "model quality: ⚠ no better than chance" in verdict and "AUC 0.500" in verdict
     # the banner and the model warning come right after the verdict, before anything else
     v = dom.index('id="verdict"')
@@ -238,6 +245,11 @@ def test_unmatched_model_and_bound_at_the_top(folders, tmp_path):
     assert v < banner < warn < sweep
     assert "UNMATCHED ARMS (max_position 0 vs 5)" in dom[banner:warn]
     assert dom.count("UNMATCHED ARMS (max_position") == 1       # not repeated in the warnings list
+    # the flagged path is highlighted in the per-path table, and counted under it
+    table = re.search(r'<table id="paths-table">(.*?)</table>', dom, re.S).group(1)
+    flagged = re.findall(r'<tr class="flagged">(.*?)</tr>', table, re.S)
+    assert len(flagged) == 1 and ">seed 2<" in flagged[0] and "disagrees" in flagged[0]
+    assert "1 of 3</b> path(s) flagged" in dom
     # a bare share (a number) is shown too, from sweep.json as well; a bound with nothing readable says nothing
     from mmsim.analysis.report import _bound
 
