@@ -771,8 +771,7 @@ def _sweep_status(sw: Optional[dict]) -> Optional[str]:
 def _verdict(cmp: Optional[dict], sw: Optional[dict], run_summary: Optional[dict], unmatched: bool) -> str:
     """The first thing under the title: one line with the answer, model quality beside it."""
     bits, cls = [], ""
-    if unmatched:
-        bits.append('<span class="badge bad">UNMATCHED ARMS</span>')
+    badge = '<span class="badge bad">UNMATCHED ARMS</span> ' if unmatched else ""
     if cmp is not None:
         net = (cmp.get("estimates") or {}).get("net_pnl_difference")
         pct = int(round(100 * (_f(cmp.get("confidence")) or 0.95)))
@@ -780,8 +779,8 @@ def _verdict(cmp: Optional[dict], sw: Optional[dict], run_summary: Optional[dict
         paths = f"{int(n)} path{'s' if int(n) != 1 else ''}" if _f(n) is not None else "one path"
         sig = _significance(net)
         if isinstance(net, dict) and _f(net.get("estimate")) is not None:
-            cls = " pos" if sig.startswith("significantly positive") else (" neg" if sig.startswith("significantly n")
-                                                                             else "")
+            lo, hi = _f(net.get("ci_low")), _f(net.get("ci_high"))
+            cls = " pos" if lo is not None and lo > 0 else (" neg" if hi is not None and hi < 0 else "")
             bits.append(f"Net saving <b id=net-estimate>{_e(_num(net['estimate']))}</b> per path "
                         f"<b id=net-ci>{_e(_ci(net))}</b> <span class=unit>({pct} % interval; {_e(_PER_PATH)}; "
                         f"{_e(paths)}; {_e(sig)})</span>")
@@ -799,10 +798,7 @@ def _verdict(cmp: Optional[dict], sw: Optional[dict], run_summary: Optional[dict
     if b:
         bits.append(b)
     side, _ = _model_quality(cmp, sw)
-    line = " · ".join(bits[1:]) if unmatched else " · ".join(bits)
-    if unmatched:
-        line = bits[0] + " " + line
-    return f'<div id="verdict" class="verdict{cls}"><p class=verdict-line>{line}</p>{side}</div>'
+    return f'<div id="verdict" class="verdict{cls}"><p class=verdict-line>{badge}{" · ".join(bits)}</p>{side}</div>'
 
 
 def _top_notes(cmp: Optional[dict], sw: Optional[dict], warnings: list, unmatched: bool) -> tuple[str, list]:
