@@ -28,7 +28,7 @@ ROOT = HERE.parent
 
 from mmsim.cli import main as cli                              # noqa: E402
 from mmsim.analysis.report import write_report                          # noqa: E402
-from mmsim.analysis.sweep import SweepSpec, run_point, run_sweep        # noqa: E402
+from mmsim.analysis.sweep import SweepSpec, run_path, run_sweep        # noqa: E402
 
 
 
@@ -42,14 +42,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp) / "cmp"
         assert cli(["compare", "toxic_burst", "--baseline", "symmetric:half_spread=1", "--treated",
-                    "symmetric:half_spread=2", "--rows", str(a.rows), "--block", "10s", "--n-boot", "200",
+                    "symmetric:half_spread=2", "--rows", str(a.rows), "--seeds", "1-3", "--block", "10s",
+                    "--n-boot", "200",
                     "--out", str(d)]) == 0
         spec = SweepSpec(scenario="toxic_burst", baseline="symmetric:half_spread=1",
                          treated="symmetric:half_spread=2", feed_latencies=("0", "1ms", "10ms"),
                          compute_latencies=("0",), seed=0, horizon="1s", block="10s", n_boot=200,
-                         rows=min(a.rows, 40_000))
-        for p in spec.points():
-            run_point(spec, p, str(d / "sweep"))
+                         rows=min(a.rows, 40_000), seeds=(1, 2))
+        for path in spec.paths():
+            run_path(spec, path, spec.points(), str(d / "sweep"))
         run_sweep(spec, d / "sweep", workers=1, progress=False)
         n_fills = sum(json.loads((d / r / "summary.json").read_text())["n_fills"] for r in ("baseline", "treated"))
         write_report(d)                                          # warm-up (imports, font cache)

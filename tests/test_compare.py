@@ -247,3 +247,16 @@ def test_bound_arm_gives_the_treated_share_of_the_clairvoyant_saving(tmp_path, c
     assert main(["compare", "toxic_burst", "--baseline", "symmetric:half_spread=1,max_position=5", "--treated",
                  "symmetric:half_spread=2,max_position=5", "--bound", "oracle:horizon=1s,nosuch=1", "--rows", "20000",
                  "--seeds", "1", "--out", str(tmp_path / "c")]) == 2
+
+
+def test_windows_cut_one_history_into_paths(tmp_path):
+    """Real data is one history: --windows N pools N stretches of one run (no restart at the cuts)."""
+    rep = run_compare("toxic_burst", "symmetric:half_spread=1,max_position=5", "symmetric:half_spread=2,max_position=5",
+                      tmp_path / "w", rows=60_000, seeds=[1], windows=3, block="5s", n_boot=200)
+    assert rep["n_paths"] == 3 and [p["window"] for p in rep["paths"]] == [1, 2, 3]
+    one = run_compare("toxic_burst", "symmetric:half_spread=1,max_position=5", "symmetric:half_spread=2,max_position=5",
+                      tmp_path / "one", rows=60_000, seeds=[1], block="5s", horizon=rep["horizon"], n_boot=200)
+    # the windows partition the run: their net differences add up to the whole run's
+    assert sum(p["net_pnl_difference"] for p in rep["paths"]) == pytest.approx(one["paths"][0]["net_pnl_difference"])
+    with pytest.raises(ConfigError, match="--windows"):
+        run_compare("toxic_burst", BASE, TREAT, tmp_path / "x", rows=20_000, seeds=[1, 2], windows=2)

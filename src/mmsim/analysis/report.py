@@ -702,13 +702,15 @@ def _bound(docs: list) -> Optional[str]:
             if not isinstance(b, dict):
                 continue
             share = b.get("share_of_bound", b.get("share"))
+            what = "of the clairvoyant bound"
+            if isinstance(share, dict) and isinstance(share.get("as_cost_saving"), dict):  # mmsim compare/sweep
+                share, what = share["as_cost_saving"], "of the clairvoyant bound's adverse-selection saving"
             text = next((b[k] for k in ("text", "status", "verdict") if isinstance(b.get(k), str) and b[k]), None)
             if isinstance(share, dict) and _f(share.get("estimate")) is not None:
                 ci = _ci(share, fmt=_pct)
-                s = f"<b>{_e(_pct(share['estimate']))}</b> of the clairvoyant bound" + \
-                    (f" {_e(ci)}" if ci != "n/a" else "")
+                s = f"<b>{_e(_pct(share['estimate']))}</b> {what}" + (f" {_e(ci)}" if ci != "n/a" else "")
             elif _f(share) is not None:
-                s = f"<b>{_e(_pct(share))}</b> of the clairvoyant bound"
+                s = f"<b>{_e(_pct(share))}</b> {what}"
             elif text:
                 return f"clairvoyant bound: {_e(text)}"
             else:

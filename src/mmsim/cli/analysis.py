@@ -83,8 +83,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     rep = sub.add_parser("report", help="write DIR/report.html: one self-contained HTML page (docs/report.md)",
                          description="Write DIR/report.html for a compare folder (or a single run folder: a reduced "
-                         "report): PnL decomposition over time, inventory, markouts, fills on the price path, "
-                         "savings vs latency (from --sweep or DIR/sweep), settings. Opens offline.")
+                         "report). It opens with the verdict (net saving per path with its interval, where it stops "
+                         "paying, the share of the clairvoyant bound, model quality), then savings vs latency on a "
+                         "log axis (from --sweep or DIR/sweep), the pooled estimates with their rules, markout "
+                         "curves, the AS saving vs horizon, the per-path table and the first path's time panels. "
+                         "Opens offline.")
     rep.add_argument("dir", metavar="DIR", help="compare folder (mmsim compare --out) or run folder")
     rep.add_argument("--sweep", metavar="SWEEP_DIR", help="sweep folder (mmsim sweep --out); default DIR/sweep")
     rep.set_defaults(func=cmd_report)
