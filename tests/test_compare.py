@@ -172,6 +172,7 @@ def test_unmatched_arms_stop_unless_asked(tmp_path, capsys):
     assert "UNMATCHED ARMS" in capsys.readouterr().out
     rep = json.loads((tmp_path / "b" / "compare.json").read_text())
     assert rep["unmatched"] is True and any("UNMATCHED" in w for w in rep["warnings"])
+    assert rep["verdict"].startswith("UNMATCHED ARMS: ")
 
 
 def test_seeds_are_for_synthetic_scenarios_only(tmp_path):
@@ -260,3 +261,11 @@ def test_windows_cut_one_history_into_paths(tmp_path):
     assert sum(p["net_pnl_difference"] for p in rep["paths"]) == pytest.approx(one["paths"][0]["net_pnl_difference"])
     with pytest.raises(ConfigError, match="--windows"):
         run_compare("toxic_burst", BASE, TREAT, tmp_path / "x", rows=20_000, seeds=[1, 2], windows=2)
+
+
+def test_a_prediction_rule_without_a_model_is_named(tmp_path):
+    rep = run_compare("toxic_burst", "symmetric:half_spread=1,max_position=5",
+                      "pull:half_spread=1,threshold=0.5,max_position=5", tmp_path / "p", rows=20_000, seeds=[1],
+                      n_boot=50)
+    assert any("no --model was given" in w for w in rep["warnings"])
+    assert rep["estimates"]["net_pnl_difference"]["estimate"] == 0.0

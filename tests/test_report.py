@@ -289,6 +289,8 @@ def test_explicit_sweep_and_run_folder(folders, tmp_path):
 
     text = build_report(folders["empty"], sweep=folders["cmp"] / "sweep")
     assert "Break-even feed latency" in text and "No sweep available" not in text
+    assert "THE SWEEP IS ANOTHER EXPERIMENT" in text and "half_spread=1000" in text   # named, not passed off
+    assert "ANOTHER EXPERIMENT" not in build_report(folders["cmp"])                   # its own sweep: no warning
     # a single run folder: a reduced report, written in that folder
     run = folders["cmp"] / "baseline"
     assert main(["report", str(run)]) == 0

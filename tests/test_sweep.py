@@ -131,8 +131,11 @@ def test_bad_sweep_input_is_a_one_line_error(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 2
     assert main(["sweep", "quiet", "--baseline", "symmetric:max_position=5", "--treated", "symmetric",
                  "--feed-latency", "0", "--out", str(tmp_path)]) == 2
+    assert main(["sweep", "quiet", "--baseline", "symmetric", "--treated", "symmetric", "--feed-latency", "5ms,5ms",
+                 "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("mmsim: error:") == 3 and "nosuch" in err and "1parsec" in err and "risk limits" in err
+    assert err.count("mmsim: error:") == 4 and "nosuch" in err and "1parsec" in err and "risk limits" in err
+    assert "5ms given twice" in err
 
 
 def test_sweep_on_a_running_scheduler(tmp_path):

@@ -363,13 +363,15 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
                   if n.startswith("UNMATCHED")]
     if model is not None and not Path(model).is_file():
         raise ConfigError(f"--model {model}: file not found")
+    notes += prediction_notes(treated, model)
     quality = model_quality(model)
     if quality and quality["verdict"] in ("no better than chance", "weak"):
         notes.append(f"the model is {quality['verdict']} out of sample ({quality['reason']}): a saving here may come "
                      "from something other than prediction (fewer fills: see the split of the AS saving)")
     paths = scenario_paths(sc, seeds)
     if windows is not None and len(paths) > 1:
-        raise ConfigError("--windows cuts one history into paths; with several seeds give one or the other")
+        raise ConfigError("--windows cuts one history (real data) into paths; a synthetic scenario has a path per "
+                          "market seed: give --seeds with one seed to cut it into windows")
     kw = dict(sc.sim_kwargs() if sim_kwargs is None else sim_kwargs)
     kw["seed"] = int(seed)
     kw.pop("progress", None)
@@ -431,13 +433,12 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
     one = compare_runs(first["runs"]["baseline"], first["runs"]["treated"], first["events"],
                        tick_size=first["instrument"].tick_size, lot_size=first["instrument"].lot_size, horizon=H,
                        block=DEFAULT_BLOCK, n_boot=1, seed=seed, horizons=horizons, fill_mid=fill_mid)
-    status = "ok"
-    if rep["partial"] or rep["n_paths"] < 2 or any(w.startswith("only") for w in rep["warnings"]):
-        status = "partial"
+    status = "partial" if rep["partial"] else "ok"   # partial: an arm without fills (the warnings say which)
     settings = {k: v for k, v in kw.items()}
     report = {
         "status": status,
-        "verdict": verdict_line(rep),
+        "verdict": ("UNMATCHED ARMS: " if unmatched else "") + verdict_line(rep)
+                   + f" [feed latency {kw.get('feed_latency', 0)}, compute latency {kw.get('compute_latency', 0)}]",
         **rep,
         "warnings": notes + rep["warnings"],
         "unmatched": bool(unmatched),
@@ -475,6 +476,18 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
 
     _atomic_write(outp / "compare.json", write_json)
     return report
+
+
+#: Built-ins whose quotes depend on a model's prediction (ctx.pred_move); without --model they quote like symmetric.
+PREDICTION_BUILTINS = ("skew", "pull", "skew_pull")
+
+
+def prediction_notes(treated: str, model: Any) -> list[str]:
+    name = str(treated).partition(":")[0]
+    if model is None and name in PREDICTION_BUILTINS:
+        return [f"the treated {name} reads a model's prediction but no --model was given: it quotes exactly like "
+                "symmetric, so the difference is zero by construction"]
+    return []
 
 
 def bound_section(rep: dict, brep: dict, spec: str) -> dict:
@@ -571,7 +584,7 @@ def format_compare(report: dict) -> str:
     ]
     for key, (label, meaning) in FIGURES.items():
         x = e[key]
-        lines.append(f"{label:<34}{_num(x['estimate'], signed=True)}   {_ci(x)}   ({meaning})")
+        lines.append(f"{label:<34}{_num(x['estimate'], signed=True)}   {_ci(x)}   (positive: {meaning})")
     sp = report.get("as_saving_split") or {}
     if sp:
         lines.append(f"{'  of the AS saving: fewer fills':<34}{_num(sp['fewer_fills']['estimate'], signed=True)}   "
@@ -586,7 +599,7 @@ def format_compare(report: dict) -> str:
         if i is not None:
             ti = report["markout_curves"]["treated"]
             lines.append(f"{'AS per lot at H, informed fills':<34}{_num(tb['informed_per_lot_ticks'][i])} baseline "
-                         f"{_num(ti['informed_per_lot_ticks'][i])} treated (ticks)")
+                         f"{_num(ti['informed_per_lot_ticks'][i])} treated (ticks per lot; negative = a cost; informed fills only)")
     nets = [p["net_pnl_difference"] for p in report["paths"]]
     if len(nets) > 1:
         het = report.get("heterogeneity") or {}

@@ -477,7 +477,7 @@ def parse_seeds(text: str) -> list[int]:
         except ValueError:
             raise ConfigError(f"--seeds {text}: expected seeds like 1-40 or 1,3,7") from None
         if a < 0 or b < a:
-            raise ConfigError(f"--seeds {text}: '{part}' is not a range of seeds >= 0")
+            raise ConfigError(f"--seeds {text}: '{part}' is not a range A-B of seeds with 0 <= A <= B")
         twice = out.intersection(range(a, b + 1))
         if twice:
             raise ConfigError(f"--seeds {text}: seed {min(twice)} given twice (overlapping paths would count one "

@@ -684,6 +684,25 @@ def _settings_rows(cmp: Optional[dict], summary: dict) -> list[tuple[str, Any]]:
     return rows
 
 
+def _sweep_mismatch(cmp: dict, sw: Optional[dict]) -> list[str]:
+    """A sweep of another experiment must not pass for this compare's: name what differs."""
+    spec = ((sw or {}).get("meta") or {}).get("spec") or {}
+    if not spec or not isinstance(cmp, dict):
+        return []
+    strategies = cmp.get("strategies") or {}
+    pairs = [("scenario", cmp.get("scenario"), spec.get("scenario")),
+             ("baseline", strategies.get("baseline"), spec.get("baseline")),
+             ("treated", strategies.get("treated"), spec.get("treated")),
+             ("model", cmp.get("model"), spec.get("model"))]
+    diff = [f"{k} {a!r} vs {b!r}" for k, a, b in pairs if a is not None and b is not None and str(a) != str(b)]
+    if (cmp.get("model") is None) != (spec.get("model") is None):
+        diff.append(f"model {cmp.get('model')!r} vs {spec.get('model')!r}")
+    if not diff:
+        return []
+    return ["THE SWEEP IS ANOTHER EXPERIMENT: its " + "; ".join(diff) + " (compare vs sweep): the latency section "
+            "and the break-even do not describe this compare"]
+
+
 # --------------------------------------------------------------------------------------------- the verdict
 def _bound(docs: list) -> Optional[str]:
     """The share of the clairvoyant (oracle) bound, when compare.json or sweep.json carries one: a ``bound``
@@ -1056,6 +1075,7 @@ def build_report(folder: Any, sweep: Any = None) -> str:
         title = f"{cmp.get('scenario', '?')}: {strategies.get('treated')} vs {strategies.get('baseline')}"
         status, warnings = cmp.get("status", "?"), [str(w) for w in (cmp.get("warnings") or [])]
         path_rows = _path_rows(d, cmp)
+        warnings += _sweep_mismatch(cmp, sw)
     else:
         runs = [_load_run(d, "run")]
         blocks, t0 = None, None

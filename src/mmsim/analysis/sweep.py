@@ -253,7 +253,10 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, workers: int = 2, 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    notes = check_matched(spec.baseline, spec.treated, unmatched=spec.unmatched)
+    from mmsim.analysis.compare import prediction_notes
+
+    notes = check_matched(spec.baseline, spec.treated, unmatched=spec.unmatched) + \
+        prediction_notes(spec.treated, spec.model)
     write_json_atomic(out / "sweep_spec.json", spec.to_json())
     points = spec.points()
     todo = [p for p in spec.paths() if any(not _done(_point_file(out, pt, p[0])) for pt in points)]

@@ -147,6 +147,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise ConfigError(f"--param {text}: expected NAME=V1,V2,...")
         params.append((name.strip(), tuple(v.strip() for v in values.split(","))))
     feeds, computes = split_specs(args.feed_latency), split_specs(args.compute_latency)
+    for name, specs in (("--feed-latency", feeds), ("--compute-latency", computes)):
+        twice = sorted({s for s in specs if specs.count(s) > 1})
+        if twice:
+            raise ConfigError(f"{name}: {twice[0]} given twice (a point would be counted twice)")
     from mmsim.data.latency import compute_spec, parse_latency
 
     for f in feeds:
