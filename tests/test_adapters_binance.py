@@ -180,7 +180,8 @@ def test_first_update_must_cover_the_snapshot(tmp_path):
     (json.dumps({"stream": "btcusdt@kline", "data": {"e": "kline", "s": "BTCUSDT", "E": T0}}),
      "cap.gz:2: unknown event type 'kline'"),
     (json.dumps({"id": 1, "result": None}), "cap.gz:2: neither a combined-stream message nor a REST depth snapshot"),
-    (json.dumps(trade(T0 + 5, "61800.3", "0.010", False, sym="ETHUSDT")), "cap.gz:2: symbol ETHUSDT after BTCUSDT"),
+    # the first symbol of the capture is ETHUSDT (this spaced line: any JSON spacing is read), then BTCUSDT
+    (json.dumps(trade(T0 + 5, "61800.3", "0.010", False, sym="ETHUSDT")), "cap.gz:3: symbol BTCUSDT after ETHUSDT"),
 ])
 def test_bad_lines_name_file_and_line(tmp_path, bad, text):
     if bad.startswith("{"):
@@ -271,3 +272,31 @@ def test_full_sample_skew_latency_book_ticker_and_replay(tmp_path):
     assert_store_sane(ev)
     res = replay(ev, store.instrument, feed_latency="data")
     assert res.summary["n_events"] == len(ev) == meta["n_rows"]
+
+
+# --------------------------------------------------------------------------------------------- any spacing, bad bytes
+def test_any_valid_json_spacing_converts_to_the_same_store(tmp_path):
+    """The capture re-written with json.dumps' default spacing (", ", ": ") is the same capture."""
+    spaced = tmp_path / "spaced.gz"
+    with gzip.open(SLICE, "rt", encoding="utf-8") as src, gzip.open(spaced, "wt", encoding="utf-8") as dst:
+        for line in src:
+            head, _, rest = line.rstrip("\n").partition(" ")
+            dst.write(f"{head} {json.dumps(json.loads(rest))}\n")
+    a = convert("binance", [SLICE], tmp_path / "a.mmstore", **SIZES)
+    b = convert("binance", [spaced], tmp_path / "b.mmstore", **SIZES)
+    assert a["n_rows"] == b["n_rows"] > 0
+    assert np.array_equal(EventStore(tmp_path / "a.mmstore").read(), EventStore(tmp_path / "b.mmstore").read())
+
+
+def test_binary_junk_is_one_line_naming_the_file(tmp_path, capsys):
+    from mmsim.cli import main
+
+    junk = tmp_path / "junk.txt"
+    good = gzip.decompress(capture(tmp_path, [BOOK]).read_bytes())
+    junk.write_bytes(good + b"\xff\xfe\x00binary\x89PNG\n")
+    with pytest.raises(DataError, match=r"junk.txt:\d+: not UTF-8 text"):
+        events_of(junk)
+    assert main(["data", "convert", "--format", "binance", str(junk), "--tick-size", "0.1", "--lot-size", "0.001",
+                 "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mmsim: error: junk.txt:") and "not UTF-8" in err[0]

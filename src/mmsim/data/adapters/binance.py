@@ -38,7 +38,7 @@ _DEPTH_FIELDS = frozenset("e E T s U u pu b a".split())
 _TRADE_FIELDS = frozenset("e E T s t p q X m".split())
 _TICKER_FIELDS = frozenset("e u s b B a A T E".split())
 _SNAPSHOT_FIELDS = frozenset(("lastUpdateId", "E", "T", "bids", "asks"))
-_E_RE = re.compile(r'"E":(\d+)')
+_E_RE = re.compile(r'"E"\s*:\s*(\d+)')   # any valid JSON spacing
 _DEPTH, _TRADE_K, _CLEAR = R.DEPTH, R.TRADE, R.CLEAR
 _BID, _ASK = R.BID, R.ASK
 #: Cap on diff-depth updates buffered while waiting for a snapshot (the oldest are dropped and counted).
@@ -48,8 +48,13 @@ MAX_BUFFERED_UPDATES = 100_000
 def _lines(paths: list[Path]) -> Iterator[tuple[str, int, str]]:
     for p in paths:
         with open_text(p) as f:
-            for i, line in enumerate(f, 1):
-                yield p.name, i, line
+            i = 0
+            try:
+                for i, line in enumerate(f, 1):
+                    yield p.name, i, line
+            except UnicodeDecodeError:  # text is decoded in blocks: the bad byte is at or after this line
+                raise DataError(f"{p.name}:{i + 1}: not UTF-8 text (binary data in the capture?), at or after "
+                                "this line") from None
 
 
 def convert_binance(inputs: list, *, symbol: Optional[str] = None, tick_size: Optional[float] = None,
@@ -78,7 +83,7 @@ def _text(v: float) -> str:
 
 
 def _first_symbol(paths: list[Path]) -> Optional[str]:
-    pat = re.compile(r'"s":"([A-Za-z0-9_]+)"')
+    pat = re.compile(r'"s"\s*:\s*"([A-Za-z0-9_]+)"')
     for _, _, line in _lines(paths):
         m = pat.search(line)
         if m:
