@@ -38,6 +38,12 @@ _DEPTH_FIELDS = frozenset("e E T s U u pu b a".split())
 _TRADE_FIELDS = frozenset("e E T s t p q X m".split())
 _TICKER_FIELDS = frozenset("e u s b B a A T E".split())
 _SNAPSHOT_FIELDS = frozenset(("lastUpdateId", "E", "T", "bids", "asks"))
+#: Spot streams: diff depth without T/pu (continuity: U = previous u + 1), trades with the ignored flag M and
+#: without X, bookTicker without e/E/T, REST snapshots without E/T.
+_SPOT_FIELDS = {"depthUpdate": frozenset("e E s U u b a".split()), "trade": frozenset("e E T s t p q m M".split()),
+                "bookTicker": frozenset("u s b B a A".split()), "snapshot": frozenset(("lastUpdateId", "bids", "asks"))}
+_FUTURES_FIELDS = {"depthUpdate": _DEPTH_FIELDS, "trade": _TRADE_FIELDS, "bookTicker": _TICKER_FIELDS,
+                   "snapshot": _SNAPSHOT_FIELDS}
 _E_RE = re.compile(r'"E"\s*:\s*(\d+)')   # any valid JSON spacing
 _DEPTH, _TRADE_K, _CLEAR = R.DEPTH, R.TRADE, R.CLEAR
 _BID, _ASK = R.BID, R.ASK
@@ -203,6 +209,7 @@ class _Converter:
         report["book_ticker_mismatch_examples"] = self.mismatch_examples
         # The rebuilt book's state: "wait" (no snapshot yet / after a gap), "sync" (snapshot taken, first
         # update not yet found), "live".
+        self.market: Optional[str] = None   # "futures" (USD-M) or "spot", from the first depth message
         self.state = "wait"
         self.snap = None          # pending snapshot: (lastUpdateId, T ns, recv ns, bids, asks, where)
         self.pending: deque = deque()  # buffered diff-depth updates while not live
@@ -260,9 +267,21 @@ class _Converter:
                 self.fail(where, f"unknown field(s) {', '.join(map(repr, sorted(extra)))} in a {what} message "
                                  "(--repair ignores them and counts them)")
             self.repairs["unknown_fields_ignored"] += 1
-        missing = [k for k in known if k not in d and not (what == "trade" and k == "X")]
+        missing = sorted(k for k in known if k not in d and not (what == "trade" and k in ("X", "M")))
         if missing:
             self.fail(where, f"{what} message without field(s) {', '.join(sorted(missing))}")
+
+    def fields(self, kind: str, d: dict, loc: str) -> None:
+        """Check a message's fields against its market's set; the first depth message or snapshot decides the
+        market (spot: no ``pu`` / no ``T``), and a capture cannot mix the two."""
+        if self.market is None and kind in ("depthUpdate", "snapshot"):
+            self.market = "futures" if ("pu" in d if kind == "depthUpdate" else "T" in d) else "spot"
+            self.report["market"] = self.market
+        market = self.market or ("spot" if kind == "bookTicker" and "e" not in d else "futures")
+        if self.market is not None and kind == "depthUpdate" and ("pu" in d) != (market == "futures"):
+            self.fail(loc, f"a {'futures' if 'pu' in d else 'spot'} depthUpdate in a {market} capture")
+        self.check_fields(d, (_SPOT_FIELDS if market == "spot" else _FUTURES_FIELDS)[kind], loc,
+                          kind if kind != "bookTicker" else "bookTicker")
 
     def ms(self, v, where: str, name: str) -> int:
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -334,17 +353,20 @@ class _Converter:
             return
         if self.state == "sync":
             last_id = self.snap[0]
-            if u < last_id:
+            # futures: the first update has U <= lastUpdateId <= u; spot: U <= lastUpdateId + 1 <= u
+            first = last_id + 1 if self.market == "spot" else last_id
+            if u < first:
                 self.c["depth_dropped_stale" if self.book_started else "depth_dropped_before_snapshot"] += 1
                 return
-            if U > last_id:
+            if U > first:
+                rule = "U <= lastUpdateId + 1 <= u" if self.market == "spot" else "U <= lastUpdateId <= u"
                 self.gap(where, f"the first update after the snapshot (U {U}, u {u}) does not cover its "
-                                f"lastUpdateId {last_id} (U <= lastUpdateId <= u is required)", key, recv)
+                                f"lastUpdateId {last_id} ({rule} is required)", key, recv)
                 return
             # Start (or restart) the book: the snapshot's time is its T, but not later than this update.
             s_last, s_ts, s_recv, _, _, s_where = self.snap
             rows = self.take_snapshot(self.snap)
-            ts = min(s_ts, key)
+            ts = key if s_ts is None else min(s_ts, key)
             if self.emitted_ts is not None and ts < self.emitted_ts:
                 ts = self.emitted_ts
             if self.last_key["depth"] is not None and ts < self.last_key["depth"]:
@@ -474,6 +496,8 @@ class _Converter:
                     self.unknown(loc, "combined-stream message without an object 'data' (or with other keys)")
                     continue
                 ev = data.get("e")
+                if ev is None and str(msg.get("stream", "")).endswith("@bookTicker"):
+                    ev = "bookTicker"   # spot bookTicker messages carry no event type
                 sym = data.get("s")
                 if not isinstance(sym, str):
                     self.fail(loc, f"{ev or 'stream'} message without a symbol 's'")
@@ -536,13 +560,15 @@ class _Converter:
 
     # ------------------------------------------------------------------ messages
     def on_snapshot(self, msg: dict, recv: int, where, loc: str) -> None:
-        self.check_fields(msg, _SNAPSHOT_FIELDS, loc, "snapshot")
+        self.fields("snapshot", msg, loc)
         self.c["snapshots"] += 1
         last_id = msg["lastUpdateId"]
         if not isinstance(last_id, int) or isinstance(last_id, bool):
             self.fail(loc, f"lastUpdateId {last_id!r} is not an integer")
-        ts = self.ms(msg["T"], loc, "T")
-        self.ms(msg["E"], loc, "E")
+        spot = "T" not in msg   # a spot snapshot has no time: it takes the first update applied on it
+        ts = None if spot else self.ms(msg["T"], loc, "T")
+        if not spot:
+            self.ms(msg["E"], loc, "E")
         bids = self.levels(msg["bids"], loc, "bids")
         asks = self.levels(msg["asks"], loc, "asks")
         if self.state == "live":
@@ -556,21 +582,24 @@ class _Converter:
             self.process_update(upd)
 
     def on_depth(self, d: dict, recv: int, where, loc: str) -> None:
-        self.check_fields(d, _DEPTH_FIELDS, loc, "depthUpdate")
+        self.fields("depthUpdate", d, loc)
         self.c["depth_updates"] += 1
-        U, u, pu = d["U"], d["u"], d["pu"]
+        U, u = d["U"], d["u"]
+        # spot has no pu: continuity is U = previous u + 1, the same check with pu = U - 1
+        pu = d["pu"] if "pu" in d else (U - 1 if isinstance(U, int) and not isinstance(U, bool) else U)
         for name, v in (("U", U), ("u", u), ("pu", pu)):
             if not isinstance(v, int) or isinstance(v, bool):
                 self.fail(loc, f"'{name}' {v!r} is not an integer")
         if u < U:
             self.fail(loc, f"update ids go back within the message (U {U} > u {u})")
         key = self.ms(d["E"], loc, "E")
-        self.ms(d["T"], loc, "T")
+        if "T" in d:
+            self.ms(d["T"], loc, "T")
         upd = (U, u, pu, key, recv, self.levels(d["b"], loc, "b"), self.levels(d["a"], loc, "a"), where)
         self.process_update(upd)
 
     def on_trade(self, d: dict, recv: int, where, loc: str) -> None:
-        self.check_fields(d, _TRADE_FIELDS, loc, "trade")
+        self.fields("trade", d, loc)
         if d.get("X", "MARKET") != "MARKET":
             self.c["non_market_trades_skipped"] += 1  # insurance-fund / ADL fills: not order-book trades
             return
@@ -600,7 +629,7 @@ class _Converter:
         self.tq.append((key, where[1], recv, [(_TRADE_K, -1 if m else 1, p, q)]))
 
     def on_ticker(self, d: dict, where, loc: str) -> None:
-        self.check_fields(d, _TICKER_FIELDS, loc, "bookTicker")
+        self.fields("bookTicker", d, loc)
         self.bt["book_tickers"] += 1
         u = d["u"]
         if not isinstance(u, int) or isinstance(u, bool):
