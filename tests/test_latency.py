@@ -483,3 +483,12 @@ def test_truncated_scenario_run_is_a_prefix_of_the_full_run():
     fb = b.fills[b.fills["exch_ts"] < cut].reset_index(drop=True)
     assert len(fa) > 20
     pd.testing.assert_frame_equal(fa, fb)
+
+
+def test_durations_in_minutes_and_hours():
+    from mmsim.data.latency import parse_duration
+
+    assert parse_duration("5min") == 300 * 10**9 and parse_duration("1.5h") == 5400 * 10**9
+    assert parse_duration("90s") == parse_duration("1.5min") and parse_duration("2ms") == 2_000_000
+    with pytest.raises(ConfigError, match="not a duration"):
+        parse_duration("5m")                       # ambiguous (minutes or metres): min is spelt out

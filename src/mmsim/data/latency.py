@@ -43,8 +43,9 @@ __all__ = [
 STREAMS = ("feed", "entry", "cancel", "response", "compute")
 
 _INT64_MAX = np.iinfo(np.int64).max
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
-_DURATION_RE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(ns|us|µs|ms|s)?\s*$")
+_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "min": 60_000_000_000,
+          "h": 3_600_000_000_000}
+_DURATION_RE = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(ns|us|µs|ms|s|min|h)?\s*$")
 
 
 # --------------------------------------------------------------------------------------------- models
@@ -271,7 +272,7 @@ def parse_duration(text: str, what: str | None = None) -> int:
     label = what or f"duration '{text}'"
     m = _DURATION_RE.match(str(text))
     if not m:
-        raise ConfigError(f"{label}: not a duration (use e.g. 0, 100ns, 250us, 2ms, 1.5s)")
+        raise ConfigError(f"{label}: not a duration (use e.g. 0, 100ns, 250us, 2ms, 1.5s, 5min, 1h)")
     num, unit = m.group(1), m.group(2)
     try:
         value = Decimal(num)
@@ -281,7 +282,7 @@ def parse_duration(text: str, what: str | None = None) -> int:
         raise ConfigError(f"{label}: must be >= 0")
     if unit is None:
         if value != 0:
-            raise ConfigError(f"{label}: a non-zero duration needs a unit (ns, us, ms, s)")
+            raise ConfigError(f"{label}: a non-zero duration needs a unit (ns, us, ms, s, min, h)")
         return 0
     ns = value * _UNITS[unit]
     if ns != ns.to_integral_value():
