@@ -1,10 +1,6 @@
 // Interpreted models and the loader of compiled ones (cpp/include/mmsim/models.hpp, docs/models.md).
-// No fused multiply-add: compiled libraries are built with -ffp-contract=off, and predictions must match bit for bit.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// No fused multiply-add: the core (CMakeLists.txt) and compiled libraries are both built with -ffp-contract=off,
+// and predictions must match bit for bit.
 
 #include "mmsim/models.hpp"
 

@@ -7,11 +7,7 @@
 #include <string>
 #include <utility>
 
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// (no fused multiply-add: the whole core is built with -ffp-contract=off, CMakeLists.txt)
 
 namespace mmsim {
 

@@ -8,12 +8,8 @@
 
 #include "mmsim/records.hpp"
 
-// A fused multiply-add would round differently from the Python twin: keep a*b+c as two roundings.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// A fused multiply-add would round differently from the Python twin: the core is built with -ffp-contract=off
+// (CMakeLists.txt), so a*b+c stays two roundings.
 
 namespace mmsim {
 
