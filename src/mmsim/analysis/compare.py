@@ -28,6 +28,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from mmsim import records as R
+from mmsim.analysis.bootstrap import CONFIDENCE
+from mmsim.analysis.paths import FIGURES
 from mmsim.analysis.markouts import (DEFAULT_DECOMP_HORIZON, Analysis, MidSeries, analyze, horizon_label, mid_series,
                         parse_horizon, write_fill_log)
 from mmsim.errors import ConfigError, DataError
@@ -37,13 +39,9 @@ __all__ = ["events_hash", "block_table", "paired_block_bootstrap", "compare_runs
 
 DEFAULT_BLOCK = "60s"
 DEFAULT_N_BOOT = 2000
-CONFIDENCE = 0.95
-#: The three savings figures: key -> (label, what a positive value means).
-ESTIMATES = {
-    "as_cost_saving": ("adverse-selection cost saving", "treated loses less to adverse selection"),
-    "spread_capture_given_up": ("spread capture given up", "treated captures less spread"),
-    "net_pnl_difference": ("net PnL difference", "treated earns more, net"),
-}
+#: The three savings figures of one path's comparison, key -> (label, what a positive value means): the
+#: pooled figures' entries (mmsim.analysis.paths.FIGURES).
+ESTIMATES = {k: FIGURES[k] for k in ("as_cost_saving", "spread_capture_given_up", "net_pnl_difference")}
 
 
 def events_hash(events: np.ndarray) -> str:
@@ -567,8 +565,6 @@ def _num(v: Any, width: int = 12, signed: bool = False) -> str:
 def format_compare(report: dict) -> str:
     """The readable answer ``mmsim compare`` prints: the verdict, the pooled table with intervals, the
     horizon and block rules, the per-path spread, and every note."""
-    from mmsim.analysis.paths import FIGURES
-
     e = report["estimates"]
     pct = int(round(report["confidence"] * 100))
     strat = report.get("strategies", {})

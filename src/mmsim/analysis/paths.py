@@ -309,10 +309,10 @@ def pooled_report(pairs: Sequence[PathPair], *, horizon: Any = None, block: Any 
         if H not in set(hs.tolist()):
             raise ConfigError(f"--horizon {horizon_label(H)}: not on the markout grid ({', '.join(grid)})")
         hi, rule = int(np.flatnonzero(hs == H)[0]), "given by --horizon"
+    per_path = [paired_figures(p, hi) for p in pairs]   # the chosen horizon's figures, path by path
     # block length: from the data unless given
     if block is None:
-        series = [paired_figures(p, hi)[:, 4] for p in pairs]
-        block_bins = auto_block_bins(series)
+        block_bins = auto_block_bins([x[:, 4] for x in per_path])
         block_rule = "Politis–White (circular), median over paths"
     else:
         B = parse_horizon(block, "--block")
@@ -321,13 +321,13 @@ def pooled_report(pairs: Sequence[PathPair], *, horizon: Any = None, block: Any 
         block_bins = B // bin_ns
         block_rule = "given by --block"
     rs = Resample.draw([p.n_bins for p in pairs], block_bins, n_boot, seed)
-    per_h = [np.vstack([paired_figures(p, i) for p in pairs]) for i in range(len(hs))]
-    X = per_h[hi]
+    X = np.vstack(per_path)
     P = len(pairs)
     est = X.sum(axis=0) / P
     # one call: every figure (at every horizon, for the savings-vs-horizon curve) shares the replicates
     ncol = X.shape[1]
     if vs_horizon:
+        per_h = [X if i == hi else np.vstack([paired_figures(p, i) for p in pairs]) for i in range(len(hs))]
         reps_all = rs.replicates(np.hstack(per_h))
         reps = reps_all[:, hi * ncol:(hi + 1) * ncol]
     else:
