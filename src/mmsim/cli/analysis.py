@@ -151,12 +151,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         twice = sorted({s for s in specs if specs.count(s) > 1})
         if twice:
             raise ConfigError(f"{name}: {twice[0]} given twice (a point would be counted twice)")
-    from mmsim.data.latency import compute_spec, parse_latency
+    from mmsim.data.latency import parse_leg
 
     for f in feeds:
-        parse_latency(f)
+        parse_leg("feed", f)
     for c in computes:
-        compute_spec(c)
+        parse_leg("compute", c)
     spec = SweepSpec(scenario=args.scenario, baseline=args.baseline, treated=args.treated, feed_latencies=feeds,
                      compute_latencies=computes, treated_params=tuple(params), model=args.model, seed=args.seed,
                      horizon=args.horizon, block=args.block, n_boot=args.n_boot, rows=args.rows, seeds=seeds,

@@ -79,7 +79,7 @@ def run_kwargs(args: argparse.Namespace, scenario: Any) -> dict[str, Any]:
 
     Latency precedence: --entry/--cancel/--response-latency > --order-latency > the scenario.
     """
-    from mmsim.data.latency import parse_latency
+    from mmsim.data.latency import parse_leg
 
     kw = scenario.sim_kwargs()
     if args.order_latency is not None:
@@ -91,20 +91,11 @@ def run_kwargs(args: argparse.Namespace, scenario: Any) -> dict[str, Any]:
             kw[f"{leg}_latency"] = v
     # Check every spec now so that a typo fails before the data is loaded, naming the option.
     for leg in ("feed", "entry", "cancel", "response", "compute"):
-        spec = kw[f"{leg}_latency"]
-        if leg == "compute":  # also measured[:xF], model[:xF], profile:NAME
-            from mmsim.data.latency import compute_spec
-
-            try:
-                _, _, spec = compute_spec(spec)
-            except ConfigError as e:
-                raise ConfigError(f"--compute-latency: {e}") from None
         try:
-            model = parse_latency(spec)
-        except ConfigError as e:
-            raise ConfigError(f"--{leg}-latency: {e}") from None
-        if leg != "feed" and model.uses_data:
-            raise ConfigError(f"--{leg}-latency '{spec}': 'data' is only valid for the feed latency")
+            parse_leg(leg, kw[f"{leg}_latency"])
+        except ConfigError as e:  # "--entry-latency 'data': …" (the spec quoted first) or "--x-latency: latency …"
+            sep = " " if str(e).startswith("'") else ": "
+            raise ConfigError(f"--{leg}-latency{sep}{e}") from None
     if args.queue_model is not None:
         kw["queue_model"], power = queue_model(args.queue_model)
         if power is not None:

@@ -684,3 +684,15 @@ def compute_spec(spec: Any) -> tuple[str, float, Any]:
                 raise ConfigError(f"compute latency '{spec}': unknown profile (known: {', '.join(COMPUTE_PROFILES)})")
             return "table", 1.0, COMPUTE_PROFILES[name]
     return "table", 1.0, spec
+
+
+def parse_leg(leg: str, spec: Any) -> LatencyModel:
+    """A latency spec checked for its leg: the compute leg also takes ``measured[:xF]``, ``model[:xF]`` and
+    ``profile:NAME`` (:func:`compute_spec`); ``data`` / ``data+X`` is valid on the feed leg only. ConfigError
+    texts carry no leg name: callers prefix it as the user wrote it (an option or a scenario key)."""
+    if leg == "compute":
+        _, _, spec = compute_spec(spec)
+    model = parse_latency(spec)
+    if leg != "feed" and model.uses_data:
+        raise ConfigError(f"'{spec}': 'data' is only valid for the feed leg")
+    return model

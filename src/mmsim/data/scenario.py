@@ -30,7 +30,7 @@ import numpy as np
 
 from mmsim._paths import PACKAGE_DIR, checkout_root
 from mmsim.errors import ConfigError, DataError
-from mmsim.data.latency import parse_duration, parse_latency
+from mmsim.data.latency import parse_duration, parse_leg
 from mmsim.records import DEFAULT_CONFIG, QUEUE_MODELS, Instrument
 
 __all__ = ["Scenario", "load_scenario", "list_scenarios", "scenario_path", "SCENARIO_DIRS", "LATENCY_LEGS"]
@@ -486,11 +486,9 @@ def _check_latency(leg: str, spec: Any, base: Path, path: Path) -> Any:
             s = "empirical:" + str(_resolve(s.split(":", 1)[1].strip(), base))
         spec = s
     try:
-        model = parse_latency(spec)
+        parse_leg(leg, spec)
     except ConfigError as e:
         raise ConfigError(f"{path}: [latency] {leg}: {e}") from None
-    if leg != "feed" and model.uses_data:
-        raise ConfigError(f"{path}: [latency] {leg}: '{spec}': 'data' is only valid for the feed leg")
     return spec
 
 
