@@ -35,6 +35,10 @@ ASK = -1
 
 #: Event flag bits (EVENT_DTYPE["flags"]).
 FLAG_INFORMED = 1  #: ground truth from a synthetic market: the trade came from an informed trader
+#: The row is the last of its exchange message. The rows since the previous MSG_END row (or the start) form
+#: one message: they share exch_ts, are drawn one feed latency and arrive at the strategy together, so it
+#: never sees a book halfway through a message (docs/event-loop.md). Every adapter and generator sets it.
+FLAG_MSG_END = 2
 
 EVENT_DTYPE = np.dtype([
     ("exch_ts", "<i8"),   # exchange timestamp, ns

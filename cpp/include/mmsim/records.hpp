@@ -25,6 +25,8 @@ struct EventRecord {
   uint8_t _pad[5];
 };
 static_assert(sizeof(EventRecord) == 48, "EventRecord must match EVENT_DTYPE");
+// EventRecord::flags. MSG_END: the last row of its exchange message (records.py FLAG_MSG_END).
+enum EventFlag : uint8_t { FLAG_INFORMED = 1, FLAG_MSG_END = 2 };
 
 enum Tif : uint8_t { GTC = 0, POST_ONLY = 1, IOC = 2 };
 enum OrderStatus : uint8_t { ST_PENDING = 0, ST_OPEN = 1, ST_FILLED = 2, ST_CANCELLED = 3, ST_REJECTED = 4, ST_EXPIRED = 5 };
