@@ -337,5 +337,5 @@ def test_spot_gap_names_the_line_and_mixing_markets_is_refused(tmp_path):
     fut["data"].update(pu=fut["data"]["U"] - 1, T=fut["data"]["E"])
     lines2 = lines[:depth[-1]] + [lines[depth[-1]].split(" ", 1)[0] + " " + json.dumps(fut) + "\n"]
     mixed.write_bytes(gzip.compress("".join(lines2).encode()))
-    with pytest.raises(DataError, match="a futures depthUpdate in a spot capture"):
+    with pytest.raises(DataError, match="a USD-M depthUpdate in a spot capture"):
         events_of(mixed, **SPOT_SIZES)

@@ -161,11 +161,18 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Instrument:
-    """Instrument metadata: prices are integer ticks of ``tick_size``, quantities lots of ``lot_size``."""
+    """Instrument metadata: prices are integer ticks of ``tick_size``, quantities lots of ``lot_size``.
+
+    An ``inverse`` contract (Binance COIN-M) is quoted in quote currency per coin, but each of its contracts is
+    worth ``contract_size`` quote-currency units and settles in coin: quantities stay contracts (lots of
+    ``lot_size`` contracts), the summary adds PnL and fees in coin (docs/data.md, "Inverse contracts").
+    """
 
     tick_size: float = 0.01
     lot_size: float = 1.0
     symbol: str = ""
+    contract_size: float = 1.0  #: quote currency per contract (inverse); 1 for a linear instrument
+    inverse: bool = False
 
 
 #: Keys of ``Engine.summary()``, identical for both engines.

@@ -27,6 +27,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     conv.add_argument("--lot-size", type=positive_float, metavar="Y", help="quantity lot (LOBSTER default 1)")
     conv.add_argument("--repair", action="store_true", help="apply the documented repair policy instead of "
                       "stopping at the first fault; every repair is counted in the report")
+    conv.add_argument("--contract-size", type=positive_float, metavar="C", help="quote currency per contract of an "
+                      "inverse contract (Binance COIN-M: 100 for BTCUSD_*, 10 for the others by default)")
     conv.set_defaults(func=cmd_data_convert)
 
 
@@ -43,7 +45,7 @@ def cmd_data_convert(args: argparse.Namespace) -> int:
             raise ConfigError(f"--out {args.out}: exists and is not an event store (refusing to replace it)")
     t0 = time.perf_counter()
     meta = convert(args.format, args.inputs, out, symbol=args.symbol, tick_size=args.tick_size,
-                   lot_size=args.lot_size, repair=args.repair)
+                   lot_size=args.lot_size, repair=args.repair, contract_size=args.contract_size)
     wall = time.perf_counter() - t0
     print(format_report(meta))
     n_in = meta["report"].get("n_input_lines", meta["report"].get("n_input_rows", 0))

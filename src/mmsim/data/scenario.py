@@ -3,7 +3,7 @@
 ::
 
     [scenario]    name, description
-    [instrument]  tick_size (required), lot_size, symbol
+    [instrument]  tick_size (required), lot_size, symbol, contract_size, inverse (docs/data.md, "Inverse contracts")
     [source]      kind = "synthetic_l2" (n_rows, seed, generator parameters) | "synthetic_market" (preset,
                   n_rows, seed, the preset's parameters, mmsim.data.market) | "events_parquet" (path); repair
     [latency]     feed, entry, cancel, response, compute      (latency specs, docs/latency.md)
@@ -22,7 +22,7 @@ import inspect
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -124,7 +124,7 @@ def _chain(*fs):
 SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "scenario": {"name": _t_str, "description": _t_str},
     "instrument": {"tick_size": _chain(_t_float, _positive), "lot_size": _chain(_t_float, _positive),
-                   "symbol": _t_str},
+                   "symbol": _t_str, "contract_size": _chain(_t_float, _positive), "inverse": _t_bool},
     "source": {"kind": _chain(_t_str, _one_of(*SOURCE_KINDS)), "path": _t_str, "repair": _t_bool,
                "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg), "preset": _t_str,
                "from_ts": _t_int, "until_ts": _t_int},
@@ -240,6 +240,12 @@ class Scenario:
             if (got.tick_size, got.lot_size) != (self.instrument.tick_size, self.instrument.lot_size):
                 raise ConfigError(f"{self.path}: [instrument] tick_size/lot_size {self.instrument.tick_size}/"
                                   f"{self.instrument.lot_size} differ from the store's {got.tick_size}/{got.lot_size}")
+            # contract terms: the store's (a COIN-M store is inverse) unless the scenario states other inverse ones
+            if self.instrument.inverse and (got.inverse, got.contract_size) != (True, self.instrument.contract_size):
+                raise ConfigError(f"{self.path}: [instrument] inverse contract_size {self.instrument.contract_size} "
+                                  f"differs from the store's ({'inverse, contract_size ' + str(got.contract_size) if got.inverse else 'linear'})")
+            if got.inverse and not self.instrument.inverse:
+                self.instrument = replace(self.instrument, contract_size=got.contract_size, inverse=True)
             view = store.window(start, end, limit)
             self.report = {"mode": view.meta["mode"], "n_rows": view.n_rows, "n_dropped": 0,
                            "conversion": store.meta.get("report", {})}
@@ -433,13 +439,17 @@ def _build(doc: dict, path: Path) -> Scenario:
         latency[leg] = _check_latency(leg, spec, base, path)
 
     inst = vals["instrument"]
+    if inst.get("contract_size", 1.0) != 1.0 and not inst.get("inverse", False):
+        raise ConfigError(f"{path}: [instrument] contract_size: applies to an inverse contract (inverse = true); "
+                          "a linear instrument's multiplier is its lot_size")
     meta = vals.get("scenario", {})
     return Scenario(
         name=meta.get("name", path.stem),
         description=meta.get("description", ""),
         path=path,
         instrument=Instrument(tick_size=inst["tick_size"], lot_size=inst.get("lot_size", 1.0),
-                              symbol=inst.get("symbol", "")),
+                              symbol=inst.get("symbol", ""), contract_size=inst.get("contract_size", 1.0),
+                              inverse=inst.get("inverse", False)),
         source=source,
         latency=latency,
         fees=vals.get("fees", {}),

@@ -5,7 +5,8 @@ Layout of a store (a directory, conventionally ``NAME.mmstore``)::
     events.parquet   columns exch_ts, recv_ts, price, qty, order_id (int64), kind (uint8), side (int8),
                      flags (uint8); zstd; row groups of ``ROW_GROUP`` rows, so a reader holds one chunk
     meta.json        {"format": "mmsim-events", "version": 1, "instrument": {...}, "n_rows", "mode",
-                      "first_ts", "last_ts", "source": {...}, "report": {...}}
+                      "first_ts", "last_ts", "source": {...}, "report": {...}}; the instrument of an inverse
+                     contract adds "contract_size" and "inverse" (absent: linear, contract size 1)
 
 Writers stream chunks (a 100 M-row day never sits in memory) and the result is byte-identical for the
 same input: no timestamps or random ids are written. Readers yield EVENT_DTYPE chunks in order.
@@ -98,7 +99,9 @@ def write_store(path: str | os.PathLike, chunks: Iterable[np.ndarray], instrumen
     meta = {
         "format": FORMAT, "version": VERSION,
         "instrument": {"symbol": instrument.symbol, "tick_size": instrument.tick_size,
-                       "lot_size": instrument.lot_size},
+                       "lot_size": instrument.lot_size,
+                       # only an inverse contract carries its terms: a linear store's meta is unchanged
+                       **({"contract_size": instrument.contract_size, "inverse": True} if instrument.inverse else {})},
         "n_rows": n, "mode": "l3" if has_l3 else "l2", "first_ts": first, "last_ts": last,
         "source": source or {}, "report": report or {},
     }
@@ -137,7 +140,8 @@ class EventStore:
     @property
     def instrument(self) -> Instrument:
         i = self.meta["instrument"]
-        return Instrument(tick_size=float(i["tick_size"]), lot_size=float(i["lot_size"]), symbol=i.get("symbol", ""))
+        return Instrument(tick_size=float(i["tick_size"]), lot_size=float(i["lot_size"]), symbol=i.get("symbol", ""),
+                          contract_size=float(i.get("contract_size", 1.0)), inverse=bool(i.get("inverse", False)))
 
     def window(self, start_ts: Optional[int] = None, end_ts: Optional[int] = None,
                limit: Optional[int] = None) -> "EventStore":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from dataclasses import replace
 from typing import Any, Callable, Optional, Sequence
 
 from mmsim.data.adapters.common import ChunkBuilder, Conversion, DecimalGrid, check_size, input_record
@@ -45,8 +46,11 @@ def _adapter(fmt: str) -> Callable[..., Conversion]:
 
 def open_conversion(fmt: str, inputs: Sequence[str | os.PathLike], *, symbol: Optional[str] = None,
                     tick_size: Optional[float] = None, lot_size: Optional[float] = None,
-                    repair: bool = False) -> Conversion:
-    """The adapter of ``fmt`` opened on ``inputs`` (nothing converted yet: iterate ``.chunks``)."""
+                    repair: bool = False, contract_size: Optional[float] = None) -> Conversion:
+    """The adapter of ``fmt`` opened on ``inputs`` (nothing converted yet: iterate ``.chunks``).
+
+    ``contract_size`` overrides the contract size the adapter sets for an inverse instrument (Binance COIN-M);
+    a linear instrument has none to override."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown data format '{fmt}' (known: {', '.join(FORMATS)})")
     if not inputs:
@@ -55,20 +59,31 @@ def open_conversion(fmt: str, inputs: Sequence[str | os.PathLike], *, symbol: Op
         tick_size = check_size("tick_size", tick_size)
     if lot_size is not None:
         lot_size = check_size("lot_size", lot_size)
-    return _adapter(fmt)(list(inputs), symbol=symbol, tick_size=tick_size, lot_size=lot_size,
-                           repair=bool(repair))
+    if contract_size is not None:
+        contract_size = check_size("contract_size", contract_size)
+    conv = _adapter(fmt)(list(inputs), symbol=symbol, tick_size=tick_size, lot_size=lot_size,
+                         repair=bool(repair))
+    if contract_size is not None:
+        if not conv.instrument.inverse:
+            raise ConfigError(f"--contract-size {contract_size:g}: the {fmt} input is a linear instrument (a contract "
+                              "size applies to inverse contracts such as Binance COIN-M; a linear multiplier is the "
+                              "lot size)")
+        conv.instrument = replace(conv.instrument, contract_size=contract_size)
+        conv.source.setdefault("options", {})["contract_size"] = contract_size
+    return conv
 
 
 def convert(fmt: str, inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *,
             symbol: Optional[str] = None, tick_size: Optional[float] = None, lot_size: Optional[float] = None,
-            repair: bool = False) -> dict:
+            repair: bool = False, contract_size: Optional[float] = None) -> dict:
     """Convert ``inputs`` of format ``fmt`` into the event store ``out``; return the store's metadata.
 
     The report (``meta["report"]``) is the adapter's conversion report; docs/data.md lists its keys.
     """
     from mmsim.data.store import write_store
 
-    conv = open_conversion(fmt, inputs, symbol=symbol, tick_size=tick_size, lot_size=lot_size, repair=repair)
+    conv = open_conversion(fmt, inputs, symbol=symbol, tick_size=tick_size, lot_size=lot_size, repair=repair,
+                           contract_size=contract_size)
     report = conv.report
     report.setdefault("format", fmt)
     return write_store(out, conv.chunks, conv.instrument, source=conv.source, report=report)
@@ -79,7 +94,8 @@ def format_report(meta: dict) -> str:
     lines = []
     inst = meta.get("instrument", {})
     lines.append(f"store      {meta.get('n_rows', 0):,} rows  mode {meta.get('mode')}  symbol {inst.get('symbol')}  "
-                 f"tick {inst.get('tick_size')}  lot {inst.get('lot_size')}")
+                 f"tick {inst.get('tick_size')}  lot {inst.get('lot_size')}"
+                 + (f"  inverse, contract size {inst.get('contract_size')}" if inst.get("inverse") else ""))
 
     def walk(prefix: str, obj: Any) -> None:
         if isinstance(obj, dict):

@@ -1,12 +1,19 @@
-"""Binance USD-M futures raw websocket capture -> L2 event store (docs/data.md, "Binance").
+"""Binance raw websocket capture (USD-M futures, COIN-M futures, spot) -> L2 event store (docs/data.md,
+"Binance").
 
 Input lines are ``<local receive time, ns> <raw JSON>``: the combined-stream messages of
-``<symbol>@depth@…`` (diff depth), ``<symbol>@trade`` and ``<symbol>@bookTicker``, and REST depth snapshots
-(``{"lastUpdateId": …, "bids": …, "asks": …}``) that start (and after a gap, restart) the book.
+``<symbol>@depth@…`` (diff depth), ``<symbol>@trade`` or ``<symbol>@aggTrade`` and ``<symbol>@bookTicker``,
+and REST depth snapshots (``{"lastUpdateId": …, "bids": …, "asks": …}``) that start (and after a gap,
+restart) the book. The market is read off the first depth message or snapshot (COIN-M: ``ps``/``pair``;
+USD-M: ``pu``/``T``; spot: neither) and a capture cannot mix markets.
 
 - Snapshot -> ``CLEAR`` (both sides) + one ``DEPTH`` per level; diff depth -> ``DEPTH`` per level (qty 0
-  removes); trade -> ``TRADE`` (side +1 when the buyer is the taker, ``m`` false). bookTicker is not
-  emitted: it is a validation stream, compared with the rebuilt book at the same update id.
+  removes); trade / aggTrade -> ``TRADE`` (side +1 when the buyer is the taker, ``m`` false). bookTicker is
+  not emitted: it is a validation stream, compared with the rebuilt book at the same update id.
+- One websocket message (or snapshot) is one exchange message: its rows share one exchange time and the last
+  carries ``FLAG_MSG_END``.
+- COIN-M contracts are inverse: quantities are contracts, and the instrument says ``inverse`` with its
+  contract size (100 USD for ``BTCUSD_*``, 10 USD for the others; ``--contract-size`` overrides it).
 - Exchange time: ``E`` (depth), ``T`` (trades, snapshots), ms -> ns. Output is sorted by exchange time
   (a streaming merge of the depth and trade streams, each in line order; equal times keep line order).
 - Receive time: the capture clock was not synchronised. Its offset from the exchange clock (the *skew*) is
@@ -29,24 +36,60 @@ from mmsim.errors import ConfigError, DataError
 from mmsim.records import Instrument
 from mmsim.data.adapters.common import ChunkBuilder, Conversion, DecimalGrid, input_record, need_file, open_text, quantiles_from_counts
 
-__all__ = ["convert_binance", "SKEW_QUANTILE"]
+__all__ = ["convert_binance", "SKEW_QUANTILE", "MARKETS", "coinm_contract_size"]
 
 #: The skew is this quantile of (local receive time - exchange event time E) over all messages.
 SKEW_QUANTILE = 0.001
 
-_DEPTH_FIELDS = frozenset("e E T s U u pu b a".split())
-_TRADE_FIELDS = frozenset("e E T s t p q X m".split())
-_TICKER_FIELDS = frozenset("e u s b B a A T E".split())
-_SNAPSHOT_FIELDS = frozenset(("lastUpdateId", "E", "T", "bids", "asks"))
-#: Spot streams: diff depth without T/pu (continuity: U = previous u + 1), trades with the ignored flag M and
+#: The three markets (report["market"]) and their names in messages.
+MARKETS = {"usdm": "USD-M", "coinm": "COIN-M", "spot": "spot"}
+
+
+def _f(text: str) -> frozenset:
+    return frozenset(text.split())
+
+
+#: The fields of each message per market (Binance's websocket and REST docs; docs/data.md lists them).
+#: USD-M: diff depth with T and pu; trade with X; bookTicker with e/E/T; snapshot with E/T.
+#: COIN-M: as USD-M plus the pair ``ps`` (snapshot: ``symbol`` and ``pair``); trades only as aggTrade.
+#: Spot: diff depth without T/pu (continuity: U = previous u + 1), trades with the ignored flag M and
 #: without X, bookTicker without e/E/T, REST snapshots without E/T.
-_SPOT_FIELDS = {"depthUpdate": frozenset("e E s U u b a".split()), "trade": frozenset("e E T s t p q m M".split()),
-                "bookTicker": frozenset("u s b B a A".split()), "snapshot": frozenset(("lastUpdateId", "bids", "asks"))}
-_FUTURES_FIELDS = {"depthUpdate": _DEPTH_FIELDS, "trade": _TRADE_FIELDS, "bookTicker": _TICKER_FIELDS,
-                   "snapshot": _SNAPSHOT_FIELDS}
+_FIELDS = {
+    "usdm": {"depthUpdate": _f("e E T s U u pu b a"), "trade": _f("e E T s t p q X m"),
+             "aggTrade": _f("e E a s p q f l T m"), "bookTicker": _f("e u s b B a A T E"),
+             "snapshot": _f("lastUpdateId E T bids asks")},
+    "coinm": {"depthUpdate": _f("e E T s ps U u pu b a"), "aggTrade": _f("e E a s p q f l T m st"),
+              "bookTicker": _f("e u s ps b B a A T E st"), "snapshot": _f("lastUpdateId symbol pair E T bids asks")},
+    "spot": {"depthUpdate": _f("e E s U u b a"), "trade": _f("e E T s t p q m M"),
+             "aggTrade": _f("e E s a p q f l T m M"), "bookTicker": _f("u s b B a A"),
+             "snapshot": _f("lastUpdateId bids asks")},
+}
+#: Fields a message may lack: X (USD-M trade), M (spot trades), st (COIN-M symbol type, documented as added
+#: "after CM migration").
+_OPTIONAL = frozenset(("X", "M", "st"))
+#: A partial book depth stream (``@depth5``, ``@depth10@100ms`` …) pushes the top N levels, not changes.
+_PARTIAL_DEPTH_RE = re.compile(r"@depth\d")
+
+
+def _market_of(kind: str, d: dict) -> Optional[str]:
+    """The market a depth message, snapshot or bookTicker belongs to (None for a trade: it does not say)."""
+    if kind == "depthUpdate":
+        return "coinm" if "ps" in d else "usdm" if "pu" in d else "spot"
+    if kind == "snapshot":
+        return "coinm" if ("pair" in d or "symbol" in d) else "usdm" if "T" in d else "spot"
+    if kind == "bookTicker":
+        return "coinm" if "ps" in d else "usdm" if "e" in d else "spot"
+    return None
+
+
+def coinm_contract_size(symbol: str) -> float:
+    """Binance's COIN-M contract size in USD: 100 for BTC (``BTCUSD_PERP``, ``BTCUSD_240927`` …), 10 for the
+    others (Binance, "COIN-Margined Futures Contract Specifications"; ``--contract-size`` overrides it)."""
+    return 100.0 if symbol.upper().startswith("BTCUSD_") else 10.0
 _E_RE = re.compile(r'"E"\s*:\s*(\d+)')   # any valid JSON spacing
 _DEPTH, _TRADE_K, _CLEAR = R.DEPTH, R.TRADE, R.CLEAR
 _BID, _ASK = R.BID, R.ASK
+_MSG_END = R.FLAG_MSG_END
 #: Cap on diff-depth updates buffered while waiting for a snapshot (the oldest are dropped and counted).
 MAX_BUFFERED_UPDATES = 100_000
 
@@ -69,18 +112,27 @@ def convert_binance(inputs: list, *, symbol: Optional[str] = None, tick_size: Op
     paths = [need_file(p) for p in inputs]
     if tick_size is None or lot_size is None:
         raise ConfigError("--format binance needs --tick-size and --lot-size (the capture does not carry them; "
-                          "BTCUSDT USD-M futures: --tick-size 0.1 --lot-size 0.001)")
+                          "BTCUSDT USD-M futures: --tick-size 0.1 --lot-size 0.001; BTCUSD_PERP COIN-M: "
+                          "--tick-size 0.1 --lot-size 1; BTCUSDT spot: --tick-size 0.01 --lot-size 0.00000001)")
     skew, pass1 = _estimate_skew(paths, repair)
+    first_sym, market = _peek(paths)
     report: dict = {"format": "binance", "clock_skew": pass1}
+    if market is not None:
+        report["market"] = market
     explicit = bool(symbol)
-    sym = symbol.upper() if symbol else _first_symbol(paths)
+    sym = symbol.upper() if symbol else first_sym
     if sym is None:
         raise DataError(f"{paths[0].name}: no stream message with a symbol 's'")
     source = {"format": "binance", "inputs": [input_record(p) for p in paths],
               "options": {"repair": bool(repair), "symbol": sym, "skew_quantile": SKEW_QUANTILE}}
     gen = _Converter(paths, skew, DecimalGrid(_text(tick_size), "tick"), DecimalGrid(_text(lot_size), "lot"),
-                     sym, explicit, repair, report).run()
+                     sym, explicit, repair, report, market).run()
     inst = Instrument(tick_size=float(tick_size), lot_size=float(lot_size), symbol=sym)
+    if market == "coinm":  # inverse: quantities are contracts of contract_size USD each
+        inst = Instrument(tick_size=inst.tick_size, lot_size=inst.lot_size, symbol=sym,
+                          contract_size=coinm_contract_size(sym), inverse=True)
+        report["contract"] = {"inverse": True, "contract_size": inst.contract_size, "quote": "USD",
+                              "quantity": "contracts"}
     return Conversion(inst, gen, report, source)
 
 
@@ -88,13 +140,30 @@ def _text(v: float) -> str:
     return repr(float(v))
 
 
-def _first_symbol(paths: list[Path]) -> Optional[str]:
+def _peek(paths: list[Path]) -> tuple[Optional[str], Optional[str]]:
+    """The capture's first symbol ``s`` and its market (from the first depth message or snapshot that parses),
+    read before the conversion so the instrument is known up front; the second pass checks every message."""
     pat = re.compile(r'"s"\s*:\s*"([A-Za-z0-9_]+)"')
+    sym = market = None
     for _, _, line in _lines(paths):
-        m = pat.search(line)
-        if m:
-            return m.group(1).upper()
-    return None
+        if sym is None:
+            m = pat.search(line)
+            if m:
+                sym = m.group(1).upper()
+        if market is None and ("depthUpdate" in line or "lastUpdateId" in line):
+            try:
+                msg = json.loads(line.partition(" ")[2])
+            except ValueError:
+                msg = None
+            if isinstance(msg, dict):
+                data = msg.get("data")
+                if isinstance(data, dict) and data.get("e") == "depthUpdate":
+                    market = _market_of("depthUpdate", data)
+                elif "lastUpdateId" in msg:
+                    market = _market_of("snapshot", msg)
+        if sym is not None and market is not None:
+            break
+    return sym, market
 
 
 # --------------------------------------------------------------------------------------------- pass 1
@@ -186,7 +255,7 @@ class _Side:
 
 class _Converter:
     def __init__(self, paths, skew, tick: DecimalGrid, lot: DecimalGrid, symbol: str, explicit_symbol: bool,
-                 repair: bool, report: dict):
+                 repair: bool, report: dict, market: Optional[str] = None):
         self.paths, self.skew, self.tick, self.lot = paths, skew, tick, lot
         self.symbol, self.explicit_symbol, self.repair, self.report = symbol, explicit_symbol, repair, report
         self.bids, self.asks = _Side(_BID), _Side(_ASK)
@@ -197,7 +266,8 @@ class _Converter:
             trade_id_gaps=0, recv_clamped=0, snapshots_ignored_while_live=0, buffer_overflow_dropped=0)
         self.repairs = dict(malformed_lines_dropped=0, unknown_fields_ignored=0, unknown_messages_dropped=0,
                             gaps_resynced=0, depth_dropped_awaiting_resync=0,
-                            crossed_levels_removed=0, crossed_updates=0, exch_ts_clamped=0)
+                            crossed_levels_removed=0, crossed_updates=0, exch_ts_clamped=0,
+                            second_trade_stream_dropped=0)
         self.bt = dict(book_tickers=0, updates_checked=0, mismatches=0, updates_without_ticker=0,
                        updates_unconfirmed_at_end=0, tickers_out_of_order=0)
         self.bt_pend: deque = deque()   # applied updates awaiting their bookTicker: (u, best, where)
@@ -209,7 +279,8 @@ class _Converter:
         report["book_ticker_mismatch_examples"] = self.mismatch_examples
         # The rebuilt book's state: "wait" (no snapshot yet / after a gap), "sync" (snapshot taken, first
         # update not yet found), "live".
-        self.market: Optional[str] = None   # "futures" (USD-M) or "spot", from the first depth message
+        self.market: Optional[str] = market  # "usdm", "coinm" or "spot" (MARKETS), from the first depth/snapshot
+        self.trade_stream: Optional[str] = None  # "trade" or "aggTrade": the first seen; the other is refused
         self.state = "wait"
         self.snap = None          # pending snapshot: (lastUpdateId, T ns, recv ns, bids, asks, where)
         self.pending: deque = deque()  # buffered diff-depth updates while not live
@@ -267,21 +338,28 @@ class _Converter:
                 self.fail(where, f"unknown field(s) {', '.join(map(repr, sorted(extra)))} in a {what} message "
                                  "(--repair ignores them and counts them)")
             self.repairs["unknown_fields_ignored"] += 1
-        missing = sorted(k for k in known if k not in d and not (what == "trade" and k in ("X", "M")))
+        missing = sorted(k for k in known if k not in d and k not in _OPTIONAL)
         if missing:
             self.fail(where, f"{what} message without field(s) {', '.join(sorted(missing))}")
 
-    def fields(self, kind: str, d: dict, loc: str) -> None:
+    def fields(self, kind: str, d: dict, loc: str) -> bool:
         """Check a message's fields against its market's set; the first depth message or snapshot decides the
-        market (spot: no ``pu`` / no ``T``), and a capture cannot mix the two."""
+        market (COIN-M: ``ps``/``pair``; USD-M: ``pu``/``T``; spot: neither), and a capture cannot mix
+        markets. False: a message its market does not publish, dropped with ``--repair``."""
+        got = _market_of(kind, d)
         if self.market is None and kind in ("depthUpdate", "snapshot"):
-            self.market = "futures" if ("pu" in d if kind == "depthUpdate" else "T" in d) else "spot"
-            self.report["market"] = self.market
-        market = self.market or ("spot" if kind == "bookTicker" and "e" not in d else "futures")
-        if self.market is not None and kind == "depthUpdate" and ("pu" in d) != (market == "futures"):
-            self.fail(loc, f"a {'futures' if 'pu' in d else 'spot'} depthUpdate in a {market} capture")
-        self.check_fields(d, (_SPOT_FIELDS if market == "spot" else _FUTURES_FIELDS)[kind], loc,
-                          kind if kind != "bookTicker" else "bookTicker")
+            self.market = got
+            self.report["market"] = got
+        if self.market is not None and got is not None and got != self.market:
+            self.fail(loc, f"a {MARKETS[got]} {kind} in a {MARKETS[self.market]} capture")
+        market = self.market or got or "usdm"
+        known = _FIELDS[market].get(kind)
+        if known is None:
+            self.unknown(loc, f"a {kind} message in a {MARKETS[market]} capture (its trades come as "
+                              f"{', '.join(k for k in _FIELDS[market] if 'rade' in k)})")
+            return False
+        self.check_fields(d, known, loc, kind)
+        return True
 
     def ms(self, v, where: str, name: str) -> int:
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -462,7 +540,9 @@ class _Converter:
             lat_us = (recv - ts) // 1000
             self.lat_hist[lat_us] = self.lat_hist.get(lat_us, 0) + 1
             self.emitted_ts = ts
-            out.rows.extend([(ts, recv, p, q, 0, kind, side, 0) for kind, side, p, q in rows])
+            out.rows.extend([(ts, recv, p, q, 0, kind, side, 0) for kind, side, p, q in rows[:-1]])
+            kind, side, p, q = rows[-1]  # one websocket message (or snapshot) is one exchange message
+            out.rows.append((ts, recv, p, q, 0, kind, side, _MSG_END))
             if out.full():
                 yield out.take()
 
@@ -495,6 +575,10 @@ class _Converter:
                 if not isinstance(data, dict) or set(msg) != {"stream", "data"}:
                     self.unknown(loc, "combined-stream message without an object 'data' (or with other keys)")
                     continue
+                if _PARTIAL_DEPTH_RE.search(str(msg["stream"])):
+                    self.unknown(loc, f"partial book depth stream {msg['stream']!r}: it pushes the top levels, not "
+                                      "their changes, so it cannot keep a book (capture <symbol>@depth@… instead)")
+                    continue
                 ev = data.get("e")
                 if ev is None and str(msg.get("stream", "")).endswith("@bookTicker"):
                     ev = "bookTicker"   # spot bookTicker messages carry no event type
@@ -510,12 +594,12 @@ class _Converter:
                     continue
                 if ev == "depthUpdate":
                     self.on_depth(data, recv, where, loc)
-                elif ev == "trade":
-                    self.on_trade(data, recv, where, loc)
+                elif ev in ("trade", "aggTrade"):
+                    self.on_trade(ev, data, recv, where, loc)
                 elif ev == "bookTicker":
                     self.on_ticker(data, where, loc)
                 else:
-                    self.unknown(loc, f"unknown event type {ev!r} (known: depthUpdate, trade, bookTicker)")
+                    self.unknown(loc, f"unknown event type {ev!r} (known: depthUpdate, trade, aggTrade, bookTicker)")
                     continue
             elif "lastUpdateId" in msg:
                 self.on_snapshot(msg, recv, where, loc)
@@ -561,6 +645,12 @@ class _Converter:
     # ------------------------------------------------------------------ messages
     def on_snapshot(self, msg: dict, recv: int, where, loc: str) -> None:
         self.fields("snapshot", msg, loc)
+        sym = msg.get("symbol")  # COIN-M snapshots name their symbol (USD-M and spot ones do not)
+        if sym is not None and str(sym).upper() != self.symbol:
+            if not self.explicit_symbol:
+                self.fail(loc, f"snapshot of symbol {sym} in a capture of {self.symbol} (choose one with --symbol)")
+            self.c["other_symbol_skipped"] += 1
+            return
         self.c["snapshots"] += 1
         last_id = msg["lastUpdateId"]
         if not isinstance(last_id, int) or isinstance(last_id, bool):
@@ -583,6 +673,8 @@ class _Converter:
 
     def on_depth(self, d: dict, recv: int, where, loc: str) -> None:
         self.fields("depthUpdate", d, loc)
+        if "ps" in d and not isinstance(d["ps"], str):
+            self.fail(loc, f"'ps' {d['ps']!r} is not a pair name")
         self.c["depth_updates"] += 1
         U, u = d["U"], d["u"]
         # spot has no pu: continuity is U = previous u + 1, the same check with pu = U - 1
@@ -598,8 +690,20 @@ class _Converter:
         upd = (U, u, pu, key, recv, self.levels(d["b"], loc, "b"), self.levels(d["a"], loc, "a"), where)
         self.process_update(upd)
 
-    def on_trade(self, d: dict, recv: int, where, loc: str) -> None:
-        self.fields("trade", d, loc)
+    def on_trade(self, ev: str, d: dict, recv: int, where, loc: str) -> None:
+        """A trade (one fill) or an aggTrade (the fills of one taker order at one price): one TRADE row."""
+        if not self.fields(ev, d, loc):
+            return
+        if self.trade_stream is None:
+            self.trade_stream = ev
+            self.report["trade_stream"] = ev
+        elif ev != self.trade_stream:
+            if not self.repair:
+                self.fail(loc, f"an {ev} message in a capture of {self.trade_stream} messages: the two streams "
+                               "carry the same trades, which would be counted twice (--repair keeps the first "
+                               "stream and drops the other's messages, counting them)")
+            self.repairs["second_trade_stream_dropped"] += 1
+            return
         if d.get("X", "MARKET") != "MARKET":
             self.c["non_market_trades_skipped"] += 1  # insurance-fund / ADL fills: not order-book trades
             return
@@ -611,7 +715,7 @@ class _Converter:
         q = self.num(self.lot, d["q"], loc)
         if p <= 0 or q <= 0:
             self.fail(loc, f"trade price {d['p']!r} and quantity {d['q']!r} must be > 0")
-        t = d["t"]
+        t = d["t"] if ev == "trade" else d["a"]  # trade id, or aggregate trade id (consecutive too)
         if isinstance(t, int) and self.last_trade_id is not None and t != self.last_trade_id + 1:
             self.c["trade_id_gaps"] += 1
         self.last_trade_id = t if isinstance(t, int) else self.last_trade_id
@@ -629,7 +733,8 @@ class _Converter:
         self.tq.append((key, where[1], recv, [(_TRADE_K, -1 if m else 1, p, q)]))
 
     def on_ticker(self, d: dict, where, loc: str) -> None:
-        self.fields("bookTicker", d, loc)
+        if not self.fields("bookTicker", d, loc):
+            return
         self.bt["book_tickers"] += 1
         u = d["u"]
         if not isinstance(u, int) or isinstance(u, bool):
