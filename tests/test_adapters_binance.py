@@ -101,6 +101,10 @@ def test_mapping_snapshot_updates_trades_and_skew(tmp_path):
     assert lat[0] == 8_000_000 and (lat[5:8] == 0).all() and lat[8] == 0
     assert rep["book_ticker_check"]["updates_checked"] == 2 and rep["book_ticker_check"]["mismatches"] == 0
     assert rep["counts"] == {"depth": 8, "trade": 2, "clear": 1}
+    # one message per snapshot, depth update and trade: the last row of each carries FLAG_MSG_END
+    ends = [i for i, f in enumerate(ev["flags"].tolist()) if f & R.FLAG_MSG_END]
+    assert ends == [4, 7, 8, 9, 10]
+    assert rep["market"] == "usdm" and rep["trade_stream"] == "trade"
 
 
 def test_the_buffered_update_that_covers_the_snapshot_starts_the_book(tmp_path):
@@ -339,3 +343,160 @@ def test_spot_gap_names_the_line_and_mixing_markets_is_refused(tmp_path):
     mixed.write_bytes(gzip.compress("".join(lines2).encode()))
     with pytest.raises(DataError, match="a USD-M depthUpdate in a spot capture"):
         events_of(mixed, **SPOT_SIZES)
+
+
+# --------------------------------------------------------------------------------------------- message ends
+def message_spans(ev: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) row of each message: the rows up to and including each FLAG_MSG_END row."""
+    ends = np.flatnonzero(ev["flags"] & R.FLAG_MSG_END)
+    return list(zip(np.r_[0, ends[:-1] + 1].tolist(), ends.tolist()))
+
+
+def assert_messages_atomic(ev: np.ndarray) -> list[tuple[int, int]]:
+    """Every row belongs to a message ending in FLAG_MSG_END; a message's rows share both times; a CLEAR
+    starts a message and a trade is a message of its own."""
+    assert ev["flags"][-1] & R.FLAG_MSG_END
+    spans = message_spans(ev)
+    for a, b in spans:
+        assert (ev["exch_ts"][a:b + 1] == ev["exch_ts"][b]).all() and (ev["recv_ts"][a:b + 1] == ev["recv_ts"][b]).all()
+    starts = {a for a, _ in spans}
+    assert set(np.flatnonzero(ev["kind"] == R.CLEAR).tolist()) <= starts
+    trades = np.flatnonzero(ev["kind"] == R.TRADE)
+    assert (ev["flags"][trades] & R.FLAG_MSG_END).all() and set(trades.tolist()) <= starts
+    return spans
+
+
+@pytest.mark.parametrize("name, sizes, n_messages", [
+    # 1 snapshot + 6,547 applied depth updates + 21,309 trades
+    ("usdm_btcusdt_20240808.gz", SIZES, 1 + 6547 + 21309),
+    # 1 snapshot + 3,448 of the 3,449 applied updates (one only zeroes levels the book does not hold, so it
+    # makes no row) + 9,756 trades
+    ("spot_btcusdt_20240808.gz", dict(tick_size=0.01, lot_size=0.00000001), 1 + 3448 + 9756),
+])
+def test_real_captures_mark_the_end_of_every_message(name, sizes, n_messages):
+    ev, rep = events_of(shared("binance", name), **sizes)
+    spans = assert_messages_atomic(ev)
+    assert len(spans) == n_messages
+    c = rep["counts_messages"]
+    depth_msgs = sum(1 for a, b in spans if ev["kind"][b] == R.DEPTH and ev["kind"][a] != R.CLEAR)
+    assert depth_msgs <= c["depth_applied"] and rep["counts"]["trade"] + depth_msgs + 1 == len(spans)
+    big = max(b - a + 1 for a, b in spans)
+    assert big > 100   # the snapshot (CLEAR + its levels) and the largest updates are single messages
+
+
+# --------------------------------------------------------------------------------------------- COIN-M
+COINM = DATA / "binance" / "coinm_btcusd_perp_derived.gz"
+COINM_SIZES = dict(tick_size=0.1, lot_size=1)
+
+
+def test_coinm_capture_converts_strictly_as_an_inverse_contract(tmp_path):
+    """COIN-M BTCUSD_PERP (ps, pu, aggTrade, snapshot with symbol/pair, contract quantities) without --repair."""
+    meta = convert("binance", [COINM], tmp_path / "cm.mmstore", **COINM_SIZES)
+    rep = meta["report"]
+    c = rep["counts_messages"]
+    assert rep["market"] == "coinm" and rep["trade_stream"] == "aggTrade"
+    assert rep["repairs"] == {k: 0 for k in rep["repairs"]}
+    assert (c["depth_updates"], c["trades"], c["snapshots"]) == (123, 236, 1)
+    assert c["depth_applied"] + c["depth_dropped_before_snapshot"] == 123
+    assert rep["book_ticker_check"]["mismatches"] == 0 and rep["book_ticker_check"]["updates_checked"] == 120
+    assert meta["instrument"] == {"symbol": "BTCUSD_PERP", "tick_size": 0.1, "lot_size": 1.0,
+                                  "contract_size": 100.0, "inverse": True}
+    store = EventStore(tmp_path / "cm.mmstore")
+    assert store.instrument == R.Instrument(0.1, 1.0, "BTCUSD_PERP", contract_size=100.0, inverse=True)
+    ev = store.read()
+    assert_store_sane(ev)
+    assert len(assert_messages_atomic(ev)) == 1 + c["depth_applied"] + rep["counts"]["trade"]
+    # quantities are whole contracts: the largest trade of the fixture is 1,549 contracts of 100 USD
+    assert ev["qty"][ev["kind"] == R.TRADE].max() > 100
+
+
+def test_coinm_end_to_end_replay_gives_coin_and_quote_figures(tmp_path):
+    convert("binance", [COINM], tmp_path / "cm.mmstore", **COINM_SIZES)
+    store = EventStore(tmp_path / "cm.mmstore")
+    res = replay(store.read(), store.instrument, maker_fee_bps=-0.5, taker_fee_bps=5.0)
+    s = res.summary
+    assert s["inverse"] is True and s["contract_size"] == 100.0 and s["n_fills"] > 0
+    # the same figures recomputed row by row from the fills log
+    mid = s["final_mid"] * 0.1
+    cash = fees = 0.0
+    for side, price, qty, maker in zip(res.fills["side"], res.fills["price"], res.fills["qty"], res.fills["maker"]):
+        coin = qty * 100.0 / (price * 0.1)
+        cash += side * coin
+        fees += (-0.5 if maker else 5.0) * 1e-4 * coin
+    pnl = cash - s["position"] * 100.0 / mid - fees
+    assert s["pnl_coin"] == pytest.approx(pnl, rel=1e-12, abs=1e-15)
+    assert s["fees_coin"] == pytest.approx(fees, rel=1e-12, abs=1e-15)
+    assert s["pnl_quote"] == pytest.approx(pnl * mid, rel=1e-12) and s["fees_quote"] == pytest.approx(fees * mid)
+
+
+def test_contract_size_defaults_and_override(tmp_path):
+    eth = tmp_path / "eth.gz"   # the fixture renamed to another COIN-M symbol: 10 USD contracts
+    eth.write_bytes(gzip.compress(gzip.decompress(COINM.read_bytes()).replace(b"BTCUSD", b"ETHUSD")))
+    assert open_conversion("binance", [str(eth)], **COINM_SIZES).instrument.contract_size == 10.0
+    conv = open_conversion("binance", [str(COINM)], **COINM_SIZES, contract_size=50)
+    assert conv.instrument.contract_size == 50.0 and conv.source["options"]["contract_size"] == 50.0
+    with pytest.raises(ConfigError, match="--contract-size 100: the binance input is a linear instrument"):
+        open_conversion("binance", [str(SLICE)], **SIZES, contract_size=100)
+
+
+def coinm_depth(U, u, pu, t, b=(), a=(), **extra):
+    m = depth(U, u, pu, t, b, a, **extra)
+    m["stream"] = "btcusd_perp@depth@100ms"
+    m["data"].update(s="BTCUSD_PERP", ps="BTCUSD")
+    return m
+
+
+COINM_BOOK = {"lastUpdateId": 100, "symbol": "BTCUSD_PERP", "pair": "BTCUSD", "E": T0 + 8, "T": T0,
+              "bids": [["61800.2", "40"]], "asks": [["61800.3", "25"]]}
+
+
+def agg(t, p, q, buyer_maker, aid=1):
+    return {"stream": "btcusd_perp@aggTrade", "data": {"e": "aggTrade", "E": t, "a": aid, "s": "BTCUSD_PERP", "p": p,
+                                                       "q": q, "f": 7, "l": 9, "T": t, "m": buyer_maker}}
+
+
+def test_coinm_hand_made_messages(tmp_path):
+    p = capture(tmp_path, [COINM_BOOK, coinm_depth(99, 101, 98, T0 + 5, b=[["61800.1", "3"]]),
+                           agg(T0 + 6, "61800.3", "12", False), agg(T0 + 7, "61800.2", "4", True, aid=2)])
+    ev, rep = events_of(p, **COINM_SIZES)
+    assert [(int(k), int(sd), int(pr), int(q)) for k, sd, pr, q in zip(ev["kind"], ev["side"], ev["price"], ev["qty"])] \
+        == [(R.CLEAR, 0, 0, 0), (R.DEPTH, 1, 618002, 40), (R.DEPTH, -1, 618003, 25), (R.DEPTH, 1, 618001, 3),
+            (R.TRADE, 1, 618003, 12), (R.TRADE, -1, 618002, 4)]
+    assert ev["flags"].tolist() == [0, 0, R.FLAG_MSG_END, R.FLAG_MSG_END, R.FLAG_MSG_END, R.FLAG_MSG_END]
+    assert rep["counts_messages"]["trade_id_gaps"] == 0
+
+
+@pytest.mark.parametrize("msgs, text", [
+    # a USD-M depth update (no ps) in a COIN-M capture
+    ([COINM_BOOK, coinm_depth(99, 101, 98, T0 + 5, b=[["61800.1", "3"]]),
+      {**depth(102, 103, 101, T0 + 6), "data": {**depth(102, 103, 101, T0 + 6)["data"], "s": "BTCUSD_PERP"}}],
+     "cap.gz:3: a USD-M depthUpdate in a COIN-M capture"),
+    # a partial book depth stream looks like a diff (same event type) but holds the top levels
+    ([COINM_BOOK, {**coinm_depth(99, 101, 98, T0 + 5), "stream": "btcusd_perp@depth5@100ms"}],
+     "cap.gz:2: partial book depth stream 'btcusd_perp@depth5@100ms'"),
+    # COIN-M publishes its trades as aggTrade; and trade + aggTrade streams would carry the same trades twice
+    ([COINM_BOOK, coinm_depth(99, 101, 98, T0 + 5), agg(T0 + 6, "61800.3", "1", False),
+      {"stream": "btcusd_perp@trade", "data": {**trade(T0 + 7, "61800.3", "1", False)["data"], "s": "BTCUSD_PERP"}}],
+     "cap.gz:4: a trade message in a COIN-M capture"),
+    ([BOOK, depth(100, 103, 99, T0 + 5), trade(T0 + 6, "61800.3", "0.010", False),
+      {**agg(T0 + 7, "61800.3", "0.010", False), "data": {**agg(T0 + 7, "61800.3", "0.010", False)["data"],
+                                                          "s": "BTCUSDT"}}],
+     "cap.gz:4: an aggTrade message in a capture of trade messages"),
+    # COIN-M snapshots name their symbol
+    ([{**COINM_BOOK, "symbol": "BTCUSD_240927"}, coinm_depth(99, 101, 98, T0 + 5)],
+     "cap.gz:1: snapshot of symbol BTCUSD_240927 in a capture of BTCUSD_PERP"),
+    ([COINM_BOOK, coinm_depth(99, 101, 98, T0 + 5, zz=1)], "cap.gz:2: unknown field(s) 'zz' in a depthUpdate"),
+])
+def test_coinm_faults_name_the_line(tmp_path, msgs, text):
+    sizes = COINM_SIZES if msgs[0] is not BOOK else SIZES
+    with pytest.raises(DataError) as e:
+        events_of(capture(tmp_path, msgs), **sizes)
+    assert text in str(e.value)
+
+
+def test_second_trade_stream_is_dropped_and_counted_with_repair(tmp_path):
+    p = capture(tmp_path, [BOOK, depth(100, 103, 99, T0 + 5), trade(T0 + 6, "61800.3", "0.010", False),
+                           {**agg(T0 + 7, "61800.3", "0.010", False),
+                            "data": {**agg(T0 + 7, "61800.3", "0.010", False)["data"], "s": "BTCUSDT"}}])
+    ev, rep = events_of(p, repair=True)
+    assert rep["repairs"]["second_trade_stream_dropped"] == 1 and rep["counts"]["trade"] == 1

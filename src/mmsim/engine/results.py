@@ -20,9 +20,47 @@ import numpy as np
 from mmsim import records as R
 from mmsim.errors import MmsimError
 
-__all__ = ["to_frames", "write_results", "format_summary", "RESULT_FILES"]
+__all__ = ["to_frames", "write_results", "format_summary", "inverse_figures", "RESULT_FILES", "INVERSE_KEYS"]
 
 RESULT_FILES = ("fills.parquet", "orders.parquet", "decisions.parquet", "summary.json")
+
+#: Summary keys added for an inverse instrument (docs/data.md, "Inverse contracts"); a linear one has none.
+INVERSE_KEYS = ("inverse", "contract_size", "cash_coin", "fees_coin", "pnl_coin", "fees_quote", "pnl_quote")
+
+
+def inverse_figures(fills: np.ndarray, summary: dict, instrument: Any, maker_fee_bps: float,
+                    taker_fee_bps: float) -> dict:
+    """Money figures of an inverse contract (Binance COIN-M), from the fills and the engine's summary.
+
+    A contract is worth ``contract_size`` quote-currency units (USD) and settles in coin. With N = qty · lot_size
+    contracts and P = price · tick_size per fill, side s (+1 bought):
+
+    - ``cash_coin`` = Σ s · N · contract_size / P (buying a contract books its coin value, selling gives it back)
+    - ``fees_coin`` = Σ bps/1e4 · N · contract_size / P (maker or taker bps; negative is a rebate)
+    - ``pnl_coin`` = cash_coin − position · contract_size / M − fees_coin, M the final mid (the position
+      marked there; NaN when the position is open and no mid was ever seen)
+    - ``pnl_quote`` = pnl_coin · M and ``fees_quote`` = fees_coin · M: the same in quote currency at M.
+
+    Long N contracts from P0 to P1 earns N · contract_size · (1/P0 − 1/P1) coin. Positions stay in contracts
+    (``position``, lots). Both engines' runs go through this one function, so their figures agree whenever
+    their fills do. Input ``fills`` is a FILL_DTYPE record array.
+    """
+    cs = float(instrument.contract_size)
+    tick, lot = float(instrument.tick_size), float(instrument.lot_size)
+    f = np.asarray(fills)
+    price = f["price"].astype(np.float64) * tick
+    coin = f["qty"].astype(np.float64) * lot * cs / price          # coin value of each fill's contracts
+    bps = np.where(f["maker"].astype(bool), float(maker_fee_bps), float(taker_fee_bps))
+    cash = float(np.sum(f["side"].astype(np.float64) * coin))
+    fees = float(np.sum(bps * 1e-4 * coin))
+    mid = float(summary["final_mid"]) * tick
+    pos = int(summary["position"]) * lot
+    mark = 0.0 if pos == 0 else (pos * cs / mid if math.isfinite(mid) and mid > 0 else math.nan)
+    pnl = cash - mark - fees
+    quote = mid if math.isfinite(mid) else math.nan
+    return {"inverse": True, "contract_size": cs, "cash_coin": cash, "fees_coin": fees, "pnl_coin": pnl,
+            "fees_quote": fees * quote, "pnl_quote": pnl * quote}
+
 
 _SIDE = {1: "buy", -1: "sell"}
 _CAUSE = {R.CAUSE_TRADE: "trade", R.CAUSE_TRADE_THROUGH: "trade_through", R.CAUSE_CROSS: "cross",
@@ -164,10 +202,13 @@ def write_results(out_dir: str | os.PathLike, result: Any) -> dict[str, Path]:
 
 
 # --------------------------------------------------------------------------------------------- text
-_ORDER = ("pnl", "position", "n_fills", "volume", "fees", "n_events", "wall_s", "events_per_s")
+_ORDER = ("pnl", "pnl_coin", "pnl_quote", "position", "n_fills", "volume", "fees", "fees_coin", "fees_quote",
+          "n_events", "wall_s", "events_per_s")
 _LABELS = {
     "pnl": "PnL", "position": "position (lots)", "n_fills": "fills", "volume": "volume (lots)",
     "fees": "fees", "n_events": "events", "wall_s": "wall time", "events_per_s": "speed",
+    "pnl_coin": "PnL (coin)", "pnl_quote": "PnL (quote, at final mid)", "fees_coin": "fees (coin)",
+    "fees_quote": "fees (quote, at final mid)", "cash_coin": "cash (coin)",
 }
 
 
@@ -184,8 +225,10 @@ def _fmt(key: str, v: Any) -> str:
             return f"{f:.3f} s"
         if key == "events_per_s":
             return f"{f:,.0f} events/s"
-        if key in ("pnl", "fees"):
+        if key in ("pnl", "fees", "pnl_quote", "fees_quote"):
             return f"{f:,.4f}"
+        if key in ("pnl_coin", "fees_coin", "cash_coin"):
+            return f"{f:.8f}"
         return f"{f:.6g}"
     if isinstance(v, dict):
         return ", ".join(f"{k}={_fmt(k, x)}" for k, x in v.items()) or "-"

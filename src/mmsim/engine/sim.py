@@ -85,7 +85,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     import time
 
     from mmsim.data import latency as L
-    from mmsim.engine.results import to_frames
+    from mmsim.engine.results import inverse_figures, to_frames
     from mmsim.data.store import EventStore
     from mmsim.data.validate import validate_events
 
@@ -215,6 +215,8 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
         past_end = oracle.past_end(strat)
         if past_end is not None:
             summary["oracle_past_end"] = past_end
+    if instrument.inverse:  # an inverse contract's money is coin: docs/data.md, "Inverse contracts"
+        summary.update(inverse_figures(fills, summary, instrument, maker_fee_bps, taker_fee_bps))
     f, o, d = to_frames(fills, orders, decisions)
     return RunResult(fills=f, orders=o, decisions=d, summary=summary)
 
