@@ -237,9 +237,15 @@ def _fmt(key: str, v: Any) -> str:
 
 def format_summary(summary: dict) -> str:
     """Readable multi-line text: the headline numbers first, then every other key."""
-    keys = [k for k in _ORDER if k in summary] + [k for k in summary if k not in _ORDER]
+    order = _ORDER
+    if summary.get("inverse"):  # the coin figures first: pnl and fees are price x contracts, not money
+        order = ("pnl_coin", "pnl_quote", "fees_coin", "fees_quote", "position", "n_fills", "volume", "pnl", "fees",
+                 "n_events", "wall_s", "events_per_s")
+    keys = [k for k in order if k in summary] + [k for k in summary if k not in order]
     if not keys:
         return "(empty summary)"
     labels = {k: _LABELS.get(k, k.replace("_", " ")) for k in keys}
+    if summary.get("inverse"):
+        labels.update(pnl="PnL (price x contracts)", fees="fees (price x contracts)")
     width = max(len(s) for s in labels.values())
     return "\n".join(f"{labels[k]:<{width}}  {_fmt(k, summary[k])}" for k in keys)
