@@ -86,6 +86,8 @@ def coinm_contract_size(symbol: str) -> float:
     """Binance's COIN-M contract size in USD: 100 for BTC (``BTCUSD_PERP``, ``BTCUSD_240927`` …), 10 for the
     others (Binance, "COIN-Margined Futures Contract Specifications"; ``--contract-size`` overrides it)."""
     return 100.0 if symbol.upper().startswith("BTCUSD_") else 10.0
+
+
 _E_RE = re.compile(r'"E"\s*:\s*(\d+)')   # any valid JSON spacing
 _DEPTH, _TRADE_K, _CLEAR = R.DEPTH, R.TRADE, R.CLEAR
 _BID, _ASK = R.BID, R.ASK
