@@ -511,7 +511,7 @@ def message_events(n_msgs=3000, seed=3):
 
 
 @pytest.mark.parametrize("spec", ["lognormal:median=2ms,sigma=1", "gamma:shape=2,scale=1ms",
-                                  "regime:calm=1ms,spike=40ms,p_enter=0.01,p_exit=0.2", "data", "data+1ms",
+                                  "regime:base=1ms,spike=40ms,p_enter=0.01,p_exit=0.2", "data", "data+1ms",
                                   "3ms"])
 def test_one_feed_latency_per_message(spec):
     """All rows of a message arrive together; messages at one exchange time still get their own draws; the
@@ -521,8 +521,11 @@ def test_one_feed_latency_per_message(spec):
     per_msg = pd.Series(full).groupby(idx).nunique()
     assert (per_msg == 1).all()
     if spec.startswith(("lognormal", "gamma")):
-        # one draw per message: as many distinct arrivals as messages (not as exchange times)
-        assert len(np.unique(full)) > 0.9 * len(np.unique(ev["exch_ts"])) and len(np.unique(full)) > idx.max() * 0.8
+        # one draw per message, not per exchange time: messages sharing an exchange time can differ (a draw
+        # per exchange time would make them all equal; the in-order max hides most differences)
+        first = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        same_ts = ev["exch_ts"][first][1:] == ev["exch_ts"][first][:-1]
+        assert same_ts.sum() > 500 and (full[first][1:][same_ts] != full[first][:-1][same_ts]).mean() > 0.1
     if spec.startswith("data"):
         first = np.r_[True, idx[1:] != idx[:-1]]
         np.testing.assert_array_equal(full[first], np.maximum.accumulate(
