@@ -66,6 +66,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="also sweep a parameter of the treated built-in strategy (repeatable)")
     sw.add_argument("--seeds", metavar="A-B", help="market seeds of a synthetic scenario, one path each (default: "
                     "the scenario's seed and the next 19)")
+    sw.add_argument("--windows", type=positive_int, metavar="N", help="cut one history (real data) into N paths of "
+                    "equal exchange time")
     sw.add_argument("--unmatched", action="store_true", help="allow arms with different risk limits")
     sw.add_argument("--bound", metavar="S", help="a clairvoyant third arm (oracle:...): the treated saving as a "
                     "share of it at every latency")
@@ -140,6 +142,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             parse_horizon(getattr(args, flag), f"--{flag}")
     paths = scenario_paths(sc, parse_seeds(args.seeds) if args.seeds else None)
     seeds = tuple(info["seed"] for _, _, info in paths) if "seed" in paths[0][2] else None
+    if args.windows is not None and seeds is not None and len(seeds) > 1:
+        raise ConfigError("--windows cuts one history (real data) into paths; a synthetic scenario has a path per "
+                          "market seed: give --seeds with one seed to cut it into windows")
     params = []
     for text in args.param:
         name, eq, values = text.partition("=")
@@ -160,7 +165,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = SweepSpec(scenario=args.scenario, baseline=args.baseline, treated=args.treated, feed_latencies=feeds,
                      compute_latencies=computes, treated_params=tuple(params), model=args.model, seed=args.seed,
                      horizon=args.horizon, block=args.block, n_boot=args.n_boot, rows=args.rows, seeds=seeds,
-                     unmatched=args.unmatched, bound=args.bound)
+                     unmatched=args.unmatched, bound=args.bound, windows=args.windows)
     summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress)
     print(format_sweep(summary))
