@@ -6,7 +6,7 @@ started at the store's first time and mid. Both days are measured by one functio
 
 1. **Direct moments.** ``half_spread`` = (spread − 1)/2 (the LPs' anchors floor(r − h), ceil(r + h) are
    2h + 1 apart on average); ``level_qty`` = depth at level 1; ``order_qty`` = mean ADD size (L3; a quarter
-   of ``level_qty`` on L2 data); ``lp_rate`` = messages per s (L3) or top-of-book changes per s (L2);
+   of ``level_qty`` on L2 data); ``lp_rate`` = messages per s (L3) or rows (level updates) per s (L2);
    ``sigma`` = the 10 s volatility; ``noise_rate`` = trades per s × 0.8 and ``informed_rate`` = trades per s
    × 0.2 / 0.3 (an informed trader trades on about a third of its looks); ``noise_qty`` = ``informed_qty``
    = mean aggressive-order size; ``informed_threshold`` = max(1.25, spread / 2) (the informed cross the half
@@ -16,13 +16,14 @@ started at the store's first time and mid. Both days are measured by one functio
    ``v_dt`` = min(10 ms, ``lp_lag`` / 10, ``informed_horizon`` / 10).
 3. **Fixed-point rounds** for the level parameters: each parameter is moved by the ratio (or the
    difference, for ``half_spread``) of the real fact to the twin's, damped (the ratio clipped to [0.5, 2], exponent 0.5):
-   lp_rate ↔ messages (L3) / top changes (L2) per s, half_spread ↔ spread, level_qty ↔ depth_1,
+   lp_rate ↔ messages (L3) / rows (L2) per s, half_spread ↔ spread, level_qty ↔ depth_1,
    order_qty ↔ add size (L3), sigma ↔ vol_10s, noise_rate ↔ trades per s, noise_qty = informed_qty ↔ trade
    size, informed_rate ↔ the markouts at 1, 10 and 60 s (their sum).
 4. The grids once more at the fitted levels, then two last rounds.
 
-The loss is Σ min(((twin − real) / tolerance)², 25) over the fitted facts (every fact but ``rows_per_s``, and
-``messages_per_s`` and ``add_size_mean`` on L2 data, where a message is a batch of depth updates), each
+The loss is Σ min(((twin − real) / tolerance)², 25) over the fitted facts (every fact but ``rows_per_s`` on L3
+data; on L2 data every fact but ``messages_per_s``, ``top_changes_per_s`` and ``add_size_mean``: a message is
+a batch of depth updates there, and one LP action of the twin is one level update, one row), each
 tolerance from :data:`mmsim.analysis.stylised.FACTS`. Every simulation uses the fit seeds (``seed + 1000``):
 the same store and seed give the same twin, byte for byte. The twin has as many rows as cover the store's
 exchange time at its own row rate, so facts are compared over the same span.
@@ -90,7 +91,7 @@ class Calibration:
 
 # --------------------------------------------------------------------------------------------- fit
 def _fit_facts(mode: str) -> list[str]:
-    skip = {"rows_per_s"} | ({"messages_per_s", "add_size_mean"} if mode == "l2" else set())
+    skip = {"rows_per_s"} if mode == "l3" else {"messages_per_s", "top_changes_per_s", "add_size_mean"}
     return [f.name for f in FACTS if f.name not in skip]
 
 
@@ -120,7 +121,7 @@ def _initial(real: StylisedFacts, levels: int) -> dict[str, Any]:
     trades = v["trades_per_s"]
     size = v["trade_size_mean"]
     depth = max(v["depth_1"], 1.0)
-    lp = v["messages_per_s"] - trades if mode == "l3" else v["top_changes_per_s"]
+    lp = v["messages_per_s"] - trades if mode == "l3" else v["rows_per_s"]
     p = {
         "base_price": int(round(real.info["first_mid"])),
         "start_ts": int(real.info["first_ts"]) // 1_000_000_000 * 1_000_000_000,  # a whole second: exact as a float
@@ -174,7 +175,7 @@ def _update(p: dict[str, Any], real: StylisedFacts, twin: StylisedFacts) -> dict
         lo, hi = _BOUNDS[name]
         return float(np.clip(x, lo, hi))
 
-    rate_fact = "messages_per_s" if mode == "l3" else "top_changes_per_s"
+    rate_fact = "messages_per_s" if mode == "l3" else "rows_per_s"
     q["lp_rate"] = clip("lp_rate", p["lp_rate"] * ratio(r[rate_fact], t[rate_fact]))
     q["half_spread"] = clip("half_spread", p["half_spread"] + _DAMP * 0.5 * (r["spread_mean"] - t["spread_mean"]))
     q["level_qty"] = clip("level_qty", p["level_qty"] * ratio(r["depth_1"], t["depth_1"]))
