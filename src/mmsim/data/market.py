@@ -167,12 +167,12 @@ class MarketParams:
             need(getattr(self, name) >= 1, f"{name} must be >= 1")
         for name in ("p_refill", "p_stale"):
             need(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1]")
-        need(self.half_spread <= 5, "half_spread must be <= 5 ticks")
+        need(self.half_spread <= 25, "half_spread must be <= 25 ticks")
         need(self.informed_horizon <= 60, "informed_horizon must be <= 60 s")
         need(1e-5 <= self.v_dt <= 1, "v_dt must be in [1e-5, 1] s")
         need(self.informed_horizon / self.v_dt <= _MAX_GRID_AHEAD,
              f"informed_horizon / v_dt must be <= {_MAX_GRID_AHEAD} grid points")
-        need(abs(self.drift) <= 50 and self.sigma <= 50, "|drift| and sigma must be <= 50 ticks (per s, per sqrt s)")
+        need(abs(self.drift) <= 50 and self.sigma <= 500, "|drift| must be <= 50 ticks per s and sigma <= 500 ticks per sqrt s")
         need(self.level_qty * (1 + 0.3 * (self.n_levels - 1)) / self.order_qty < _K - 4,
              f"level_qty / order_qty too large (a level holds at most {_K} orders)")
 
