@@ -4,22 +4,47 @@ For each interval of ``interval_ns`` (10 s in the paper): OFI_k = Σ e_n over th
 interval, e_n as in design.md section 4, and ΔP_k = change of the mid over the interval in ticks. In each
 window of ``window_ns`` (30 min) regress ΔP_k = α + β·OFI_k + ε by ordinary least squares and keep β and R².
 The paper found an average R² of 65 % over 50 US stocks (TAQ, April 2010).
+
+A book update is one exchange *message* (``records.FLAG_MSG_END``, docs/ofi.md): the book is read only after
+a message's last row, never between the rows of one message (a LOBSTER execution and the synthetic row that
+reveals the next level are one message; the state between them never existed).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from mmsim import records as R
 from mmsim.errors import DataError
 
 
+def message_ends(events: np.ndarray) -> np.ndarray:
+    """Boolean per row: does the row end its exchange message? A row flagged ``FLAG_MSG_END`` does; so does
+    a row whose next row has another exchange time, and the last row (rows of one message share
+    ``exch_ts``, so data that marks no messages falls back to one message per exchange-time group)."""
+    ends = (events["flags"] & R.FLAG_MSG_END) != 0
+    ts = events["exch_ts"]
+    if len(ends) > 1:
+        ends[:-1] |= ts[1:] != ts[:-1]
+    if len(ends):
+        ends[-1] = True
+    return ends
+
+
 def level1(events: np.ndarray) -> pd.DataFrame:
-    """Top of book after every event (exch_ts, bid, bid_qty, ask, ask_qty), from mmsim's own book code path."""
+    """Top of book after every exchange message (ts, bid, bid_qty, ask, ask_qty; one row per message, at
+    its last row's exch_ts), from mmsim's own book code path. ``ti`` is the message's signed traded
+    quantity (TRADE: aggressor side; L3 EXECUTE: the opposite of the resting side)."""
     from mmsim.signals.features import observations_from_events
 
     obs = observations_from_events(events, levels=1)
-    return pd.DataFrame({"ts": obs.ts, "bid": obs.bid_px[:, 0], "bid_qty": obs.bid_qty[:, 0],
-                         "ask": obs.ask_px[:, 0], "ask_qty": obs.ask_qty[:, 0]})
+    side = events["side"].astype(np.int64)
+    sign = np.where(events["kind"] == R.TRADE, side, np.where(events["kind"] == R.EXECUTE, -side, 0))
+    end = np.flatnonzero(message_ends(events))
+    ti = np.cumsum(sign * events["qty"])[end]          # int64: exact
+    ti_msg = np.diff(ti, prepend=0).astype(np.float64)
+    return pd.DataFrame({"ts": obs.ts[end], "bid": obs.bid_px[end, 0], "bid_qty": obs.bid_qty[end, 0],
+                         "ask": obs.ask_px[end, 0], "ask_qty": obs.ask_qty[end, 0], "ti": ti_msg})
 
 
 def order_flow(book: pd.DataFrame) -> np.ndarray:
@@ -40,10 +65,8 @@ def cks_regressions(events: np.ndarray, *, interval_ns: int = 10_000_000_000,
     """One row per window: start, n intervals, β, α, R² (and the same with trade imbalance alone)."""
     book = level1(events)
     if len(book) < 2:
-        raise DataError("cks: need at least two events")
+        raise DataError("cks: need at least two exchange messages")
     book["e"] = order_flow(book)
-    sign = np.where(events["kind"] == 2, events["side"], np.where(events["kind"] == 7, -events["side"], 0))
-    book["ti"] = sign * events["qty"].astype(np.float64) * (sign != 0)
     book["mid"] = np.where((book.bid_qty > 0) & (book.ask_qty > 0), (book.bid + book.ask) / 2.0, np.nan)
     book["mid"] = book["mid"].ffill()
     t0 = int(book.ts.iloc[0]) // interval_ns * interval_ns
