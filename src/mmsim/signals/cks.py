@@ -32,19 +32,41 @@ def message_ends(events: np.ndarray) -> np.ndarray:
 
 
 def level1(events: np.ndarray) -> pd.DataFrame:
-    """Top of book after every exchange message (ts, bid, bid_qty, ask, ask_qty; one row per message, at
-    its last row's exch_ts), from mmsim's own book code path. ``ti`` is the message's signed traded
-    quantity (TRADE: aggressor side; L3 EXECUTE: the opposite of the resting side)."""
+    """Top of book as visible after every row (ts = the row's exch_ts, bid, bid_qty, ask, ask_qty), from
+    mmsim's own book code path: the state after the last *complete* message. A row that ends its message
+    shows the book after it; a row inside a message shows the book before that message (its intermediate
+    states never existed at the exchange: docs/ofi.md); rows before the first message end show an empty
+    book (0). One row per event, so callers index it by data row (analysis.markouts, signals.train)."""
     from mmsim.signals.features import observations_from_events
 
     obs = observations_from_events(events, levels=1)
+    n = len(obs.ts)
+    end = message_ends(events)
+    idx = np.where(end, np.arange(n), -1)
+    np.maximum.accumulate(idx, out=idx)
+    seen = idx >= 0
+    j = np.maximum(idx, 0)
+
+    def held(a: np.ndarray) -> np.ndarray:
+        return np.where(seen, a[j, 0], 0)
+
+    return pd.DataFrame({"ts": obs.ts, "bid": held(obs.bid_px), "bid_qty": held(obs.bid_qty),
+                         "ask": held(obs.ask_px), "ask_qty": held(obs.ask_qty)})
+
+
+def level1_messages(events: np.ndarray) -> pd.DataFrame:
+    """One row per exchange message: ts, the top of book after it (bid, bid_qty, ask, ask_qty), ``ti`` its
+    signed traded quantity (TRADE: + for a buyer-initiated print; L3 EXECUTE: the opposite of the resting
+    side) and ``e`` its order-flow contribution e_n against the previous message's book."""
+    book = level1(events)
+    end = np.flatnonzero(message_ends(events))
     side = events["side"].astype(np.int64)
     sign = np.where(events["kind"] == R.TRADE, side, np.where(events["kind"] == R.EXECUTE, -side, 0))
-    end = np.flatnonzero(message_ends(events))
-    ti = np.cumsum(sign * events["qty"])[end]          # int64: exact
-    ti_msg = np.diff(ti, prepend=0).astype(np.float64)
-    return pd.DataFrame({"ts": obs.ts[end], "bid": obs.bid_px[end, 0], "bid_qty": obs.bid_qty[end, 0],
-                         "ask": obs.ask_px[end, 0], "ask_qty": obs.ask_qty[end, 0], "ti": ti_msg})
+    ti = np.cumsum(sign * events["qty"].astype(np.int64))[end]   # int64: exact
+    out = book.iloc[end].reset_index(drop=True)
+    out["ti"] = np.diff(ti, prepend=0).astype(np.float64)
+    out["e"] = order_flow(out)
+    return out
 
 
 def order_flow(book: pd.DataFrame) -> np.ndarray:
@@ -60,13 +82,14 @@ def order_flow(book: pd.DataFrame) -> np.ndarray:
     return e
 
 
-def cks_regressions(events: np.ndarray, *, interval_ns: int = 10_000_000_000,
-                    window_ns: int = 1_800_000_000_000) -> pd.DataFrame:
-    """One row per window: start, n intervals, β, α, R² (and the same with trade imbalance alone)."""
-    book = level1(events)
+def intervals(events: np.ndarray, interval_ns: int = 10_000_000_000) -> pd.DataFrame:
+    """The level-1 OFI series: per interval k of ``interval_ns`` from the first message (index k), OFI_k =
+    Σ e_n over its messages, ti = Σ signed traded quantity, mid_end = mid after its last message (ticks;
+    the last two-sided mid is held, intervals without messages hold the previous one) and dp = mid_end −
+    previous mid_end. Intervals before the first defined dp are dropped."""
+    book = level1_messages(events)
     if len(book) < 2:
         raise DataError("cks: need at least two exchange messages")
-    book["e"] = order_flow(book)
     book["mid"] = np.where((book.bid_qty > 0) & (book.ask_qty > 0), (book.bid + book.ask) / 2.0, np.nan)
     book["mid"] = book["mid"].ffill()
     t0 = int(book.ts.iloc[0]) // interval_ns * interval_ns
@@ -78,6 +101,15 @@ def cks_regressions(events: np.ndarray, *, interval_ns: int = 10_000_000_000,
     per["mid_end"] = per["mid_end"].ffill()
     per["dp"] = per["mid_end"].diff()
     per = per.dropna(subset=["dp"])
+    per.attrs["t0"] = t0
+    return per
+
+
+def cks_regressions(events: np.ndarray, *, interval_ns: int = 10_000_000_000,
+                    window_ns: int = 1_800_000_000_000) -> pd.DataFrame:
+    """One row per window: start, n intervals, β, α, R² (and the same with trade imbalance alone)."""
+    per = intervals(events, interval_ns)
+    t0 = per.attrs["t0"]
     per["w"] = (per.index.to_numpy() * interval_ns) // window_ns
     rows = []
     for w, g in per.groupby("w"):
