@@ -8,7 +8,12 @@ they are represented by *synthetic orders* (negative ids) created from the order
 difference between the rebuilt book and the orderbook row is counted and classified: *explained* when the
 level was outside the file's top-N window at the previous row (its changes were not written), else
 *unexplained* (an error unless ``repair``). Differences are reconciled with synthetic events, so the converted
-store reproduces the orderbook file at every row.
+store reproduces the orderbook file after every message.
+
+One message line is one exchange *message*: its own event, then the synthetic events reconciling the book
+with its orderbook row, all at its time; the last of these rows carries ``FLAG_MSG_END``, and only there does
+the store's visible top N equal the row (in between, the book passes through states the file never had).
+The synthetic initial book is a message of its own; a line that writes no row ends no message.
 """
 from __future__ import annotations
 
