@@ -381,11 +381,20 @@ def test_full_sample_zero_unexplained_mismatches_and_replay(tmp_path, levels):
     checked, bad = message_end_book_check(ev, path)
     assert checked == rep["n_input_lines"] and bad[:3] == []
     # the file never shows an empty side, and neither does the store at a message end; inside messages
-    # it can (a 1-level execution emptying the best level, before the row revealing the next one)
-    obs = observations_from_events(ev, levels=1)
-    empty = (obs.bid_qty[:, 0] == 0) | (obs.ask_qty[:, 0] == 0)
+    # the rebuilt book can (a 1-level execution emptying the best level, before the row revealing the next
+    # one): read row by row (every row made a message of its own), 221 rows on the level-1 file, 5 on the
+    # level-5 file. Read as the feature path reads it, no row shows an intermediate state.
     end = (ev["flags"] & R.FLAG_MSG_END) != 0
-    assert not empty[end][1:].any()
+    every_row = ev.copy()
+    every_row["flags"] |= R.FLAG_MSG_END
+    raw = observations_from_events(every_row, levels=1)
+    empty = (raw.bid_qty[:, 0] == 0) | (raw.ask_qty[:, 0] == 0)
+    assert not empty[end].any()
     assert empty[~end].sum() == (221 if levels == 1 else 5)
+    obs = observations_from_events(ev, levels=1)
+    held = np.flatnonzero(~end)[1:]                      # rows inside a message (the first row has no past)
+    assert (obs.bid_qty[held, 0] == obs.bid_qty[held - 1, 0]).all()
+    assert (obs.ask_px[held, 0] == obs.ask_px[held - 1, 0]).all()
+    assert (obs.bid_qty[end, 0] > 0).all() and (obs.ask_qty[end, 0] > 0).all()
     res = replay(ev, store.instrument)
     assert res.summary["n_events"] == meta["n_rows"]

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from mmsim import records as R
-from mmsim.signals.cks import cks_regressions, intervals, level1, level1_messages, message_ends, order_flow
+from mmsim.data.messages import message_ends
+from mmsim.signals.cks import cks_regressions, intervals, level1, level1_messages, order_flow
 
 LOBSTER = Path(__file__).resolve().parents[2] / "shared" / "data" / "lobster"
 SAMPLE = "LOBSTER_SampleFile_AMZN_2012-06-21_{}.zip"

@@ -15,20 +15,8 @@ import numpy as np
 import pandas as pd
 
 from mmsim import records as R
+from mmsim.data.messages import message_ends
 from mmsim.errors import DataError
-
-
-def message_ends(events: np.ndarray) -> np.ndarray:
-    """Boolean per row: does the row end its exchange message? A row flagged ``FLAG_MSG_END`` does; so does
-    a row whose next row has another exchange time, and the last row (rows of one message share
-    ``exch_ts``, so data that marks no messages falls back to one message per exchange-time group)."""
-    ends = (events["flags"] & R.FLAG_MSG_END) != 0
-    ts = events["exch_ts"]
-    if len(ends) > 1:
-        ends[:-1] |= ts[1:] != ts[:-1]
-    if len(ends):
-        ends[-1] = True
-    return ends
 
 
 def level1(events: np.ndarray) -> pd.DataFrame:
@@ -39,19 +27,9 @@ def level1(events: np.ndarray) -> pd.DataFrame:
     book (0). One row per event, so callers index it by data row (analysis.markouts, signals.train)."""
     from mmsim.signals.features import observations_from_events
 
-    obs = observations_from_events(events, levels=1)
-    n = len(obs.ts)
-    end = message_ends(events)
-    idx = np.where(end, np.arange(n), -1)
-    np.maximum.accumulate(idx, out=idx)
-    seen = idx >= 0
-    j = np.maximum(idx, 0)
-
-    def held(a: np.ndarray) -> np.ndarray:
-        return np.where(seen, a[j, 0], 0)
-
-    return pd.DataFrame({"ts": obs.ts, "bid": held(obs.bid_px), "bid_qty": held(obs.bid_qty),
-                         "ask": held(obs.ask_px), "ask_qty": held(obs.ask_qty)})
+    obs = observations_from_events(events, levels=1)   # holds the book inside messages (message_ends)
+    return pd.DataFrame({"ts": obs.ts, "bid": obs.bid_px[:, 0], "bid_qty": obs.bid_qty[:, 0],
+                         "ask": obs.ask_px[:, 0], "ask_qty": obs.ask_qty[:, 0]})
 
 
 def level1_messages(events: np.ndarray) -> pd.DataFrame:
@@ -59,7 +37,7 @@ def level1_messages(events: np.ndarray) -> pd.DataFrame:
     signed traded quantity (TRADE: + for a buyer-initiated print; L3 EXECUTE: the opposite of the resting
     side) and ``e`` its order-flow contribution e_n against the previous message's book."""
     book = level1(events)
-    end = np.flatnonzero(message_ends(events))
+    end = np.flatnonzero(message_ends(events))  # the book is read after each message's last row only
     side = events["side"].astype(np.int64)
     sign = np.where(events["kind"] == R.TRADE, side, np.where(events["kind"] == R.EXECUTE, -side, 0))
     ti = np.cumsum(sign * events["qty"].astype(np.int64))[end]   # int64: exact
