@@ -11,6 +11,7 @@
     [engine]      queue_model, queue_power, timer_interval, wake_on_feed, wake_on_response, post_only,
                   crossed_policy
     [strategy]    default
+    [calibration] what `mmsim calibrate` fitted a twin to (store, SHA-256, the facts); read, not used
 
 Unknown tables or keys and wrong types raise :class:`mmsim.errors.ConfigError` naming the file and the key.
 Relative paths (``path``, ``empirical:FILE``) are relative to the scenario file. Bundled scenarios live in
@@ -68,6 +69,19 @@ def _t_float(v):
     if not (_is_int(v) or isinstance(v, float)) or not math.isfinite(v):
         raise TypeError("a finite number")
     return float(v)
+
+
+def _t_float_any(v):
+    if not (_is_int(v) or isinstance(v, float)):
+        raise TypeError("a number")
+    return float(v)
+
+
+def _t_facts(v):
+    if not isinstance(v, dict) or not all(isinstance(k, str) and (_is_int(x) or isinstance(x, float))
+                                          for k, x in v.items()):
+        raise TypeError("a table of numbers")
+    return {k: float(x) for k, x in v.items()}
 
 
 def _t_bool(v):
@@ -136,6 +150,10 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                "wake_on_feed": _t_bool, "wake_on_response": _t_bool, "post_only": _t_bool,
                "crossed_policy": _chain(_t_str, _one_of(*CROSSED_POLICIES))},
     "strategy": {"default": _t_str},
+    # written by `mmsim calibrate` (docs/calibrate.md): the store a twin was fitted to and the facts of both
+    "calibration": {"store": _t_str, "store_events_sha256": _t_str, "store_rows": _t_int, "span_s": _t_float_any,
+                    "fit_loss": _t_float_any, "fit_evals": _t_int, "twin_informed_share": _t_float_any,
+                    "real": _t_facts, "twin": _t_facts, "tolerance": _t_facts},
 }
 _REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
 _TIME_RANGE = {"from_ts", "until_ts"}  # exchange-time window [from_ts, until_ts), int ns, for every source

@@ -4,12 +4,16 @@ Layout of a store (a directory, conventionally ``NAME.mmstore``)::
 
     events.parquet   columns exch_ts, recv_ts, price, qty, order_id (int64), kind (uint8), side (int8),
                      flags (uint8); zstd; row groups of ``ROW_GROUP`` rows, so a reader holds one chunk
-    meta.json        {"format": "mmsim-events", "version": 1, "instrument": {...}, "n_rows", "mode",
+    meta.json        {"format": "mmsim-events", "version": 2, "instrument": {...}, "n_rows", "mode",
                       "first_ts", "last_ts", "source": {...}, "report": {...}}; the instrument of an inverse
                      contract adds "contract_size" and "inverse" (absent: linear, contract size 1)
 
 Writers stream chunks (a 100 M-row day never sits in memory) and the result is byte-identical for the
 same input: no timestamps or random ids are written. Readers yield EVENT_DTYPE chunks in order.
+
+Version 2 marks every exchange message: the last row of each carries ``FLAG_MSG_END`` (the writer sets it
+where the input's flags or exchange times end a message, :mod:`mmsim.data.messages`). Version 1 stores,
+written before messages were marked, are refused with a line saying to convert the data again.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from mmsim.errors import ConfigError, DataError
 from mmsim.records import Instrument
 
 FORMAT = "mmsim-events"
-VERSION = 1
+VERSION = 2
 ROW_GROUP = 1 << 18  # 262,144 rows = 12 MiB decoded: the unit a reader holds
 COLUMNS = ("exch_ts", "recv_ts", "price", "qty", "order_id", "kind", "side", "flags")
 
@@ -77,16 +81,23 @@ def write_store(path: str | os.PathLike, chunks: Iterable[np.ndarray], instrumen
             first = int(ts[0]) if first is None else first
             last = int(ts[-1])
             kinds.update(np.unique(chunk["kind"]).tolist())
+            chunk = _mark_message_ends(chunk)
+            if pending and int(pending[-1]["exch_ts"][-1]) != int(ts[0]):
+                pending[-1]["flags"][-1] |= R.FLAG_MSG_END  # the row held back (below) ends its message
             # Re-block into exact row groups: the file must not depend on how the input was chunked.
             pending.append(chunk)
             held += len(chunk)
-            while held >= row_group:
+            while held > row_group:  # keep >= 1 row back: its message end depends on the next row
                 block = np.concatenate(pending) if len(pending) > 1 else pending[0]
                 writer.write_table(_table(block[:row_group]), row_group_size=row_group)
                 pending, held = ([block[row_group:]] if len(block) > row_group else []), len(block) - row_group
             n += len(chunk)
         if held:
-            writer.write_table(_table(np.concatenate(pending)), row_group_size=row_group)
+            block = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            block["flags"][-1] |= R.FLAG_MSG_END  # the data ends here: so does its last message
+            while len(block):
+                writer.write_table(_table(block[:row_group]), row_group_size=row_group)
+                block = block[row_group:]
     except BaseException:
         writer.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -112,6 +123,16 @@ def write_store(path: str | os.PathLike, chunks: Iterable[np.ndarray], instrumen
     return meta
 
 
+def _mark_message_ends(chunk: np.ndarray) -> np.ndarray:
+    """A copy of ``chunk`` with FLAG_MSG_END on every row that ends a message inside it. Its last row is
+    decided by the writer, once the next row is known."""
+    from mmsim.data.messages import message_ends
+
+    out = chunk.copy()
+    out["flags"][message_ends(chunk, last_is_end=False)] |= R.FLAG_MSG_END
+    return out
+
+
 class EventStore:
     """Read side of a store: metadata, and EVENT_DTYPE chunks in time order."""
 
@@ -126,6 +147,10 @@ class EventStore:
             self.meta: dict[str, Any] = json.loads(meta_file.read_text())
         except (OSError, ValueError) as e:
             raise ConfigError(f"{meta_file}: unreadable: {e}") from None
+        if self.meta.get("format") == FORMAT and self.meta.get("version") == 1:
+            raise ConfigError(f"{self.path}: a version 1 store, written before exchange messages were marked "
+                              "(one feed latency per message needs them): convert the data again with "
+                              "`mmsim data convert`")
         if self.meta.get("format") != FORMAT or self.meta.get("version") != VERSION:
             raise ConfigError(f"{meta_file}: not a version {VERSION} {FORMAT} store")
         self._file = pq.ParquetFile(self.path / "events.parquet")
