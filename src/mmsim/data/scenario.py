@@ -92,6 +92,19 @@ def _t_duration(v):
     raise TypeError("a duration string (e.g. \"100ms\") or an integer of ns")
 
 
+def _t_time(v):
+    """A time as typed (int ns, ISO timestamp, session clock time, TOML date-time): syntax checked here, resolved
+    against the data's session when the events load (mmsim.data.times)."""
+    from mmsim.data.times import check_time_syntax
+
+    if isinstance(v, (bool, float)):
+        raise TypeError("a time (int ns, \"2024-08-08T23:57:30Z\" or a clock time \"12:00\")")
+    try:
+        return check_time_syntax(v, "time")
+    except ConfigError as e:
+        raise ValueError(str(e).split(": ", 1)[-1]) from None
+
+
 def _positive(x):
     if not x > 0:
         raise ValueError("must be > 0")
@@ -127,7 +140,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                    "symbol": _t_str},
     "source": {"kind": _chain(_t_str, _one_of(*SOURCE_KINDS)), "path": _t_str, "repair": _t_bool,
                "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg), "preset": _t_str,
-               "from_ts": _t_int, "until_ts": _t_int},
+               "from_ts": _t_time, "until_ts": _t_time},
     "latency": {leg: _t_latency for leg in LATENCY_LEGS},
     "fees": {"maker_bps": _t_float, "taker_bps": _t_float},
     "engine": {"queue_model": _chain(_t_str, _one_of(*QUEUE_MODELS)),
@@ -138,7 +151,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "strategy": {"default": _t_str},
 }
 _REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
-_TIME_RANGE = {"from_ts", "until_ts"}  # exchange-time window [from_ts, until_ts), int ns, for every source
+#: exchange-time window [from_ts, until_ts) for every source: int ns, ISO timestamps or session clock times
+_TIME_RANGE = {"from_ts", "until_ts"}
 _SOURCE_KEYS = {"synthetic_l2": {"kind", "n_rows", "seed", "repair"} | _TIME_RANGE,
                 "synthetic_market": {"kind", "preset", "n_rows", "seed", "repair"} | _TIME_RANGE,
                 "events_parquet": {"kind", "path", "repair"} | _TIME_RANGE,
@@ -213,6 +227,8 @@ class Scenario:
     strategy: str = DEFAULT_STRATEGY
     #: validation report of the last load_events() (mmsim.data.validate.validate_events)
     report: Optional[dict] = None
+    #: the data's session after load_events(): time zone, session date, first/last exch_ts (mmsim.data.times)
+    session: Optional[Any] = field(default=None, repr=False, compare=False)
     #: a synthetic_market source's generated Market (events with their ground truth: .regime, .truth) after
     #: load_events(); None for other sources. Only the oracle_regime built-in reads it (simulate's truth=).
     truth: Optional[Any] = field(default=None, repr=False, compare=False)
@@ -225,13 +241,17 @@ class Scenario:
 
     def load_events(self, limit: Optional[int] = None) -> tuple[Any, Instrument]:
         """Read or generate the events (the time range, then the first ``limit`` rows), validated:
-        ``(events, instrument)``. A ``store`` source gives an EventStore view, streamed by simulate()."""
+        ``(events, instrument)``. A ``store`` source gives an EventStore view, streamed by simulate().
+
+        A window ``[from_ts, until_ts)`` starts with the exact book at ``from_ts`` (one snapshot message built
+        from the rows before it, mmsim.data.seek; ``self.report["seek"]`` says what it cost). Typed times are
+        resolved against the data's session (``self.session``: the venue's time zone and session date)."""
         from mmsim.data.validate import validate_events
+        from mmsim.data.times import session_of_meta, session_of_span
 
         if limit is not None and (not _is_int(limit) or limit <= 0):
             raise ConfigError(f"row limit {limit!r}: must be a positive integer")
         kind = self.source["kind"]
-        start, end = self.source.get("from_ts"), self.source.get("until_ts")
         if kind == "store":
             from mmsim.data.store import EventStore
 
@@ -240,9 +260,19 @@ class Scenario:
             if (got.tick_size, got.lot_size) != (self.instrument.tick_size, self.instrument.lot_size):
                 raise ConfigError(f"{self.path}: [instrument] tick_size/lot_size {self.instrument.tick_size}/"
                                   f"{self.instrument.lot_size} differ from the store's {got.tick_size}/{got.lot_size}")
-            view = store.window(start, end, limit)
+            self.session = session_of_meta(store.meta)
+            start, end = self._window()
+            try:
+                view = store.window(start, end, limit) if (start, end, limit) != (None, None, None) else store
+            except ConfigError as e:
+                if "no events in the time range" not in str(e):
+                    raise
+                raise ConfigError(f"{self.path}: [source] from_ts/until_ts: no events in that time range "
+                                  f"(the store has none in [{start}, {end}))") from None
             self.report = {"mode": view.meta["mode"], "n_rows": view.n_rows, "n_dropped": 0,
                            "conversion": store.meta.get("report", {})}
+            if view.seek is not None:
+                self.report["seek"] = dict(view.seek)
             return view, self.instrument
         if kind == "synthetic_l2":
             events = self._synthetic()
@@ -250,25 +280,62 @@ class Scenario:
             events = self._market(limit)
         else:
             events = _read_events_parquet(Path(self.source["path"]), self.source_name, self.instrument, limit)
+        if len(events):
+            self.session = session_of_span(int(events["exch_ts"][0]), int(events["exch_ts"][-1]))
+        start, end = self._window()
+        seek = None
         if start is not None or end is not None:
-            ts = events["exch_ts"]
-            keep = np.ones(len(events), bool)
-            if start is not None:
-                keep &= ts >= start
-            if end is not None:
-                keep &= ts < end
-            events = events[keep]
-            if len(events) == 0:
+            import time
+
+            from mmsim.data.seek import window_array
+
+            t0 = time.perf_counter()
+            events, seek = window_array(events, start, end, source=self.source_name)
+            seek.update(from_ts=start, seconds=time.perf_counter() - t0)
+            if len(events) == 0 or len(events) == seek["snapshot_rows"]:
                 raise ConfigError(f"{self.path}: [source] from_ts/until_ts: no events in that time range")
-        if limit is not None:
-            events = events[:limit]
+        if limit is not None and limit < len(events):
+            from mmsim.data.seek import message_end_after, uses_msg_end
+
+            # never split a message: the limit is rounded up to the end of the message it falls in
+            cut = message_end_after(events["flags"], limit - 1) if uses_msg_end(events["flags"]) else limit
+            events = events[:cut]
         events, self.report = validate_events(events, self.source_name, repair=self.source.get("repair", False))
+        if seek is not None:
+            self.report["seek"] = seek
         return events, self.instrument
+
+    def _window(self) -> tuple[Optional[int], Optional[int]]:
+        """``[source] from_ts/until_ts`` resolved against ``self.session`` and checked against the data's span:
+        a time that cannot be read, or a window outside the data, is one ConfigError naming the key and value."""
+        from mmsim.data.times import format_clock, parse_time
+
+        sess = self.session
+        out: dict[str, Optional[int]] = {}
+        for key in ("from_ts", "until_ts"):
+            v = self.source.get(key)
+            out[key] = None if v is None else parse_time(v, f"{self.path}: [source] {key}", sess)
+        start, end = out["from_ts"], out["until_ts"]
+
+        def show(key: str, ns: int) -> str:
+            v = self.source[key]
+            typed = f"{v!r}" if not _is_int(v) else str(v)
+            return f"{self.path}: [source] {key} {typed} ({format_clock(ns, sess.zone, with_date=True)} {sess.zone})"
+
+        if sess is not None and sess.last_ts is not None and start is not None and start > sess.last_ts:
+            raise ConfigError(f"{show('from_ts', start)}: after the data's last row "
+                              f"({format_clock(sess.last_ts, sess.zone, with_date=True)})")
+        if sess is not None and sess.first_ts is not None and end is not None and end <= sess.first_ts:
+            raise ConfigError(f"{show('until_ts', end)}: not after the data's first row "
+                              f"({format_clock(sess.first_ts, sess.zone, with_date=True)})")
+        if start is not None and end is not None and end <= start:
+            raise ConfigError(f"{show('until_ts', end)}: must be after from_ts")
+        return start, end
 
     def _synthetic(self) -> np.ndarray:
         gen = _generator()
         params = {k: v for k, v in self.source.items()
-                  if k not in ("kind", "n_rows", "seed", "repair", "from_ts", "until_ts")}
+                  if k not in ("kind", "n_rows", "seed", "repair") and k not in _TIME_RANGE}
         kwargs = dict(params, tick_size=self.instrument.tick_size)
         if "lot_size" in inspect.signature(gen).parameters:
             kwargs["lot_size"] = self.instrument.lot_size
@@ -282,7 +349,7 @@ class Scenario:
 
         preset = self.source["preset"]
         params = {k: v for k, v in self.source.items()
-                  if k not in ("kind", "preset", "n_rows", "seed", "repair", "from_ts", "until_ts")}
+                  if k not in ("kind", "preset", "n_rows", "seed", "repair") and k not in _TIME_RANGE}
         if hasattr(preset_params(preset), "tick_size"):
             params["tick_size"] = self.instrument.tick_size
         n = self.source["n_rows"] if limit is None else min(limit, self.source["n_rows"])
@@ -425,7 +492,7 @@ def _build(doc: dict, path: Path) -> Scenario:
         if "path" not in source:
             raise ConfigError(f"{path}: [source] path: missing (needed by kind = \"{kind}\")")
         source["path"] = str(_resolve(source["path"], base))
-    if "from_ts" in source and "until_ts" in source and source["until_ts"] <= source["from_ts"]:
+    if _is_int(source.get("from_ts")) and _is_int(source.get("until_ts")) and source["until_ts"] <= source["from_ts"]:
         raise ConfigError(f"{path}: [source] until_ts: must be after from_ts")
 
     latency = {}

@@ -71,7 +71,8 @@ def convert(fmt: str, inputs: Sequence[str | os.PathLike], out: str | os.PathLik
     conv = open_conversion(fmt, inputs, symbol=symbol, tick_size=tick_size, lot_size=lot_size, repair=repair)
     report = conv.report
     report.setdefault("format", fmt)
-    return write_store(out, conv.chunks, conv.instrument, source=conv.source, report=report)
+    return write_store(out, conv.chunks, conv.instrument, source=conv.source, report=report,
+                       time_zone=conv.time_zone)
 
 
 def format_report(meta: dict) -> str:
