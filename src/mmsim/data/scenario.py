@@ -324,10 +324,10 @@ class Scenario:
 
         if sess is not None and sess.last_ts is not None and start is not None and start > sess.last_ts:
             raise ConfigError(f"{show('from_ts', start)}: after the data's last row "
-                              f"({format_clock(sess.last_ts, sess.zone, with_date=True)})")
+                              f"({format_clock(sess.last_ts, sess.zone, with_date=True)} {sess.zone})")
         if sess is not None and sess.first_ts is not None and end is not None and end <= sess.first_ts:
             raise ConfigError(f"{show('until_ts', end)}: not after the data's first row "
-                              f"({format_clock(sess.first_ts, sess.zone, with_date=True)})")
+                              f"({format_clock(sess.first_ts, sess.zone, with_date=True)} {sess.zone})")
         if start is not None and end is not None and end <= start:
             raise ConfigError(f"{show('until_ts', end)}: must be after from_ts")
         return start, end
