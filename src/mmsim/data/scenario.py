@@ -229,6 +229,8 @@ class Scenario:
     report: Optional[dict] = None
     #: the data's session after load_events(): time zone, session date, first/last exch_ts (mmsim.data.times)
     session: Optional[Any] = field(default=None, repr=False, compare=False)
+    #: how errors name the window's ends (the scenario keys, or the command-line options that set them)
+    window_labels: dict = field(default_factory=dict, repr=False, compare=False)
     #: a synthetic_market source's generated Market (events with their ground truth: .regime, .truth) after
     #: load_events(); None for other sources. Only the oracle_regime built-in reads it (simulate's truth=).
     truth: Optional[Any] = field(default=None, repr=False, compare=False)
@@ -305,6 +307,17 @@ class Scenario:
             self.report["seek"] = seek
         return events, self.instrument
 
+    def set_window(self, from_ts: Any = None, until_ts: Any = None, *, labels: tuple[str, str] = ("--from", "--until")
+                   ) -> None:
+        """Override ``[source] from_ts/until_ts`` (e.g. from ``--from``/``--until``; None keeps the scenario's);
+        the syntax is checked now, naming ``labels``, and the times resolved when the events load."""
+        from mmsim.data.times import check_time_syntax
+
+        for key, v, label in (("from_ts", from_ts, labels[0]), ("until_ts", until_ts, labels[1])):
+            if v is not None:
+                self.source[key] = check_time_syntax(v, label)
+                self.window_labels[key] = label
+
     def _window(self) -> tuple[Optional[int], Optional[int]]:
         """``[source] from_ts/until_ts`` resolved against ``self.session`` and checked against the data's span:
         a time that cannot be read, or a window outside the data, is one ConfigError naming the key and value."""
@@ -314,13 +327,14 @@ class Scenario:
         out: dict[str, Optional[int]] = {}
         for key in ("from_ts", "until_ts"):
             v = self.source.get(key)
-            out[key] = None if v is None else parse_time(v, f"{self.path}: [source] {key}", sess)
+            out[key] = None if v is None else parse_time(v, self._label(key), sess)
         start, end = out["from_ts"], out["until_ts"]
 
         def show(key: str, ns: int) -> str:
             v = self.source[key]
             typed = f"{v!r}" if not _is_int(v) else str(v)
-            return f"{self.path}: [source] {key} {typed} ({format_clock(ns, sess.zone, with_date=True)} {sess.zone})"
+            zone = sess.zone if sess is not None else "UTC"
+            return f"{self._label(key)} {typed} ({format_clock(ns, zone, with_date=True)} {zone})"
 
         if sess is not None and sess.last_ts is not None and start is not None and start > sess.last_ts:
             raise ConfigError(f"{show('from_ts', start)}: after the data's last row "
@@ -329,8 +343,11 @@ class Scenario:
             raise ConfigError(f"{show('until_ts', end)}: not after the data's first row "
                               f"({format_clock(sess.first_ts, sess.zone, with_date=True)} {sess.zone})")
         if start is not None and end is not None and end <= start:
-            raise ConfigError(f"{show('until_ts', end)}: must be after from_ts")
+            raise ConfigError(f"{show('until_ts', end)}: must be after {self._label('from_ts').rsplit(' ', 1)[-1]}")
         return start, end
+
+    def _label(self, key: str) -> str:
+        return self.window_labels.get(key) or f"{self.path}: [source] {key}"
 
     def _synthetic(self) -> np.ndarray:
         gen = _generator()
