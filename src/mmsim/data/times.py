@@ -28,7 +28,7 @@ from typing import Any, Optional
 from mmsim.errors import ConfigError
 
 __all__ = ["Session", "parse_time", "check_time_syntax", "utc_offset_s", "format_clock", "format_span", "iso",
-           "zone_label", "session_of_meta", "session_of_span", "time_fields", "DEFAULT_ZONE", "NS_PER_S"]
+           "zone_label", "local_time", "session_of_meta", "session_of_span", "time_fields", "DEFAULT_ZONE", "NS_PER_S"]
 
 NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_S
@@ -82,6 +82,11 @@ def _local(ns: int, zone: str) -> tuple[date, int]:
             break
         day = new_day
     return day, local - _days(day) * NS_PER_DAY
+
+
+def local_time(ns: int, zone: str = DEFAULT_ZONE) -> tuple[date, int]:
+    """(the venue's date, ns since its local midnight) of the instant ``ns``."""
+    return _local(int(ns), zone)
 
 
 def _instant(day: date, tod_ns: int, zone: str) -> int:
