@@ -28,7 +28,7 @@ from mmsim.errors import DataError
 
 __all__ = ["BookState", "mode_of", "window_array", "message_end_after", "uses_msg_end"]
 
-_L3_BOOK = np.array([R.ADD, R.CANCEL, R.DELETE, R.EXECUTE], np.uint8)
+assert (R.ADD, R.CANCEL, R.DELETE, R.EXECUTE) == (4, 5, 6, 7) and max(R.L2_KINDS) < R.ADD  # kind >= ADD: L3 book
 _NAMES = {R.ADD: "add", R.CANCEL: "cancel", R.DELETE: "delete", R.EXECUTE: "execute"}
 
 
@@ -77,14 +77,21 @@ class BookState:
                         "book at the start)")
 
     def _fold_l3(self, chunk: np.ndarray, offset: int) -> None:
-        pos = np.flatnonzero(np.isin(chunk["kind"], _L3_BOOK))
+        # Column arrays (contiguous) of the resting orders followed by the chunk's add/cancel/delete/execute rows;
+        # structured rows are built only for the orders left resting.
+        ck = chunk["kind"]
+        pos = np.flatnonzero(ck >= R.ADD)                # ADD, CANCEL, DELETE, EXECUTE (records.py: 4..7)
         if len(pos) == 0:
             return
-        rows = np.concatenate([self.rows, chunk[pos]])
+        ns = len(self.rows)
+
+        def col(name: str) -> np.ndarray:
+            return np.concatenate([self.rows[name], chunk[name][pos]])
+
+        ids, kind, side, price, qty = col("order_id"), col("kind"), col("side"), col("price"), col("qty")
         rowno = np.concatenate([self._rowno, pos.astype(np.int64) + offset])
-        n = len(rows)
-        ids, kind = rows["order_id"], rows["kind"]
-        order = np.lexsort((np.arange(n), ids))         # by id, then by position in the stream
+        n = len(ids)
+        order = np.argsort(ids, kind="stable")           # by id, then by position in the stream
         sid, sk = ids[order], kind[order]
         is_add = sk == R.ADD
         new_group = np.empty(n, bool)
@@ -98,40 +105,41 @@ class BookState:
             j = order[orphan].min()
             self._fail(int(rowno[j]), f"{_NAMES.get(int(kind[j]), 'row')} of unknown order id {int(ids[j])}")
         n_add = int(inc[-1])
-        add_sorted = np.flatnonzero(is_add)              # sorted positions of the ADDs, key k at add_sorted[k-1]
+        add_sorted = np.flatnonzero(is_add)              # the k-th ADD (key k) is at add_sorted[k - 1]
         add_row = order[add_sorted]                      # stream positions of the ADDs
         red = ~is_add
         red_key = inc[red]
         red_row = order[red]
-        # the reducing row must name the order's side and price (the engine checks it)
-        bad = (rows["side"][red_row] != rows["side"][add_row[red_key - 1]]) | \
-              (rows["price"][red_row] != rows["price"][add_row[red_key - 1]])
+        of_add = add_row[red_key - 1]
+        bad = (side[red_row] != side[of_add]) | (price[red_row] != price[of_add])   # the engine checks both
         if bad.any():
-            j = red_row[bad].min()
-            a = add_row[inc[np.flatnonzero(order == j)[0]] - 1]
-            self._fail(int(rowno[j]), f"order id {int(ids[j])} rests on side {int(rows['side'][a])} at "
-                       f"{int(rows['price'][a])}, not side {int(rows['side'][j])} at {int(rows['price'][j])}")
-        removed = np.zeros(n_add + 1, np.int64)
-        np.add.at(removed, red_key, rows["qty"][red_row])
+            k = int(np.argmin(np.where(bad, red_row, n)))
+            j, a = int(red_row[k]), int(of_add[k])
+            self._fail(int(rowno[j]), f"order id {int(ids[j])} rests on side {int(side[a])} at {int(price[a])}, "
+                       f"not side {int(side[j])} at {int(price[j])}")
+        removed = np.bincount(red_key, weights=qty[red_row], minlength=n_add + 1) if len(red_key) else \
+            np.zeros(n_add + 1)
+        removed = np.rint(removed).astype(np.int64)      # sums of int lots (exact below 2**53)
         deleted = np.zeros(n_add + 1, bool)
         deleted[red_key[sk[red] == R.DELETE]] = True
-        left = rows["qty"][add_row] - removed[1:]
+        left = qty[add_row] - removed[1:]
         if (left < 0).any():
             k = int(np.flatnonzero(left < 0)[0])
             self._fail(int(rowno[add_row[k]]), f"order id {int(ids[add_row[k]])} has more removed "
-                       f"({int(removed[k + 1])} lots) than it was added with ({int(rows['qty'][add_row[k]])})")
+                       f"({int(removed[k + 1])} lots) than it was added with ({int(qty[add_row[k]])})")
         alive = (left > 0) & ~deleted[1:]
         # an id added again while its earlier order still rests
-        nxt_same = np.zeros(n_add, bool)
-        nxt_same[:-1] = sid[add_sorted[1:]] == sid[add_sorted[:-1]]
-        again = nxt_same & alive
+        again = np.zeros(n_add, bool)
+        again[:-1] = (sid[add_sorted[1:]] == sid[add_sorted[:-1]]) & alive[:-1]
         if again.any():
-            k = int(np.flatnonzero(again)[0])
-            j = add_row[k + 1]
+            j = add_row[int(np.flatnonzero(again)[0]) + 1]
             self._fail(int(rowno[j]), f"order id {int(ids[j])} is already in the book")
-        keep = np.sort(add_row[alive])                   # queue order = order of the ADD rows
-        out = rows[keep]
-        out["qty"] = left[alive][np.argsort(add_row[alive], kind="stable")]
+        live = add_row[alive]
+        by_pos = np.argsort(live, kind="stable")
+        keep = live[by_pos]                              # queue order = order of the ADD rows
+        old, new = keep[keep < ns], keep[keep >= ns] - ns
+        out = np.concatenate([self.rows[old], chunk[pos[new]]])
+        out["qty"] = left[alive][by_pos]
         self.rows, self._rowno = out, rowno[keep]
 
     def _fold_l2(self, chunk: np.ndarray) -> None:
