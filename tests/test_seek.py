@@ -142,8 +142,16 @@ def test_an_id_added_again_after_it_left_rests_once_at_the_back():
     with pytest.raises(DataError, match="row 4: order id 7 is already in the book"):
         BookState("l3").fold(bad)
     orphan = rows[2:3].copy()
-    with pytest.raises(DataError, match="row 0: delete of unknown order id 7"):
+    with pytest.raises(DataError, match="x.mmstore: row 0: delete of unknown order id 7"):
         BookState("l3", "x.mmstore").fold(orphan)
+    moved = rows.copy()
+    moved["price"][2] = 99
+    with pytest.raises(DataError, match="row 2: order id 7 rests on side 1 at 100, not side 1 at 99"):
+        BookState("l3").fold(moved)
+    over = rows.copy()
+    over["kind"][2], over["qty"][2] = R.EXECUTE, 6
+    with pytest.raises(DataError, match="row 2: removes 6 lots from order id 7 which has 5"):
+        BookState("l3").fold(over)
 
 
 def test_window_boundary_inside_a_message_moves_to_its_end():

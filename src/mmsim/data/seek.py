@@ -123,10 +123,15 @@ class BookState:
         deleted = np.zeros(n_add + 1, bool)
         deleted[red_key[sk[red] == R.DELETE]] = True
         left = qty[add_row] - removed[1:]
-        if (left < 0).any():
-            k = int(np.flatnonzero(left < 0)[0])
-            self._fail(int(rowno[add_row[k]]), f"order id {int(ids[add_row[k]])} has more removed "
-                       f"({int(removed[k + 1])} lots) than it was added with ({int(qty[add_row[k]])})")
+        if (left < 0).any():  # name the first row that removes more than rests, as the engine would
+            sq = np.where(is_add, 0, qty[order])
+            cum = np.cumsum(sq)
+            so_far = cum - cum[add_sorted][inc - 1]      # lots removed from the key's order up to this row
+            over = red & (so_far > qty[add_row][inc - 1])
+            j = int(order[over].min())
+            k = int(inc[np.flatnonzero(order == j)[0]]) - 1
+            self._fail(int(rowno[j]), f"removes {int(qty[j])} lots from order id {int(ids[j])} which has "
+                       f"{int(qty[add_row[k]] - (so_far[np.flatnonzero(order == j)[0]] - qty[j]))}")
         alive = (left > 0) & ~deleted[1:]
         # an id added again while its earlier order still rests
         again = np.zeros(n_add, bool)
