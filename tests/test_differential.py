@@ -122,13 +122,28 @@ LATENCY_SETS = [
 ]
 
 
-def to_events(rows):
+def to_events(rows, ends=None):
+    """EVENT_DTYPE rows; ``ends[i]`` marks row i FLAG_MSG_END (rows sharing a time then form messages of
+    several rows; without marks every exchange-time group is one message)."""
     ev = np.zeros(len(rows), R.EVENT_DTYPE)
     for i, row in enumerate(rows):
         ev[i]["exch_ts"], ev[i]["kind"], ev[i]["side"], ev[i]["price"], ev[i]["qty"] = row[:5]
         ev[i]["order_id"] = row[5] if len(row) > 5 else 0
         ev[i]["recv_ts"] = R.NO_TS
+        ev[i]["flags"] = R.FLAG_MSG_END if ends is not None and ends[i % len(ends)] else 0
     return ev
+
+
+def assert_whole_messages(ev, *results):
+    """No decision saw part of an exchange message: it saw all rows up to a message end, or none."""
+    from mmsim.data.messages import message_ends
+
+    ends = message_ends(ev)
+    for r in results:
+        if isinstance(r, tuple):
+            continue
+        seen = r.decisions["data_rows"].to_numpy()
+        assert ((seen == 0) | ends[np.maximum(seen - 1, 0)]).all()
 
 
 def run_both(ev, **kw):
@@ -161,21 +176,27 @@ COMMON = settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow,
 @given(rows=l2_streams(), lat=st.sampled_from(range(len(LATENCY_SETS))), seed=st.integers(0, 2**16),
        queue=st.sampled_from(("risk_averse", "power", "log")), aggressive=st.booleans(),
        policy=st.sampled_from(("repair", "repair", "error")), timer=st.sampled_from((0, 3_000)),
-       fees=st.sampled_from(((0.0, 0.0), (-0.5, 2.0))), wake_feed=st.booleans())
-def test_l2_engines_agree(rows, lat, seed, queue, aggressive, policy, timer, fees, wake_feed):
-    a, b = run_both(to_events(rows), strategy=RandomQuoter(seed, aggressive), seed=seed, queue_model=queue,
+       fees=st.sampled_from(((0.0, 0.0), (-0.5, 2.0))), wake_feed=st.booleans(),
+       ends=st.lists(st.booleans(), min_size=1, max_size=16))
+def test_l2_engines_agree(rows, lat, seed, queue, aggressive, policy, timer, fees, wake_feed, ends):
+    ev = to_events(rows, ends)
+    a, b = run_both(ev, strategy=RandomQuoter(seed, aggressive), seed=seed, queue_model=queue,
                     queue_power=1.5, crossed_policy=policy, timer_interval_ns=timer, maker_fee_bps=fees[0],
                     taker_fee_bps=fees[1], wake_on_feed=wake_feed or timer == 0, **LATENCY_SETS[lat])
     assert_identical(a, b)
+    assert_whole_messages(ev, a, b)
 
 
 @COMMON
 @given(rows=l3_streams(), lat=st.sampled_from(range(len(LATENCY_SETS))), seed=st.integers(0, 2**16),
-       aggressive=st.booleans(), policy=st.sampled_from(("repair", "error")), timer=st.sampled_from((0, 2_000)))
-def test_l3_engines_agree(rows, lat, seed, aggressive, policy, timer):
-    a, b = run_both(to_events(rows), strategy=RandomQuoter(seed, aggressive), seed=seed, crossed_policy=policy,
+       aggressive=st.booleans(), policy=st.sampled_from(("repair", "error")), timer=st.sampled_from((0, 2_000)),
+       ends=st.lists(st.booleans(), min_size=1, max_size=16))
+def test_l3_engines_agree(rows, lat, seed, aggressive, policy, timer, ends):
+    ev = to_events(rows, ends)
+    a, b = run_both(ev, strategy=RandomQuoter(seed, aggressive), seed=seed, crossed_policy=policy,
                     timer_interval_ns=timer, maker_fee_bps=-0.2, taker_fee_bps=1.0, **LATENCY_SETS[lat])
     assert_identical(a, b)
+    assert_whole_messages(ev, a, b)
 
 
 def test_differential_tests_exercise_every_fill_cause():
@@ -197,3 +218,26 @@ def test_differential_tests_exercise_every_fill_cause():
         statuses |= set(a.orders["status"].tolist())
     assert {R.CAUSE_TRADE, R.CAUSE_TRADE_THROUGH, R.CAUSE_CROSS, R.CAUSE_TAKER} <= causes
     assert {R.ST_FILLED, R.ST_CANCELLED, R.ST_REJECTED, R.ST_EXPIRED} <= statuses
+
+
+def test_decisions_see_whole_messages_under_random_feed_latency():
+    """Many-row messages (several at one timestamp), a random per-message feed latency, every wakeup source:
+    both engines agree and no decision ever sees part of a message; per-row latency would break this."""
+    rnd = random.Random(5)
+    rows, ends, t = [(0, R.DEPTH, 1, 99, 5), (0, R.DEPTH, -1, 101, 5)], [False, True], 0
+    for _ in range(400):
+        t += rnd.choice((0, 1_000, 2_000))
+        for j in range(rnd.randint(1, 4)):  # one message of 1-4 rows
+            if rnd.random() < 0.7:
+                rows.append((t, R.DEPTH, rnd.choice((1, -1)), rnd.randint(95, 105), rnd.randint(0, 8)))
+            else:
+                rows.append((t, R.TRADE, rnd.choice((1, -1)), rnd.randint(96, 104), rnd.randint(1, 6)))
+            ends.append(False)
+        ends[-1] = True
+    ev = to_events(rows, ends)
+    for lat in (2, 3):
+        a, b = run_both(ev, strategy=RandomQuoter(1, True), seed=3, crossed_policy="repair",
+                        timer_interval_ns=1_500, **LATENCY_SETS[lat])
+        assert_identical(a, b)
+        assert_whole_messages(ev, a, b)
+        assert len(a.decisions) > 200

@@ -204,9 +204,14 @@ def test_values_later_than_the_last_update_decay_and_batch_is_deterministic():
 
 
 def test_observations_from_events_match_a_dict_book():
+    """The book of each observation is the book after the row's whole exchange message: a row inside a
+    message shows the book after the previous message (empty before the first)."""
     ev = generate_l2(3000, seed=2, n_levels=4)
     obs = F.observations_from_events(ev, levels=3)
+    ends = (ev["flags"] & R.FLAG_MSG_END) != 0
+    assert 0 < ends.sum() < len(ev)  # multi-row messages are exercised
     bids, asks = {}, {}
+    top_b, top_a = [], []
     for i, e in enumerate(ev):
         if e["kind"] == R.DEPTH:
             book = bids if e["side"] == R.BID else asks
@@ -214,8 +219,9 @@ def test_observations_from_events_match_a_dict_book():
                 book[int(e["price"])] = int(e["qty"])
             else:
                 book.pop(int(e["price"]), None)
-        top_b = sorted(bids.items(), reverse=True)[:3]
-        top_a = sorted(asks.items())[:3]
+        if ends[i]:
+            top_b = sorted(bids.items(), reverse=True)[:3]
+            top_a = sorted(asks.items())[:3]
         assert [(int(p), int(q)) for p, q in zip(obs.bid_px[i], obs.bid_qty[i]) if q] == top_b
         assert [(int(p), int(q)) for p, q in zip(obs.ask_px[i], obs.ask_qty[i]) if q] == top_a
         is_trade = e["kind"] == R.TRADE

@@ -492,3 +492,53 @@ def test_durations_in_minutes_and_hours():
     assert parse_duration("90s") == parse_duration("1.5min") and parse_duration("2ms") == 2_000_000
     with pytest.raises(ConfigError, match="not a duration"):
         parse_duration("5m")                       # ambiguous (minutes or metres): min is spelt out
+
+
+# --------------------------------------------------------------------------------------------- messages
+def message_events(n_msgs=3000, seed=3):
+    """Messages of 1-5 rows; several messages may share one exchange time (told apart by FLAG_MSG_END);
+    recv_ts is one per message (a packet)."""
+    g = np.random.default_rng(seed)
+    sizes = g.integers(1, 6, n_msgs)
+    gaps = g.integers(0, 3, n_msgs) * 1_000_000  # a third of the messages share the previous one's time
+    ts_msg = 1_000_000_000 + np.cumsum(gaps)
+    recv_msg = ts_msg + g.integers(0, 5_000_000, n_msgs)
+    idx = np.repeat(np.arange(n_msgs), sizes)
+    ev = events(ts_msg[idx], recv_msg[idx])
+    last = np.r_[idx[1:] != idx[:-1], True]
+    ev["flags"][last] = R.FLAG_MSG_END
+    return ev, idx
+
+
+@pytest.mark.parametrize("spec", ["lognormal:median=2ms,sigma=1", "gamma:shape=2,scale=1ms",
+                                  "regime:base=1ms,spike=40ms,p_enter=0.01,p_exit=0.2", "data", "data+1ms",
+                                  "3ms"])
+def test_one_feed_latency_per_message(spec):
+    """All rows of a message arrive together; messages at one exchange time still get their own draws; the
+    arrivals are the same however the rows are chunked, chunk edges inside messages included."""
+    ev, idx = message_events()
+    full = feed_arrival(spec, ev, rng(9))
+    per_msg = pd.Series(full).groupby(idx).nunique()
+    assert (per_msg == 1).all()
+    if spec.startswith(("lognormal", "gamma")):
+        # one draw per message, not per exchange time: messages sharing an exchange time can differ (a draw
+        # per exchange time would make them all equal; the in-order max hides most differences)
+        first = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+        same_ts = ev["exch_ts"][first][1:] == ev["exch_ts"][first][:-1]
+        assert same_ts.sum() > 500 and (full[first][1:][same_ts] != full[first][:-1][same_ts]).mean() > 0.1
+    if spec.startswith("data"):
+        first = np.r_[True, idx[1:] != idx[:-1]]
+        np.testing.assert_array_equal(full[first], np.maximum.accumulate(
+            ev["recv_ts"][first] + (1_000_000 if spec == "data+1ms" else 0)))
+    for step in (1, 2, 7, 333):
+        clock = FeedClock(spec, rng(9), len(ev))
+        streamed = np.concatenate([clock.arrivals(ev[i:i + step]) for i in range(0, len(ev), step)])
+        np.testing.assert_array_equal(streamed, full, err_msg=f"chunks of {step}")
+
+
+def test_unmarked_data_falls_back_to_exchange_time_groups():
+    """Data that marks no messages: each exchange-time group is one message (one draw, one arrival)."""
+    ev, idx = message_events()
+    ev["flags"] = 0
+    full = feed_arrival("lognormal:median=2ms,sigma=1", ev, rng(9))
+    assert (pd.Series(full).groupby(ev["exch_ts"]).nunique() == 1).all()

@@ -57,7 +57,16 @@ def replay_l3(ev: np.ndarray) -> pd.DataFrame:
         assert t >= prev_ts, f"row {i}: time goes back"
         prev_ts = t
         assert p > 0 and q > 0 and s in (1, -1) and k in R.L3_KINDS, f"row {i}: bad row"
-        assert flags[i] == 0 or k == R.EXECUTE, f"row {i}: only executions carry labels"
+        label = flags[i] & ~R.FLAG_MSG_END
+        assert label == 0 or k == R.EXECUTE, f"row {i}: only executions carry labels"
+        # One action is one message: the opening book (all rows at the first timestamp) is one, each later
+        # ADD/CANCEL/DELETE is one, and a market order's executions are one ending on its last.
+        opening = t == ts[0]
+        if opening or k == R.EXECUTE:
+            nxt_same = i + 1 < n and ts[i + 1] == t and (opening or kind[i + 1] == R.EXECUTE)
+            assert bool(flags[i] & R.FLAG_MSG_END) == (not nxt_same), f"row {i}: message end misplaced"
+        else:
+            assert flags[i] & R.FLAG_MSG_END, f"row {i}: an LP action is a whole message"
         lv, qs = level[s], queues[s]
         if k == R.ADD:
             assert x > last_id, f"row {i}: ids must be new and increasing"
@@ -115,7 +124,11 @@ def market_orders(ev: np.ndarray) -> pd.DataFrame:
     # within a run: same side and label, price monotone away from the spread
     cont = ~new
     assert (e["side"][1:][cont[1:]] == e["side"][:-1][cont[1:]]).all()
-    assert (e["flags"][1:][cont[1:]] == e["flags"][:-1][cont[1:]]).all()
+    label = e["flags"] & R.FLAG_INFORMED
+    assert (label[1:][cont[1:]] == label[:-1][cont[1:]]).all()
+    # a run is one exchange message: only its last execution ends it
+    ends = (e["flags"] & R.FLAG_MSG_END) != 0
+    assert not ends[:-1][cont[1:]].any() and ends[np.r_[np.flatnonzero(new)[1:] - 1, len(e) - 1]].all()
     dpx = (e["price"][1:] - e["price"][:-1]) * e["side"][1:]   # resting bids: price falls, asks: rises
     assert (dpx[cont[1:]] <= 0).all()
     first = ex[new]
@@ -140,9 +153,12 @@ def test_deterministic_exact_size_and_prefix(preset):
     assert a.events.tobytes() == b.events.tobytes()
     assert a.truth.tobytes() == b.truth.tobytes() and a.regime.tobytes() == b.regime.tobytes()
     assert a.events.tobytes() != c.events.tobytes()
-    # a shorter run is a prefix of a longer one (so `--rows N` equals a run of N rows)
+    # a shorter run is a prefix of a longer one (so `--rows N` equals a run of N rows), except that its last
+    # row always ends an exchange message (a market order cut by the end is a whole, shorter message)
     d = generate_market(preset, 12_345, seed=11)
-    assert d.events.tobytes() == a.events[:12_345].tobytes()
+    head = a.events[:12_345].copy()
+    head["flags"][-1] |= R.FLAG_MSG_END
+    assert d.events.tobytes() == head.tobytes()
     assert (a.events["recv_ts"] == R.NO_TS).all() and (a.events["_pad"] == 0).all()
     assert (np.diff(a.events["exch_ts"]) >= 0).all() and (a.events["price"] > 0).all()
     assert a.truth.dtype == np.float64 and np.isfinite(a.truth).all()
@@ -211,7 +227,7 @@ def test_informed_labels_present(preset):
     share = mo.informed.mean()
     assert 0.03 < share < 0.6, share
     ex = ev["kind"] == R.EXECUTE
-    assert ((ev["flags"] != 0) <= ex).all()   # only executions are labelled
+    assert (((ev["flags"] & R.FLAG_INFORMED) != 0) <= ex).all()   # only executions are labelled
 
 
 @pytest.mark.parametrize("preset", ["toxic_burst", "fast_perp", "slow_equity"])

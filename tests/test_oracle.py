@@ -307,7 +307,7 @@ SPECS = ["oracle:horizon=1s", "oracle:horizon=200ms,k=0.5,threshold=0,fair=micro
 def test_engines_agree_bit_for_bit(market, spec):
     lat = dict(feed_latency="lognormal:median=2ms,sigma=0.8", entry_latency="1ms", cancel_latency="500us",
                response_latency="1ms", compute_latency="lognormal:median=100us,sigma=1", timer_interval_ns=50_000_000)
-    ev = market.events[:8000]
+    ev = market.events[:30_000]  # enough for the micro-price oracle (k=0.5, max_position=3) to fill
     a = simulate(ev, INST, spec, truth=market, seed=4, **lat)
     b = simulate(ev, INST, spec, truth=market, seed=4, engine="reference", **lat)
     assert len(a.fills) > 0 and (a.decisions["flags"] == R.DECISION_CLAIRVOYANT).all()

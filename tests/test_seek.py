@@ -154,17 +154,30 @@ def test_an_id_added_again_after_it_left_rests_once_at_the_back():
         BookState("l3").fold(over)
 
 
-def test_window_boundary_inside_a_message_moves_to_its_end():
-    ev = generate_l2(2_000, seed=5)
-    ev["flags"] |= R.FLAG_MSG_END
-    ev["flags"][100:103] &= ~np.uint8(R.FLAG_MSG_END)       # rows 100..103 form one message
-    t = int(ev["exch_ts"][101])
-    ev["exch_ts"][101:104] = t                              # ... that does not share one exch_ts (bad data)
-    ev["exch_ts"][100] = t - 1
-    out, rep = window_array(ev, t, None)
-    assert rep["start_row"] == 104                          # the message is not split: it goes with the rows before
-    np.testing.assert_array_equal(out[rep["snapshot_rows"]:], ev[104:])
-    assert snapshot_book(out[:rep["snapshot_rows"]], "l2") == replay_book(ev[:104], "l2")
+def test_windows_and_row_limits_never_split_a_message(l2_store):
+    """generate_l2 sweeps several levels in one message (rows sharing exch_ts): a window's snapshot is one whole
+    message, a cut at a time falls between messages, and a row limit stops at the last whole message."""
+    from mmsim.data.messages import message_ends
+
+    ev, store = l2_store
+    ends = message_ends(ev)
+    multi = np.flatnonzero(~ends[:-1])               # rows whose message goes on to the next row
+    assert len(multi) > 100
+    m = int(multi[len(multi) // 2])                  # row m's message goes on past it
+    t = int(ev["exch_ts"][m])                        # a cut at the time of a message
+    view = store.window(t)
+    rows = view.read()
+    n = view.seek["snapshot_rows"]
+    assert list(message_ends(rows[:n], last_is_end=False)).count(True) == 1 and rows["flags"][n - 1] & R.FLAG_MSG_END
+    lo = view.seek["start_row"]
+    assert ev["exch_ts"][lo - 1] < t <= ev["exch_ts"][lo] and ends[lo - 1]
+    assert lo == int(np.searchsorted(ev["exch_ts"], t)) and lo <= m
+    t2 = int(ev["exch_ts"][m - 50])
+    view2 = store.window(t2)
+    lo2, n2 = view2.seek["start_row"], view2.seek["snapshot_rows"]
+    cut = m + 1 - lo2 + n2                           # a limit that would end inside row m's message
+    k = len(store.window(t2, limit=cut).read())
+    assert n2 < k < cut and ends[lo2 + k - n2 - 1]  # stopped at the last whole message before it
 
 
 class StartAt:

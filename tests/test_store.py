@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmsim import DataError, Instrument, _core, simulate
+from mmsim import ConfigError, DataError, Instrument, _core, records as R, simulate
 from mmsim.data.latency import FeedClock, seeded_streams
 from mmsim.data.store import EventStore, write_store
 from mmsim.data.synthetic import generate_l2
@@ -132,3 +132,53 @@ wake_on_feed = false
     (tmp_path / "bad.toml").write_text((tmp_path / "s.toml").read_text().replace("tick_size = 0.01", "tick_size = 0.5"))
     assert main(["run", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "o2")]) == 2
     assert "differ from the store" in capsys.readouterr().err
+
+
+def test_store_marks_every_message_end_however_chunked(tmp_path, market):
+    """Unmarked data: the writer marks each exchange-time group's last row, also where a chunk edge falls
+    inside a group (the edge row waits for the next chunk); marked data keeps its own, finer messages."""
+    bare = market.copy()
+    bare["flags"] = 0
+    for size in (1, 3, 4_999):
+        write_store(tmp_path / f"b{size}.mmstore", chunked(bare[:20_000], size), Instrument(0.01, 1), row_group=4_096)
+    got = EventStore(tmp_path / "b1.mmstore").read()
+    ts = got["exch_ts"]
+    want = np.r_[ts[1:] != ts[:-1], True]
+    np.testing.assert_array_equal((got["flags"] & R.FLAG_MSG_END) != 0, want)
+    for size in (3, 4_999):
+        assert ((tmp_path / f"b{size}.mmstore" / "events.parquet").read_bytes()
+                == (tmp_path / "b1.mmstore" / "events.parquet").read_bytes())
+    write_store(tmp_path / "m.mmstore", chunked(market[:20_000], 777), Instrument(0.01, 1))
+    head = market[:20_000].copy()
+    head["flags"][-1] |= R.FLAG_MSG_END  # the data ends there, and so does its last message
+    np.testing.assert_array_equal(EventStore(tmp_path / "m.mmstore").read(), head)
+
+
+def test_a_version_1_store_is_refused_with_one_line(tmp_path, market):
+    import json
+
+    write_store(tmp_path / "old.mmstore", [market[:100]], Instrument(0.01, 1))
+    meta = json.loads((tmp_path / "old.mmstore" / "meta.json").read_text())
+    meta["version"] = 1
+    (tmp_path / "old.mmstore" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match=r"old.mmstore: a version 1 store, written before exchange messages "
+                                          r"were marked .*convert the data again"):
+        EventStore(tmp_path / "old.mmstore")
+
+
+def test_a_row_limit_stops_at_the_last_whole_message(tmp_path, market):
+    ends = np.flatnonzero(market["flags"] & R.FLAG_MSG_END)
+    inside = int(ends[500]) + 2  # a limit two rows into a message of >= 3 rows
+    while not (market["exch_ts"][inside - 1] == market["exch_ts"][inside]
+               and not market["flags"][inside - 1] & R.FLAG_MSG_END):
+        inside += 1
+    last_whole = int(ends[ends < inside][-1]) + 1
+    write_store(tmp_path / "s.mmstore", chunked(market, 40_000), Instrument(0.01, 1), row_group=17_000)
+    kw = dict(feed_latency="lognormal:median=1ms,sigma=0.7", **RUN)
+    for source in (market, EventStore(tmp_path / "s.mmstore")):
+        cut = simulate(source, Instrument(0.01, 1), "symmetric", limit=inside, **kw)
+        whole = simulate(market[:last_whole], Instrument(0.01, 1), "symmetric", **kw)
+        assert cut.summary["n_events"] == last_whole < inside
+        pd.testing.assert_frame_equal(cut.decisions, whole.decisions)
+    with pytest.raises(ConfigError, match="the first 1 rows hold no whole exchange message"):
+        simulate(market, Instrument(0.01, 1), "symmetric", limit=1, **kw)

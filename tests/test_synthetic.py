@@ -65,8 +65,21 @@ def test_dtype_size_and_constant_fields(rows):
     assert len(rows) == N
     assert (rows["recv_ts"] == R.NO_TS).all()
     assert (rows["order_id"] == 0).all()
-    assert (rows["flags"] == 0).all()
+    assert set(np.unique(rows["flags"]).tolist()) == {0, R.FLAG_MSG_END}
     assert (rows["_pad"] == 0).all()
+
+
+def test_every_step_is_one_message(rows):
+    """Each step (one batch at one timestamp) ends with FLAG_MSG_END; steps that share a timestamp stay
+    separate messages, and the last row always ends one."""
+    ends = (rows["flags"] & R.FLAG_MSG_END) != 0
+    ts = rows["exch_ts"]
+    assert ends[-1]
+    assert ends[:-1][ts[1:] != ts[:-1]].all()  # a new timestamp always starts a new message
+    same_ts_ends = ends[:-1] & (ts[1:] == ts[:-1])
+    assert same_ts_ends.any()  # p_same_ts > 0: two messages at one timestamp exist and are kept apart
+    # No message ends right after a TRADE: a trade's message carries the DEPTH rows it consumed.
+    assert not (ends & (rows["kind"] == R.TRADE)).any()
     assert set(np.unique(rows["kind"]).tolist()) == {R.DEPTH, R.TRADE}
     assert set(np.unique(rows["side"]).tolist()) == {-1, 1}
 

@@ -20,14 +20,16 @@ void Engine::on_feed_row(int64_t i) {
   fd_i_ = i + 1;
   last_fd_exch_ts_ = e.exch_ts;
   last_fd_arrival_ = t;
-  if (i + 1 == loaded_ || row(i + 1).exch_ts != e.exch_ts) end_of_group_check(st_book_, i, false);
+  const bool group_end = i + 1 == loaded_ || row(i + 1).exch_ts != e.exch_ts;
+  if (group_end) end_of_group_check(st_book_, i, false);
   if (st_book_.has(BID) && st_book_.has(ASK)) {
     // The mid is a step function: feeding it only when it changes is exact and saves an exp() per row.
     const double mid = static_cast<double>(st_book_.best(BID) + st_book_.best(ASK)) / 2.0;
     if (!ewma_.initialized || mid != ewma_.last_x)
       if (mmsim_ewma_update(&ewma_, t, mid) != MMSIM_OK) throw DataError(i, "feature update failed (time went back)");
   }
-  if (features_) features_->on_event(t, st_book_, e, i);  // the delayed view only, never exchange truth
+  // The delayed view only, never exchange truth; the book as of the last whole message (docs/event-loop.md).
+  if (features_) features_->on_event(t, st_book_, e, i, group_end || (e.flags & FLAG_MSG_END) != 0);
   if (cfg_.wake_on_feed) request_wake(t, WAKE_FEED);
 }
 

@@ -43,9 +43,11 @@ FeatureRunner::~FeatureRunner() {
   if (bank_ != nullptr) mmsim_bank_free(bank_);
 }
 
-void FeatureRunner::on_event(int64_t ts, const Book& book, const EventRecord& e, int64_t row) {
-  book.top(BID, levels_, bid_px_.data(), bid_qty_.data());
-  book.top(ASK, levels_, ask_px_.data(), ask_qty_.data());
+void FeatureRunner::on_event(int64_t ts, const Book& book, const EventRecord& e, int64_t row, bool message_end) {
+  if (message_end) {  // else keep the top of the book after the previous message (the arrays persist)
+    book.top(BID, levels_, bid_px_.data(), bid_qty_.data());
+    book.top(ASK, levels_, ask_px_.data(), ask_qty_.data());
+  }
   MmsimObservation obs{};
   obs.ts = ts;
   obs.bid_px = bid_px_.data();
@@ -75,8 +77,9 @@ void feature_batch(const EventRecord* events, const int64_t* arrival, int64_t n,
   for (int64_t i = 0; i < n; ++i) {
     const EventRecord& e = events[i];
     apply_feed_event(book, e, i);
-    if (i + 1 == n || events[i + 1].exch_ts != e.exch_ts) check_crossed(book, i, repair_crossed);
-    runner.on_event(arrival[i], book, e, i);
+    const bool group_end = i + 1 == n || events[i + 1].exch_ts != e.exch_ts;
+    if (group_end) check_crossed(book, i, repair_crossed);
+    runner.on_event(arrival[i], book, e, i, group_end || (e.flags & FLAG_MSG_END) != 0);
     runner.values(arrival[i], out.data() + static_cast<size_t>(i) * runner.size());
   }
 }

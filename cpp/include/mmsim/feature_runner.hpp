@@ -21,7 +21,9 @@ class FeatureRunner {
   size_t size() const { return n_; }
   int levels() const { return levels_; }
   // One event the strategy saw: `book` is the book after it; trades (TRADE, EXECUTE) carry their sign.
-  void on_event(int64_t ts, const Book& book, const EventRecord& e, int64_t row);
+  // The book is read only where `message_end` (the row ends its exchange message, docs/event-loop.md):
+  // rows inside a message are observed with the book after the previous message, a state that existed.
+  void on_event(int64_t ts, const Book& book, const EventRecord& e, int64_t row, bool message_end);
   // All values as of `now` (decayed quantities decay to `now`).
   void values(int64_t now, double* out) const;
 

@@ -45,6 +45,7 @@ class SweepSpec:
     seeds: Optional[tuple[int, ...]] = None   # market seeds (synthetic): one path each; None: the scenario's
     unmatched: bool = False
     bound: Optional[str] = None     # a clairvoyant third arm (oracle:...): the treated saving as its share
+    windows: Optional[int] = None   # one history (real data) cut into this many paths of equal exchange time
 
     def paths(self) -> list[tuple[str, Optional[int]]]:
         """(label, market seed) per path, in order; seed None: the scenario's own data."""
@@ -206,6 +207,8 @@ def _read_pairs(spec: SweepSpec, out: Path, point: dict, other: str = "treated")
     from mmsim.analysis.paths import BIN, HORIZON_GRID, ArmBins, PathPair
     from mmsim.analysis.markouts import parse_horizon
 
+    from mmsim.analysis.paths import split_windows
+
     pairs = []
     for label, market_seed in spec.paths():
         f = _point_file(out, point, label)
@@ -222,7 +225,14 @@ def _read_pairs(spec: SweepSpec, out: Path, point: dict, other: str = "treated")
             fr.attrs.update(bin_ns=parse_horizon(BIN), grid=list(HORIZON_GRID))
             arms[role] = ArmBins(frame=fr, value=meta["value"], labelled=meta["labelled"])
         info = {} if market_seed is None else {"seed": market_seed}
-        pairs.append(PathPair(label.replace("-", " "), arms["baseline"], arms[other], info))
+        if spec.windows is None:
+            pairs.append(PathPair(label.replace("-", " "), arms["baseline"], arms[other], info))
+            continue
+        # Windows are cut from the one run's bins at gather time: the points on disk do not depend on them.
+        wb, wo = split_windows(arms["baseline"], spec.windows), split_windows(arms[other], spec.windows)
+        for w, (b_, o_) in enumerate(zip(wb, wo)):
+            winfo = {**info, "window": w + 1, "start_ts": int(b_.frame["start_ts"].iloc[0])}
+            pairs.append(PathPair(f"window {w + 1}/{spec.windows}", b_, o_, winfo))
     return pairs
 
 

@@ -1,4 +1,4 @@
-"""``mmsim compare``, ``sweep``, ``report`` and ``audit``: reading the answer."""
+"""``mmsim compare``, ``sweep``, ``report``, ``audit`` and ``calibrate``: reading the answer."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ from mmsim.errors import ConfigError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register compare, sweep, report and audit."""
+    """Register compare, sweep, report, audit and calibrate."""
     cmp_ = sub.add_parser("compare", help="savings of a treated strategy over a baseline, with confidence intervals",
                           description="Run baseline and treated on many market paths (the same events and latency "
                           "draws for both arms on each), and pool them: AS-cost saving, spread capture given up, "
@@ -66,6 +66,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="also sweep a parameter of the treated built-in strategy (repeatable)")
     sw.add_argument("--seeds", metavar="A-B", help="market seeds of a synthetic scenario, one path each (default: "
                     "the scenario's seed and the next 19)")
+    sw.add_argument("--windows", type=positive_int, metavar="N", help="cut one history (real data) into N paths of "
+                    "equal exchange time")
     sw.add_argument("--unmatched", action="store_true", help="allow arms with different risk limits")
     sw.add_argument("--bound", metavar="S", help="a clairvoyant third arm (oracle:...): the treated saving as a "
                     "share of it at every latency")
@@ -99,6 +101,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                          "clairvoyant in a run of any other strategy fail.")
     aud.add_argument("run_dir", metavar="DIR", help="a folder written by mmsim run")
     aud.set_defaults(func=cmd_audit)
+
+    cal = sub.add_parser("calibrate", help="fit the synthetic market to an event store: a twin scenario of a real day",
+                         description="Measure the store's stylised facts (spread, depth, rates, trade sizes, "
+                         "volatility, markouts of aggressive orders, OFI predictiveness), fit the synthetic L3 "
+                         "market to them (direct moments, then a small seeded search), and write the twin as a "
+                         "scenario file recording the store (name, SHA-256 of events.parquet) and the facts of "
+                         "both. Prints the real-vs-twin table with each fact's tolerance (docs/calibrate.md).")
+    cal.add_argument("store", metavar="STORE", help="event store folder (mmsim data convert --out)")
+    cal.add_argument("--out", required=True, metavar="TWIN.toml", help="scenario file to write")
+    cal.add_argument("--seed", type=seed_int, default=0, metavar="N", help="the twin's market seed (the fit "
+                     "simulates at N + 1000; default 0)")
+    cal.add_argument("--rows", type=positive_int, metavar="N", help="fit to the store's first N rows only")
+    cal.set_defaults(func=cmd_calibrate)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -140,6 +155,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             parse_horizon(getattr(args, flag), f"--{flag}")
     paths = scenario_paths(sc, parse_seeds(args.seeds) if args.seeds else None)
     seeds = tuple(info["seed"] for _, _, info in paths) if "seed" in paths[0][2] else None
+    if args.windows is not None and seeds is not None and len(seeds) > 1:
+        raise ConfigError("--windows cuts one history (real data) into paths; a synthetic scenario has a path per "
+                          "market seed: give --seeds with one seed to cut it into windows")
     params = []
     for text in args.param:
         name, eq, values = text.partition("=")
@@ -160,7 +178,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = SweepSpec(scenario=args.scenario, baseline=args.baseline, treated=args.treated, feed_latencies=feeds,
                      compute_latencies=computes, treated_params=tuple(params), model=args.model, seed=args.seed,
                      horizon=args.horizon, block=args.block, n_boot=args.n_boot, rows=args.rows, seeds=seeds,
-                     unmatched=args.unmatched, bound=args.bound)
+                     unmatched=args.unmatched, bound=args.bound, windows=args.windows)
     summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress)
     print(format_sweep(summary))
@@ -194,3 +212,28 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return EXIT_OK
     print("audit FAILED", file=sys.stderr)
     return 1
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import time
+
+    from mmsim.analysis.calibrate import calibrate_store, format_calibration, write_twin
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError(f"--out {args.out}: is a directory")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {args.out}: folder {out.parent} does not exist")
+    probe = out.with_name(out.name + ".tmp")
+    try:  # fail before the fit, not after it
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"--out {args.out}: cannot write: {e.strerror or e}") from None
+    t0 = time.perf_counter()
+    cal = calibrate_store(args.store, seed=args.seed, rows=args.rows,
+                          progress=lambda line: print(line, file=sys.stderr))
+    write_twin(cal, out)
+    print(format_calibration(cal))
+    print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    return EXIT_OK

@@ -32,6 +32,7 @@ import numpy as np
 
 from mmsim import records as R
 from mmsim.errors import ConfigError, DataError
+from mmsim.data.messages import message_starts
 
 __all__ = [
     "LatencyModel", "Constant", "FromData", "LogNormal", "Gamma", "Empirical", "Regime", "UserArray",
@@ -534,6 +535,7 @@ def _fmt_ns(ns: int) -> str:
 class FeedClock:
     """Feed arrival times for rows that come in chunks, identical however the rows are chunked, and
     prefix-stable: the arrival time of row i depends on the seed and rows 0..i only, never on the total.
+    One latency is drawn per exchange message (:mod:`mmsim.data.messages`), not per row.
 
     Random latencies are drawn in blocks of exactly ``BLOCK`` rows whatever the row count (the unused tail
     of the last block is never looked at); the no-reordering maximum and a regime chain's state carry over
@@ -551,6 +553,8 @@ class FeedClock:
         self.last: Optional[int] = None
         self.buf = np.empty(0, np.int64)
         self.state: Optional[bool] = None  # regime chain: state of the last drawn event
+        self.prev_flags: Optional[int] = None  # the previous chunk's last row: does it end its message?
+        self.prev_ts: Optional[int] = None
 
     def _take(self, n: int) -> np.ndarray:
         parts = []
@@ -567,11 +571,14 @@ class FeedClock:
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
     def arrivals(self, events: np.ndarray) -> np.ndarray:
-        """Arrival time of each row of the next chunk."""
+        """Arrival time of each row of the next chunk: one latency per exchange message (docs/event-loop.md,
+        "Messages"), so all rows of a message arrive together, also when a chunk ends inside one."""
         model, n = self.model, len(events)
         exch = np.asarray(events["exch_ts"], dtype=np.int64)
         if n == 0:
             return np.empty(0, dtype=np.int64)
+        starts = message_starts(events, self.prev_flags, self.prev_ts)
+        first = np.flatnonzero(starts)  # the row that starts each message opened in this chunk
         if isinstance(model, FromData):
             recv = np.asarray(events["recv_ts"], dtype=np.int64)
             missing = recv == R.NO_TS
@@ -585,33 +592,42 @@ class FeedClock:
                                 f"{exch[j]} (feed latency '{model.spec}' needs recv_ts >= exch_ts)")
             if model.offset > _INT64_MAX - int(recv.max()):
                 raise ConfigError(f"latency '{model.spec}': arrival time overflows int64")
-            arrival = recv + np.int64(model.offset)
+            at_start = recv[first] + np.int64(model.offset)  # the packet arrived when its first row did
         else:
             if isinstance(model, Constant):
-                lat = np.full(n, model.ns, dtype=np.int64)
+                lat = np.full(len(first), model.ns, dtype=np.int64)
             elif isinstance(model, UserArray):
                 if len(model.values) != self.total:
                     raise ConfigError(f"latency {model.spec}: has {len(model.values)} entries, need one per event "
-                                      f"({self.total})")
-                lat = model.values[self.offset:self.offset + n]
+                                      f"({self.total}; a message takes its first row's)")
+                lat = model.values[self.offset + first]
             elif isinstance(model, UserCallable):
-                lat = model.draw(n, self.rng, events)
+                lat = model.draw(n, self.rng, events)[first]
             else:
-                lat = self._take(n)
-            if int(lat.max()) > _INT64_MAX - int(exch.max()):
+                lat = self._take(len(first)) if len(first) else np.empty(0, np.int64)
+            if len(lat) and int(lat.max()) > _INT64_MAX - int(exch.max()):
                 raise ConfigError(f"latency {_label(model)}: arrival time overflows int64")
-            arrival = exch + lat
+            at_start = exch[first] + lat
+        # Every row takes its message's arrival; rows continuing the previous chunk's last message, its.
+        msg = np.cumsum(starts) - 1
+        arrival = np.empty(n, dtype=np.int64)
+        cont = msg < 0
+        arrival[~cont] = at_start[msg[~cont]]
+        if cont.any():
+            arrival[cont] = self.last
         if self.last is not None and arrival[0] < self.last:
             arrival[0] = self.last
         arrival = np.maximum.accumulate(arrival)
         self.last = int(arrival[-1])
+        self.prev_flags, self.prev_ts = int(events["flags"][-1]), int(exch[-1])
         self.offset += n
         return arrival
 
 
 def feed_arrival(model: LatencySpec, events: np.ndarray, rng: np.random.Generator, *,
                  source: str = "events") -> np.ndarray:
-    """Arrival time at the strategy of every row: ``max.accumulate(exch_ts + latency)`` (never reordered).
+    """Arrival time at the strategy of every row: ``max.accumulate(exch_ts + latency)`` (never reordered), one
+    latency per exchange message (all rows of a message arrive together).
 
     ``data``/``data+X`` use the row's ``recv_ts`` (+X); a row without one, or received before its
     exchange time, raises DataError naming the row. The same as one FeedClock fed all rows at once.

@@ -26,7 +26,8 @@ measured figures):
   size ``informed_qty``), limited at that future fair value.
 - A market order executes FIFO, best price first: one ``EXECUTE`` row per resting order touched
   (``order_id``, ``side``, ``price`` of the resting order), all at one timestamp, ``flags =
-  FLAG_INFORMED`` for an informed aggressor.
+  FLAG_INFORMED`` for an informed aggressor. Each action (an LP row, a whole market order, the opening book)
+  is one exchange message: its last row carries ``FLAG_MSG_END``.
 - **Toxic bursts**: a two-state regime on the fair-value grid (calm -> burst at ``burst_rate`` per s, mean
   burst ``burst_len`` s); in a burst the fair value is ``burst_vol`` times as volatile.
 - **Time scales**: order flow predicts the mid over about ``max(lp_lag, informed_horizon)`` (1 s in the
@@ -65,7 +66,9 @@ from numba import njit
 
 from mmsim.data._rng import exp1, normal, uniform
 
-from mmsim.records import ADD, ASK, BID, CANCEL, DELETE, DEPTH, EVENT_DTYPE, EXECUTE, FLAG_INFORMED, NO_TS, TRADE
+from mmsim.data.messages import message_ends
+from mmsim.records import (ADD, ASK, BID, CANCEL, DELETE, DEPTH, EVENT_DTYPE, EXECUTE, FLAG_INFORMED, FLAG_MSG_END,
+                           NO_TS, TRADE)
 
 __all__ = ["MarketParams", "ASMarketParams", "Market", "PRESETS", "generate_market", "preset_params",
            "preset_names", "top_of_book", "ofi_stats", "ofi_decay", "DECAY_HORIZONS", "market_orders",
@@ -164,12 +167,12 @@ class MarketParams:
             need(getattr(self, name) >= 1, f"{name} must be >= 1")
         for name in ("p_refill", "p_stale"):
             need(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1]")
-        need(self.half_spread <= 5, "half_spread must be <= 5 ticks")
+        need(self.half_spread <= 25, "half_spread must be <= 25 ticks")
         need(self.informed_horizon <= 60, "informed_horizon must be <= 60 s")
         need(1e-5 <= self.v_dt <= 1, "v_dt must be in [1e-5, 1] s")
         need(self.informed_horizon / self.v_dt <= _MAX_GRID_AHEAD,
              f"informed_horizon / v_dt must be <= {_MAX_GRID_AHEAD} grid points")
-        need(abs(self.drift) <= 50 and self.sigma <= 50, "|drift| and sigma must be <= 50 ticks (per s, per sqrt s)")
+        need(abs(self.drift) <= 50 and self.sigma <= 500, "|drift| must be <= 50 ticks per s and sigma <= 500 ticks per sqrt s")
         need(self.level_qty * (1 + 0.3 * (self.n_levels - 1)) / self.order_qty < _K - 4,
              f"level_qty / order_qty too large (a level holds at most {_K} orders)")
 
@@ -414,6 +417,8 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
                 nlev[s] += 1
 
     while i < n:
+        if i > 0:
+            fl_o[i - 1] |= 2  # FLAG_MSG_END: every action (and the opening book) is one exchange message
         # ---- clock
         mult = 1.0
         if burst:
@@ -783,6 +788,12 @@ def generate_market(preset: Union[str, Params], n_rows: int, seed: int = 0, **ov
                 "k_per_tick": k_tick}
     if got != n:  # pragma: no cover - the kernels always fill the array
         raise RuntimeError(f"generate_market: kernel wrote {got} of {n} rows")
+    # The last row ends its message (a market order cut by the end is a whole, shorter message); the A-S
+    # kernel writes no flags: its messages are its timestamp groups (a mid move and its level rows).
+    if info["model"] == "as":
+        out["flags"][message_ends(out)] |= FLAG_MSG_END
+    if n:
+        out["flags"][-1] |= FLAG_MSG_END
     return Market(events=out, truth=truth, regime=regime, params=base, preset=name, seed=int(seed), info=info)
 
 

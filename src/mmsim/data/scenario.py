@@ -11,6 +11,7 @@
     [engine]      queue_model, queue_power, timer_interval, wake_on_feed, wake_on_response, post_only,
                   crossed_policy
     [strategy]    default
+    [calibration] what `mmsim calibrate` fitted a twin to (store, SHA-256, the facts); read, not used
 
 Unknown tables or keys and wrong types raise :class:`mmsim.errors.ConfigError` naming the file and the key.
 Relative paths (``path``, ``empirical:FILE``) are relative to the scenario file. Bundled scenarios live in
@@ -68,6 +69,19 @@ def _t_float(v):
     if not (_is_int(v) or isinstance(v, float)) or not math.isfinite(v):
         raise TypeError("a finite number")
     return float(v)
+
+
+def _t_float_any(v):
+    if not (_is_int(v) or isinstance(v, float)):
+        raise TypeError("a number")
+    return float(v)
+
+
+def _t_facts(v):
+    if not isinstance(v, dict) or not all(isinstance(k, str) and (_is_int(x) or isinstance(x, float))
+                                          for k, x in v.items()):
+        raise TypeError("a table of numbers")
+    return {k: float(x) for k, x in v.items()}
 
 
 def _t_bool(v):
@@ -149,6 +163,10 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                "wake_on_feed": _t_bool, "wake_on_response": _t_bool, "post_only": _t_bool,
                "crossed_policy": _chain(_t_str, _one_of(*CROSSED_POLICIES))},
     "strategy": {"default": _t_str},
+    # written by `mmsim calibrate` (docs/calibrate.md): the store a twin was fitted to and the facts of both
+    "calibration": {"store": _t_str, "store_events_sha256": _t_str, "store_rows": _t_int, "span_s": _t_float_any,
+                    "fit_loss": _t_float_any, "fit_evals": _t_int, "twin_informed_share": _t_float_any,
+                    "real": _t_facts, "twin": _t_facts, "tolerance": _t_facts},
 }
 _REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
 #: exchange-time window [from_ts, until_ts) for every source: int ns, ISO timestamps or session clock times
@@ -297,10 +315,12 @@ class Scenario:
             if len(events) == 0 or len(events) == seek["snapshot_rows"]:
                 raise ConfigError(f"{self.path}: [source] from_ts/until_ts: no events in that time range")
         if limit is not None and limit < len(events):
-            from mmsim.data.seek import message_end_after, uses_msg_end
+            from mmsim.data.messages import complete_prefix
 
-            # never split a message: the limit is rounded up to the end of the message it falls in
-            cut = message_end_after(events["flags"], limit - 1) if uses_msg_end(events["flags"]) else limit
+            # never split a message: stop at the last whole one (as simulate's row limit does)
+            cut = complete_prefix(events[:limit], int(events["exch_ts"][limit]))
+            if cut == 0:
+                raise ConfigError(f"row limit {limit}: the first {limit} rows hold no whole exchange message")
             events = events[:cut]
         events, self.report = validate_events(events, self.source_name, repair=self.source.get("repair", False))
         if seek is not None:

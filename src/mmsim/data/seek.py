@@ -26,7 +26,7 @@ import numpy as np
 from mmsim import records as R
 from mmsim.errors import DataError
 
-__all__ = ["BookState", "mode_of", "window_array", "message_end_after", "uses_msg_end"]
+__all__ = ["BookState", "mode_of", "window_array"]
 
 assert (R.ADD, R.CANCEL, R.DELETE, R.EXECUTE) == (4, 5, 6, 7) and max(R.L2_KINDS) < R.ADD  # kind >= ADD: L3 book
 _NAMES = {R.ADD: "add", R.CANCEL: "cancel", R.DELETE: "delete", R.EXECUTE: "execute"}
@@ -194,34 +194,14 @@ class BookState:
         return out
 
 
-def message_end_after(flags: np.ndarray, i: int) -> int:
-    """The index just past the message that row ``i`` belongs to (``i + 1`` if row ``i`` ends it; the length
-    when no later row ends it)."""
-    ends = np.flatnonzero(flags[i:] & R.FLAG_MSG_END)
-    return i + int(ends[0]) + 1 if len(ends) else len(flags)
-
-
-def uses_msg_end(flags: np.ndarray) -> bool:
-    """Does the data mark message ends at all (data from before FLAG_MSG_END does not)?"""
-    return bool((flags & R.FLAG_MSG_END).any())
-
-
 def window_array(events: np.ndarray, start_ts: Optional[int], end_ts: Optional[int], *,
                  source: str = "events") -> tuple[np.ndarray, dict]:
     """The rows of ``events`` with ``start_ts <= exch_ts < end_ts``, preceded by the snapshot of the book at
     ``start_ts`` when rows come before it; and a report (``rows_replayed``, ``snapshot_rows``, ``start_row``).
-
-    A window boundary inside a message (a row before it without ``FLAG_MSG_END`` in data that marks message
-    ends) moves to the next message boundary: rows of one message are never split.
-    """
-    ts, flags = events["exch_ts"], events["flags"]
+    A cut at a time never splits a message: the rows of one share exch_ts (mmsim.data.messages)."""
+    ts = events["exch_ts"]
     lo = 0 if start_ts is None else int(np.searchsorted(ts, int(start_ts), "left"))
     hi = len(events) if end_ts is None else int(np.searchsorted(ts, int(end_ts), "left"))
-    marks = uses_msg_end(flags)
-    if marks and 0 < lo < len(events) and not flags[lo - 1] & R.FLAG_MSG_END:
-        lo = message_end_after(flags, lo)
-    if marks and 0 < hi < len(events) and not flags[hi - 1] & R.FLAG_MSG_END:
-        hi = message_end_after(flags, hi - 1)
     snap = np.empty(0, R.EVENT_DTYPE)
     if lo > 0 and start_ts is not None:
         state = BookState(mode_of(np.unique(events["kind"])), source)

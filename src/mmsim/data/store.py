@@ -4,7 +4,7 @@ Layout of a store (a directory, conventionally ``NAME.mmstore``)::
 
     events.parquet   columns exch_ts, recv_ts, price, qty, order_id (int64), kind (uint8), side (int8),
                      flags (uint8); zstd; row groups of ``ROW_GROUP`` rows, so a reader holds one chunk
-    meta.json        {"format": "mmsim-events", "version": 1, "instrument": {...}, "n_rows", "mode",
+    meta.json        {"format": "mmsim-events", "version": 2, "instrument": {...}, "n_rows", "mode",
                       "first_ts", "last_ts", "time_zone", "session_date", "source": {...}, "report": {...}}
 
 ``time_zone`` is the venue's (LOBSTER ``America/New_York``, others ``UTC``) and ``session_date`` its date of the
@@ -14,6 +14,10 @@ first row: what a typed clock time (``12:00``) is resolved against (mmsim.data.t
 
 Writers stream chunks (a 100 M-row day never sits in memory) and the result is byte-identical for the
 same input: no timestamps or random ids are written. Readers yield EVENT_DTYPE chunks in order.
+
+Version 2 marks every exchange message: the last row of each carries ``FLAG_MSG_END`` (the writer sets it
+where the input's flags or exchange times end a message, :mod:`mmsim.data.messages`). Version 1 stores,
+written before messages were marked, are refused with a line saying to convert the data again.
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ from mmsim.errors import ConfigError, DataError
 from mmsim.records import Instrument
 
 FORMAT = "mmsim-events"
-VERSION = 1
+VERSION = 2
 ROW_GROUP = 1 << 18  # 262,144 rows = 12 MiB decoded: the unit a reader holds
 COLUMNS = ("exch_ts", "recv_ts", "price", "qty", "order_id", "kind", "side", "flags")
 
@@ -87,16 +91,23 @@ def write_store(path: str | os.PathLike, chunks: Iterable[np.ndarray], instrumen
             first = int(ts[0]) if first is None else first
             last = int(ts[-1])
             kinds.update(np.unique(chunk["kind"]).tolist())
+            chunk = _mark_message_ends(chunk)
+            if pending and int(pending[-1]["exch_ts"][-1]) != int(ts[0]):
+                pending[-1]["flags"][-1] |= R.FLAG_MSG_END  # the row held back (below) ends its message
             # Re-block into exact row groups: the file must not depend on how the input was chunked.
             pending.append(chunk)
             held += len(chunk)
-            while held >= row_group:
+            while held > row_group:  # keep >= 1 row back: its message end depends on the next row
                 block = np.concatenate(pending) if len(pending) > 1 else pending[0]
                 writer.write_table(_table(block[:row_group]), row_group_size=row_group)
                 pending, held = ([block[row_group:]] if len(block) > row_group else []), len(block) - row_group
             n += len(chunk)
         if held:
-            writer.write_table(_table(np.concatenate(pending)), row_group_size=row_group)
+            block = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            block["flags"][-1] |= R.FLAG_MSG_END  # the data ends here: so does its last message
+            while len(block):
+                writer.write_table(_table(block[:row_group]), row_group_size=row_group)
+                block = block[row_group:]
     except BaseException:
         writer.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -122,6 +133,16 @@ def write_store(path: str | os.PathLike, chunks: Iterable[np.ndarray], instrumen
     return meta
 
 
+def _mark_message_ends(chunk: np.ndarray) -> np.ndarray:
+    """A copy of ``chunk`` with FLAG_MSG_END on every row that ends a message inside it. Its last row is
+    decided by the writer, once the next row is known."""
+    from mmsim.data.messages import message_ends
+
+    out = chunk.copy()
+    out["flags"][message_ends(chunk, last_is_end=False)] |= R.FLAG_MSG_END
+    return out
+
+
 class EventStore:
     """Read side of a store: metadata, and EVENT_DTYPE chunks in time order."""
 
@@ -136,6 +157,10 @@ class EventStore:
             self.meta: dict[str, Any] = json.loads(meta_file.read_text())
         except (OSError, ValueError) as e:
             raise ConfigError(f"{meta_file}: unreadable: {e}") from None
+        if self.meta.get("format") == FORMAT and self.meta.get("version") == 1:
+            raise ConfigError(f"{self.path}: a version 1 store, written before exchange messages were marked "
+                              "(one feed latency per message needs them): convert the data again with "
+                              "`mmsim data convert`")
         if self.meta.get("format") != FORMAT or self.meta.get("version") != VERSION:
             raise ConfigError(f"{meta_file}: not a version {VERSION} {FORMAT} store")
         self._file = pq.ParquetFile(self.path / "events.parquet")
@@ -187,23 +212,24 @@ class EventStore:
         g = int(np.searchsorted(offs, i, "right")) - 1
         return int(self._column(g, name)[i - offs[g]])
 
-    def _marks_messages(self) -> bool:
-        """Does the store mark message ends (FLAG_MSG_END)? Every writer that does marks its first row group."""
-        if self._file.num_row_groups == 0:
-            return False
-        return bool((self._column(0, "flags") & R.FLAG_MSG_END).any())
-
-    def _message_end(self, i: int, offs: np.ndarray) -> int:
-        """The row just past the message row ``i`` belongs to (FLAG_MSG_END on its last row)."""
-        g = int(np.searchsorted(offs, i, "right")) - 1
-        while g < len(offs) - 1:
-            f = self._column(g, "flags")
-            lo = max(i - int(offs[g]), 0)
-            ends = np.flatnonzero(f[lo:] & R.FLAG_MSG_END)
-            if len(ends):
-                return int(offs[g]) + lo + int(ends[0]) + 1
-            g += 1
-        return int(offs[-1])
+    def _whole_prefix(self, lo: int, hi: int, offs: np.ndarray) -> int:
+        """The largest ``h <= hi`` such that rows [lo, h) are whole messages (a row ends its message when it
+        carries FLAG_MSG_END or the next row has another exch_ts: mmsim.data.messages); ``lo`` if none."""
+        if hi >= int(offs[-1]) or hi <= lo:
+            return hi
+        nxt = self._at(hi, "exch_ts", offs)
+        g = int(np.searchsorted(offs, hi - 1, "right")) - 1
+        while g >= 0 and offs[g + 1] > lo:
+            a, b = max(lo, int(offs[g])), min(hi, int(offs[g + 1]))
+            ts, fl = self._column(g, "exch_ts")[a - offs[g]:b - offs[g]], self._column(g, "flags")[a - offs[g]:b - offs[g]]
+            ends = (fl & R.FLAG_MSG_END) != 0
+            ends[:-1] |= ts[1:] != ts[:-1]
+            ends[-1] |= int(ts[-1]) != nxt
+            done = np.flatnonzero(ends)
+            if len(done):
+                return a + int(done[-1]) + 1
+            nxt, hi, g = int(ts[0]), a, g - 1
+        return lo
 
     def window(self, start_ts: Optional[int] = None, end_ts: Optional[int] = None,
                limit: Optional[int] = None) -> "EventStore":
@@ -213,8 +239,8 @@ class EventStore:
         When rows come before ``start_ts``, the view's first rows are one snapshot message at ``start_ts``
         (mmsim.data.seek: L3 one ADD per resting order in queue order with its id; L2 a CLEAR and one DEPTH per
         level), built by replaying those rows (``view.seek`` reports how many and how long it took). Rows of
-        one message are never split: a boundary inside a message moves to the message's end (stores that mark
-        FLAG_MSG_END), and ``limit`` is rounded up to a message end. A window is taken of the whole store.
+        one message are never split: they share exch_ts, so a cut at a time never splits one, and ``limit``
+        stops at the last whole message (as simulate's row limit does). A window is taken of the whole store.
         """
         import time
 
@@ -224,11 +250,6 @@ class EventStore:
         n_all = int(offs[-1])
         lo = 0 if start_ts is None else self._row_at(int(start_ts), offs)
         hi = n_all if end_ts is None else self._row_at(int(end_ts), offs)
-        marks = (0 < lo < n_all or 0 < hi < n_all or limit is not None) and self._marks_messages()
-        if marks and 0 < lo < n_all and not self._at(lo - 1, "flags", offs) & R.FLAG_MSG_END:
-            lo = self._message_end(lo, offs)
-        if marks and 0 < hi < n_all and not self._at(hi - 1, "flags", offs) & R.FLAG_MSG_END:
-            hi = self._message_end(hi - 1, offs)
         hi = max(hi, lo)
         if hi == lo:
             raise ConfigError(f"{self.path}: no events in the time range [{start_ts}, {end_ts})")
@@ -245,9 +266,10 @@ class EventStore:
             snap = state.snapshot(int(start_ts))
         seconds = time.perf_counter() - t0
         if limit is not None and len(snap) + hi - lo > int(limit):
-            hi = lo + max(int(limit) - len(snap), 1)
-            if marks and hi < n_all and not self._at(hi - 1, "flags", offs) & R.FLAG_MSG_END:
-                hi = self._message_end(hi - 1, offs)
+            hi = self._whole_prefix(lo, lo + max(int(limit) - len(snap), 0), offs)
+            if hi == lo:
+                raise ConfigError(f"{self.path}: the first {int(limit)} rows of the window hold no whole exchange "
+                                  f"message after the {len(snap)}-row snapshot of the book at its start")
         view = object.__new__(EventStore)
         view.path, view._file, view.meta = self.path, self._file, dict(self.meta)
         view._rows, view._snapshot = (lo, hi), snap

@@ -19,10 +19,11 @@ The model, in ticks and lots:
   fair value by ``±impact`` ticks (permanent impact), so buys come before up-moves of the mid and a quoter
   suffers adverse selection (with the defaults the correlation of a trade's sign with the mid move over
   the next 10-50 rows after its message is about 0.15; with ``informed = impact = 0`` it is negative,
-  from the bid-ask bounce). No row is flagged (flags 0): the data looks like a real feed.
+  from the bid-ask bounce). The last row of every step carries ``FLAG_MSG_END`` (one exchange message);
+  nothing else is flagged: the data looks like a real feed.
 
 Guarantees (tested in ``tests/test_synthetic.py``): exactly ``n_rows`` rows; ``recv_ts = NO_TS``,
-``order_id = 0``, ``flags = 0``; timestamps non-decreasing; the book is never crossed or locked — after
+``order_id = 0``, ``flags`` = ``FLAG_MSG_END`` on the last row of each step, else 0; timestamps non-decreasing; the book is never crossed or locked — after
 *any* row, so also at the end of every timestamp group; DEPTH qty >= 0, TRADE qty > 0 and never more
 than the level holds, prices > 0; the same seed gives a byte-identical array (own splitmix64 generator
 inside the numba kernel, independent of numpy's and numba's random streams).
@@ -40,7 +41,7 @@ from numba import njit
 
 from mmsim.data._rng import normal, uniform
 
-from mmsim.records import ASK, BID, DEPTH, EVENT_DTYPE, NO_TS, TRADE
+from mmsim.records import ASK, BID, DEPTH, EVENT_DTYPE, FLAG_MSG_END, NO_TS, TRADE
 
 __all__ = ["generate_l2"]
 
@@ -82,7 +83,7 @@ def _level_qty(st, mean_qty, level):
 @njit(cache=True)
 def _generate_kernel(n_rows, seed, start_ts, mean_gap_ns, n_levels, base_price, sigma, jump_prob,
                      jump_ticks, p_trade, informed, impact, p_move, p_refill, p_widen, max_spread, mean_level_qty, mean_trade_qty,
-                     p_same_ts, ts_o, px_o, qty_o, kind_o, side_o):
+                     p_same_ts, ts_o, px_o, qty_o, kind_o, side_o, fl_o):
     st = np.empty(1, np.uint64)
     st[0] = np.uint64(seed) ^ np.uint64(0x5DEECE66D2545F49)
     _uniform(st)  # decorrelate nearby seeds
@@ -110,6 +111,8 @@ def _generate_kernel(n_rows, seed, start_ts, mean_gap_ns, n_levels, base_price, 
             i = _emit(i, ts, DEPTH, ASK, A + k, ask_q[k], ts_o, px_o, qty_o, kind_o, side_o)
 
     while i < n_rows:
+        if i > 0:
+            fl_o[i - 1] = 2  # FLAG_MSG_END: the previous step (or the opening snapshot) was one message
         # --- clock: one message batch per step
         if _uniform(st) >= p_same_ts:
             ts += 1 + int(-math.log(1.0 - _uniform(st)) * mean_gap_ns)
@@ -301,7 +304,9 @@ def generate_l2(
         np.int64(base_price), float(sigma), float(jump_prob), float(jump_ticks), float(p_trade),
         float(informed), float(impact), float(p_move), float(p_refill), float(p_widen), int(max_spread),
         float(mean_level_qty), float(mean_trade_qty), float(p_same_ts),
-        out["exch_ts"], out["price"], out["qty"], out["kind"], out["side"],
+        out["exch_ts"], out["price"], out["qty"], out["kind"], out["side"], out["flags"],
     )
     assert n == n_rows
+    if n_rows:
+        out["flags"][-1] = FLAG_MSG_END  # a step cut by the end is a whole, shorter message
     return out

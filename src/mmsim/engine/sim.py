@@ -25,6 +25,7 @@ import numpy as np
 
 from mmsim.data.latency import compute_spec
 from mmsim.errors import ConfigError, DataError
+from mmsim import records as R
 from mmsim.records import DEFAULT_CONFIG, Instrument
 
 @dataclass
@@ -50,6 +51,20 @@ def _engine_strategy(obj: Any, engine: str, marked: Any = None) -> Any:
     if numba_mod is not None and isinstance(obj, numba_mod.NumbaStrategy):
         return obj.native() if engine == "cpp" else obj
     return obj
+
+
+def _whole_messages(chunks):
+    """Store chunks cut at a row limit: the last chunk ends at its last whole message (version 2 stores flag
+    every message end), so the run never sees the first rows of a message without the rest."""
+    held = next(chunks, None)
+    for chunk in chunks:
+        yield held
+        held = chunk
+    if held is not None:
+        ends = np.flatnonzero(held["flags"] & R.FLAG_MSG_END)
+        if len(ends):
+            held = held[:int(ends[-1]) + 1]
+        yield held
 
 
 def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any = "symmetric", *,
@@ -94,13 +109,19 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     if isinstance(events, EventStore):
         instrument = instrument or events.instrument
         total = events.n_rows if limit is None else min(int(limit), events.n_rows)
-        chunks = events.iter_chunks(total)
+        chunks = _whole_messages(events.iter_chunks(total)) if total < events.n_rows else events.iter_chunks(total)
         store_mode = events.meta["mode"]
         if engine != "cpp":
             raise ConfigError("streaming an event store needs the C++ engine (the reference holds all rows)")
     else:
-        if limit is not None and isinstance(events, np.ndarray):
-            events = events[:int(limit)]
+        if limit is not None and isinstance(events, np.ndarray) and int(limit) < len(events):
+            from mmsim.data.messages import complete_prefix
+
+            # Cut at a message boundary: a message's first rows alone are a book that never existed.
+            head = events[:int(limit)]
+            events = head[:complete_prefix(head, int(events["exch_ts"][int(limit)]))]
+            if len(events) == 0:
+                raise ConfigError(f"{source_name}: the first {int(limit)} rows hold no whole exchange message")
         total = len(events) if isinstance(events, np.ndarray) else 0
         chunks = iter([events])
         store_mode = None
@@ -234,7 +255,8 @@ def _checked_chunks(store: Any, total: int, source_name: str, repair: bool):
     from mmsim.data.validate import validate_events
 
     offset = 0
-    for chunk in store.iter_chunks(total):
+    chunks = store.iter_chunks(total)
+    for chunk in (_whole_messages(chunks) if total < store.n_rows else chunks):
         checked, report = validate_events(chunk, source_name, repair=repair, row_offset=offset)
         offset += report["n_input"]
         yield checked

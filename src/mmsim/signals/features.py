@@ -629,7 +629,8 @@ def _ref_one(s: FeatureSpec, raw: _Raw, i: int, now: int) -> float:
 def observations_from_events(events: np.ndarray, arrival: Optional[np.ndarray] = None,
                              levels: int = 10) -> Observations:
     """Replay EVENT_DTYPE rows through a price-level book and return one observation per row: the top
-    ``levels`` per side after the row, at ``arrival[i]`` (default the row's ``exch_ts``), with the trade
+    ``levels`` per side after the row's exchange message (a row inside a message shows the book after the
+    previous message, :mod:`mmsim.data.messages`), at ``arrival[i]`` (default the row's ``exch_ts``), with the trade
     the row carried (TRADE: sign = aggressor side; L3 EXECUTE: sign = -resting side). L2 rows set levels
     (DEPTH), CLEAR empties a side; L3 rows (ADD/CANCEL/DELETE/EXECUTE) add or remove lots at their price.
     A helper for benchmarks and batch runs (numba), not part of the reference."""
@@ -646,12 +647,14 @@ def observations_from_events(events: np.ndarray, arrival: Optional[np.ndarray] =
     sign = np.zeros(n, np.int64)
     price = np.zeros(n, np.int64)
     qty = np.zeros(n, np.int64)
-    _replay(ev["kind"].astype(np.int64), ev["side"].astype(np.int64), ev["price"], ev["qty"], levels, *out,
-            sign, price, qty)
+    from mmsim.data.messages import message_ends
+
+    _replay(ev["kind"].astype(np.int64), ev["side"].astype(np.int64), ev["price"], ev["qty"],
+            message_ends(ev), levels, *out, sign, price, qty)
     return Observations(ts, *out, sign, price, qty)
 
 
-def _replay_py(kind, side, px, qt, L, bpx, bqty, apx, aqty, sign, price, qty):  # pragma: no cover - numba
+def _replay_py(kind, side, px, qt, ends, L, bpx, bqty, apx, aqty, sign, price, qty):  # pragma: no cover - numba
     # Each side is a sorted array of (key, qty) with key = -price for bids, +price for asks (ascending).
     cap = 64
     keys = np.zeros((2, cap), np.int64)
@@ -709,6 +712,14 @@ def _replay_py(kind, side, px, qt, L, bpx, bqty, apx, aqty, sign, price, qty):  
             sign[i] = side[i]
             price[i] = px[i]
             qty[i] = qt[i]
+        if not ends[i]:  # inside a message: the book after the previous message (zeros before the first)
+            if i > 0:
+                for j in range(L):
+                    bpx[i, j] = bpx[i - 1, j]
+                    bqty[i, j] = bqty[i - 1, j]
+                    apx[i, j] = apx[i - 1, j]
+                    aqty[i, j] = aqty[i - 1, j]
+            continue
         nb = min(cnt[0], L)
         na = min(cnt[1], L)
         for j in range(nb):

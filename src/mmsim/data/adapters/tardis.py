@@ -187,7 +187,8 @@ def _run(books, trades, sym, explicit, tick, lot, repair, report, repairs) -> It
                     rows.append((ts, fidx, line, recv, _DEPTH, stale, p, 0, where))
                     repairs["crossed_levels_removed"] += 1
             touched[0] = touched[1] = False
-            return rows
+            # One local_timestamp group is one exchange message: its last row ends it (FLAG_MSG_END).
+            return [r + (0,) for r in rows[:-1]] + [rows[-1] + (R.FLAG_MSG_END,)] if rows else rows
 
         for f in books:
             P = f.pos
@@ -265,13 +266,13 @@ def _run(books, trades, sym, explicit, tick, lot, repair, report, repairs) -> It
                     continue
                 exchanges.add(parts[i_ex])
                 ts = key_check("trades", ts, where)
-                yield (ts, f.idx, line_no, loc, _TRADE, 1 if side_txt == "buy" else -1, p, q, where)
+                yield (ts, f.idx, line_no, loc, _TRADE, 1 if side_txt == "buy" else -1, p, q, where, R.FLAG_MSG_END)
 
     out = ChunkBuilder()
     lat: dict[int, int] = {}
     book_start = None
     dropped_before = 0
-    for ts, _, _, loc, kind, side, p, q, where in heapq.merge(book_stream(), trade_stream(),
+    for ts, _, _, loc, kind, side, p, q, where, flags in heapq.merge(book_stream(), trade_stream(),
                                                              key=lambda r: (r[0], r[1], r[2])):
         if book_start is None:
             if kind != _CLEAR:
@@ -283,7 +284,7 @@ def _run(books, trades, sym, explicit, tick, lot, repair, report, repairs) -> It
             loc = ts
         d = (loc - ts) // 1000
         lat[d] = lat.get(d, 0) + 1
-        out.rows.append((ts, loc, p, q, 0, kind, side, 0))
+        out.rows.append((ts, loc, p, q, 0, kind, side, flags))
         if out.full():
             yield out.take()
     if book_start is None:

@@ -1,0 +1,156 @@
+"""mmsim calibrate: stylised facts (one function for a store and its twin), the fit recovers a known synthetic
+market, the twin file is byte-identical when fitted twice and runs as a scenario, and bad input is one line."""
+from __future__ import annotations
+
+import math
+import tomllib
+
+import numpy as np
+import pytest
+
+from mmsim import records as R
+from mmsim.analysis.calibrate import calibrate_store, twin_toml
+from mmsim.analysis.stylised import FACT_NAMES, aggressive_orders, message_ends, stylised_facts
+from mmsim.cli import main
+from mmsim.data.market import generate_market
+from mmsim.data.scenario import load_scenario
+from mmsim.data.store import write_store
+from mmsim.records import Instrument
+
+#: The known market: slow_equity's clock without bursts, a 3-tick spread, on a 0.05 tick.
+TRUTH = dict(v_dt=0.005, lp_lag=0.2, informed_horizon=0.2, sigma=1.35, lp_rate=400.0, noise_rate=4.0,
+             informed_rate=3.0, half_spread=1.0, level_qty=20.0, order_qty=5.0, noise_qty=5.0, informed_qty=5.0,
+             informed_threshold=1.5, lp_impact=0.05, jump_rate=0.0, burst_rate=0.0)
+ROWS = 150_000
+
+
+@pytest.fixture(scope="module")
+def known_store(tmp_path_factory):
+    m = generate_market("quiet", ROWS, 7, **TRUTH)
+    path = tmp_path_factory.mktemp("cal") / "known.mmstore"
+    write_store(path, [m.events], Instrument(tick_size=0.05, lot_size=1.0, symbol="KNOWN"))
+    return path, m
+
+
+@pytest.fixture(scope="module")
+def fitted(known_store):
+    path, _ = known_store
+    return calibrate_store(path, seed=3)
+
+
+def test_message_ends_use_the_flag_when_present_else_timestamp_groups():
+    ev = np.zeros(5, R.EVENT_DTYPE)
+    ev["exch_ts"] = [1, 1, 2, 2, 3]
+    end, flagged = message_ends(ev)
+    assert not flagged and end.tolist() == [False, True, False, True, True]
+    ev["flags"] = [R.FLAG_MSG_END, 0, 0, R.FLAG_MSG_END, 0]   # two messages at ts 1; the last row always ends one
+    end, flagged = message_ends(ev)
+    assert flagged and end.tolist() == [True, False, False, True, True]
+
+
+def test_aggressive_orders_group_one_sweep_and_split_by_side_and_time():
+    ev = np.zeros(6, R.EVENT_DTYPE)
+    ev["exch_ts"] = [1, 5, 5, 5, 6, 6]
+    ev["kind"] = [R.ADD, R.EXECUTE, R.EXECUTE, R.TRADE, R.TRADE, R.TRADE]
+    ev["side"] = [R.BID, R.ASK, R.ASK, -1, 1, 1]      # EXECUTE of asks: a buyer; TRADE side = aggressor
+    ev["qty"] = [9, 2, 3, 4, 1, 1]
+    mo = aggressive_orders(ev)
+    assert mo["aggr"].tolist() == [1, -1, 1] and mo["qty"].tolist() == [5, 4, 2]
+    assert mo["first"].tolist() == [1, 3, 4]
+
+
+def test_facts_of_a_synthetic_market_match_its_parameters(known_store):
+    _, m = known_store
+    f = stylised_facts(m.events)
+    assert set(f.values) == set(FACT_NAMES)
+    v = f.values
+    # a market order per noise look, and some of the informed looks
+    assert TRUTH["noise_rate"] < v["trades_per_s"] < TRUTH["noise_rate"] + TRUTH["informed_rate"]
+    assert 2.5 < v["spread_mean"] < 3.5                    # anchors 2 h + 1 = 3 ticks apart on average
+    assert abs(v["vol_10s"] - TRUTH["sigma"]) < 0.2 * TRUTH["sigma"]
+    assert v["markout_1s"] > v["markout_0"] > 0            # informed flow: the markout curve rises
+    assert abs(v["add_size_mean"] - TRUTH["order_qty"]) < 1.0
+
+
+def test_calibration_recovers_a_known_market(known_store, fitted):
+    """Ground truth: the stated tolerances (docs/calibrate.md) on the parameters and on the facts."""
+    p = fitted.params
+    assert abs(p["sigma"] - TRUTH["sigma"]) <= 0.15 * TRUTH["sigma"]
+    assert abs(p["half_spread"] - TRUTH["half_spread"]) <= 0.5
+    assert abs(p["lp_rate"] - TRUTH["lp_rate"]) <= 0.25 * TRUTH["lp_rate"]
+    assert abs(p["noise_qty"] - TRUTH["noise_qty"]) <= 0.3 * TRUTH["noise_qty"]
+    assert 0.1 <= p["informed_horizon"] <= 1.0                       # the truth is 0.2 s; grid 0.1, 0.3, 1
+    total = p["noise_rate"] + p["informed_rate"]
+    assert 0.5 * (TRUTH["noise_rate"] + TRUTH["informed_rate"]) <= total <= 2 * (TRUTH["noise_rate"] + TRUTH["informed_rate"])
+    rows = {r["fact"]: r for r in fitted.table()}
+    must = ("messages_per_s", "trades_per_s", "trade_size_mean", "add_size_mean", "spread_mean", "depth_1",
+            "vol_1s", "vol_10s", "markout_1s", "markout_10s", "ofi_corr_1s", "ofi_corr_10s")
+    bad = [(k, rows[k]["real"], rows[k]["twin"], rows[k]["tol"]) for k in must if not rows[k]["ok"]]
+    assert not bad, bad
+
+
+def test_twin_file_is_byte_identical_when_fitted_twice_and_runs(known_store, fitted, tmp_path, capsys):
+    path, _ = known_store
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    assert main([ "calibrate", str(path), "--out", str(a), "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "within tolerance" in out and "spread_mean" in out
+    assert main(["calibrate", str(path), "--out", str(b), "--seed", "3"]) == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_text() == twin_toml(fitted)          # the CLI and the API write the same file
+    doc = tomllib.loads(a.read_text())
+    cal = doc["calibration"]
+    import hashlib
+
+    assert cal["store"] == "known.mmstore"
+    assert cal["store_events_sha256"] == hashlib.sha256((path / "events.parquet").read_bytes()).hexdigest()
+    assert set(cal["real"]) == set(FACT_NAMES) and set(cal["twin"]) == set(FACT_NAMES)
+    sc = load_scenario(a)
+    ev, inst = sc.load_events(limit=20_000)
+    assert inst.tick_size == 0.05 and len(ev) == 20_000
+    # the twin at its own seed is the table's twin
+    full, _ = load_scenario(a).load_events()
+    tw = stylised_facts(full)
+    assert tw.values["spread_mean"] == pytest.approx(cal["twin"]["spread_mean"], rel=1e-5)
+
+
+def test_a_different_seed_gives_another_path_of_the_same_twin(known_store, fitted):
+    other = twin_toml(calibrate_store(known_store[0], seed=4))
+    assert other != twin_toml(fitted)
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["calibrate", "{tmp}/missing.mmstore", "--out", "{tmp}/t.toml"], "not an event store"),
+    (["calibrate", "{store}", "--out", "{tmp}"], "is a directory"),
+    (["calibrate", "{store}", "--out", "{tmp}/no/such/t.toml"], "does not exist"),
+    (["calibrate", "{store}", "--out", "{tmp}/t.toml", "--rows", "3"], "need at least 10 s"),
+    (["calibrate", "{store}", "--out", "{tmp}/t.toml", "--rows", "0"], "must be > 0"),
+])
+def test_bad_input_is_one_line_and_exit_2(known_store, tmp_path, capsys, argv, text):
+    argv = [a.format(tmp=tmp_path, store=known_store[0]) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mmsim: error:") and "\n" not in err and text in err
+
+
+def test_an_old_or_broken_store_is_one_line(known_store, tmp_path, capsys):
+    import json
+    import shutil
+
+    old = tmp_path / "old.mmstore"
+    shutil.copytree(known_store[0], old)
+    meta = json.loads((old / "meta.json").read_text())
+    meta["version"] = 0
+    (old / "meta.json").write_text(json.dumps(meta))
+    assert main(["calibrate", str(old), "--out", str(tmp_path / "t.toml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a version" in err and "\n" not in err
+    assert not (tmp_path / "t.toml").exists()
+
+
+def test_no_trades_is_one_line(tmp_path, capsys):
+    m = generate_market("quiet", 20_000, 1, noise_rate=0.0, informed_rate=0.0)
+    path = tmp_path / "quiet.mmstore"
+    write_store(path, [m.events], Instrument())
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "t.toml")]) == 2
+    assert "no trades" in capsys.readouterr().err
