@@ -17,6 +17,7 @@ from mmsim.data.adapters import convert, open_conversion
 from mmsim.data.adapters.lobster import eastern_utc_offset_s, parse_lobster_time
 from mmsim.errors import ConfigError, DataError
 from mmsim.data.store import EventStore
+from mmsim.signals.features import observations_from_events
 
 SLICE_1 = DATA / "lobster" / "AMZN_2012-06-21_1_lines1-3000.zip"
 SLICE_5 = DATA / "lobster" / "AMZN_2012-06-21_5_lines61001-64000.zip"
@@ -80,6 +81,58 @@ def independent_book_check(store: EventStore, zip_path: Path, tick_units: int = 
         checked += 1
         if got_a != want_a or got_b != want_b:
             bad.append((int(ts[end]), want_b, got_b, want_a, got_a))
+    return checked, bad
+
+
+def message_end_book_check(events: np.ndarray, zip_path: Path, tick_units: int = 100) -> tuple[int, list]:
+    """Exact states: replay ``events`` with a plain order-id book (not the adapter's code) and, after every
+    ``FLAG_MSG_END`` row, compare the visible top N with that message line's orderbook row (every row of
+    the file). The first message is the synthetic initial book; every later one is one message line (the
+    files checked have no halts or dropped lines, so message k+1 is line k). Also checks that the rows of
+    one message share their exchange time and that the last row ends a message. Returns (messages checked,
+    mismatches as (line, want bids, got bids, want asks, got asks))."""
+    levels, _msgs, rows = read_zip(zip_path)
+    flags = events["flags"]
+    ends = np.flatnonzero(flags & R.FLAG_MSG_END)
+    assert len(ends) == len(rows) + 1, "one message for the initial book, then one per message line"
+    assert ends[-1] == len(events) - 1
+    ts = events["exch_ts"]
+    starts = np.append(0, ends[:-1] + 1)
+    assert (ts[starts] == ts[ends]).all(), "the rows of one message share exch_ts"
+    orders: dict = {}
+    lv = {1: SortedDict(), -1: SortedDict()}
+    cols = [events[c].tolist() for c in ("kind", "side", "price", "qty", "order_id")]
+    checked, bad, start = 0, [], 0
+    for k, end in enumerate(ends.tolist()):
+        for i in range(start, end + 1):
+            kind, side, price, qty, oid = (c[i] for c in cols)
+            if kind == R.ADD:
+                assert oid not in orders
+                orders[oid] = [side, price, qty]
+                lv[side][price] = lv[side].get(price, 0) + qty
+            elif kind in (R.CANCEL, R.DELETE, R.EXECUTE):
+                o = orders[oid]
+                assert (o[0], o[1]) == (side, price) and 0 < qty <= o[2]
+                o[2] -= qty
+                assert kind != R.DELETE or o[2] == 0
+                if o[2] == 0:
+                    del orders[oid]
+                left = lv[side][price] - qty
+                if left:
+                    lv[side][price] = left
+                else:
+                    del lv[side][price]
+        start = end + 1
+        if k == 0:
+            continue  # the initial book: orderbook row 1 with message 1 undone, not a row of the file
+        row = rows[k - 1]
+        want_a = [(p // tick_units, q) for p, q in zip(row[0::4], row[1::4]) if p != 9999999999]
+        want_b = [(p // tick_units, q) for p, q in zip(row[2::4], row[3::4]) if p != -9999999999]
+        got_a = [lv[-1].peekitem(j) for j in range(min(levels, len(lv[-1])))]
+        got_b = [lv[1].peekitem(-1 - j) for j in range(min(levels, len(lv[1])))]
+        checked += 1
+        if got_a != want_a or got_b != want_b:
+            bad.append((k, want_b, got_b, want_a, got_a))
     return checked, bad
 
 
@@ -159,6 +212,8 @@ def test_mapping_synthetic_initial_book_and_unknown_ids(tmp_path):
         (34_200_500_000_000, R.TRADE, -1, 10003, 3, 0),  # 100.025 rounded up for a seller-initiated print
         (34_201_000_000_000, R.DELETE, 1, 10001, 6, 11),  # a cancel of all that is left is a DELETE
     ]
+    # one message for the initial book, then one per message line (its last row carries FLAG_MSG_END)
+    assert ev["flags"].tolist() == [0, 2, 2, 2, 2, 2, 2, 2]
     assert rep["book_check"]["rows_mismatched"] == 0
     assert rep["counts_messages"]["subtick_hidden_executions_rounded"] == 1
     assert rep["counts_messages"]["unknown_id_messages"] == 1
@@ -179,7 +234,32 @@ def test_deeper_level_entering_the_window_is_explained_and_reconciled(tmp_path):
     # initial bid and ask, add 5, the execution (from the synthetic bid), the revealed level, add 8
     assert ev["order_id"].tolist() == [-1, -2, 5, -1, -3, 8]
     assert ev["qty"][4] == 30 and ev["price"][4] == 9999 and ev["side"][4] == 1
+    # the execution and the level it reveals are one message: the state between them (no bid at all, which
+    # the file never shows) is inside it, and only the reveal ends it
+    assert (ev["flags"] & R.FLAG_MSG_END).tolist() == [0, 2, 2, 0, 2, 2]
+    assert (ev["exch_ts"][3] == ev["exch_ts"][4])
 
+
+def test_message_ends_inside_one_timestamp_and_around_halts(tmp_path):
+    # Two message lines at one time stamp are two messages (two orderbook rows); an execution of an unknown
+    # id taken from two orders and the level it reveals are one message of three rows; a halt writes no
+    # row and so ends no message; nor does a line dropped under --repair.
+    msgs = ["34200.1,1,1,4,1000100,1",      # add 4 to the best bid (6 were there before: synthetic)
+            "34200.2,1,2,10,1000600,-1",    # add an ask outside the 1-level window
+            "34200.2,4,99,10,1000100,1",    # execute all 10 at the best bid (id unknown): reveals 100.00
+            "34200.3,7,0,0,-1,-1",          # halt
+            "34200.35,1,3,5,1000650,-1",    # off the tick grid: dropped under --repair
+            "34200.4,1,4,5,1000600,-1"]
+    rows = ["1000500,50,1000100,10", "1000500,50,1000100,10", "1000500,50,1000000,30",
+            "1000500,50,1000000,30", "1000500,50,1000000,30", "1000500,50,1000000,30"]
+    ev, rep = events_of([write_pair(tmp_path, msgs, rows)], repair=True)
+    assert rep["counts_messages"]["halts"] == 1 and rep["counts_messages"]["malformed_lines_dropped"] == 1
+    assert rep["book_check"]["rows_unexplained"] == 0 and rep["book_check"]["levels_revealed"] == 1
+    t = (ev["exch_ts"] - rep["midnight_utc_ns"]).tolist()
+    assert ev["kind"].tolist() == [R.ADD, R.ADD, R.ADD, R.ADD, R.EXECUTE, R.EXECUTE, R.ADD, R.ADD]
+    assert ev["order_id"].tolist() == [-1, -2, 1, 2, -1, 1, -3, 4]
+    assert (ev["flags"] & R.FLAG_MSG_END).tolist() == [0, 2, 2, 2, 0, 0, 2, 2]
+    assert t[3] == t[4] == t[5] == t[6] == 34_200_200_000_000 and t[7] == 34_200_400_000_000
 
 def test_unexplained_mismatch_is_an_error_naming_the_line_unless_repair(tmp_path):
     msgs = ["34200.1,1,1,10,1000100,1", "34200.2,1,2,10,1000600,-1"]
@@ -271,6 +351,8 @@ def test_slice_rebuilds_the_orderbook_file_and_replays(tmp_path, path):
     assert_store_sane(ev)
     checked, bad = independent_book_check(store, path)
     assert checked > 1000 and bad == []
+    checked, bad = message_end_book_check(ev, path)
+    assert checked == 3000 and bad == []
     res = replay(ev, store.instrument)
     assert res.summary["n_events"] == len(ev)
 
@@ -292,7 +374,27 @@ def test_full_sample_zero_unexplained_mismatches_and_replay(tmp_path, levels):
     assert bc["rows_unexplained"] == 0 and bc["unexplained_levels"] == 0
     assert bc["rows_mismatched"] == bc["rows_explained"] > 0
     store = EventStore(tmp_path / "full.mmstore")
+    ev = store.read()
     checked, bad = independent_book_check(store, path)
     assert bad == [] and checked > 40_000
-    res = replay(store.read(), store.instrument)
+    # exact states: after every message, the visible top N is that line's orderbook row (every line)
+    checked, bad = message_end_book_check(ev, path)
+    assert checked == rep["n_input_lines"] and bad[:3] == []
+    # the file never shows an empty side, and neither does the store at a message end; inside messages
+    # the rebuilt book can (a 1-level execution emptying the best level, before the row revealing the next
+    # one): read row by row (every row made a message of its own), 221 rows on the level-1 file, 5 on the
+    # level-5 file. Read as the feature path reads it, no row shows an intermediate state.
+    end = (ev["flags"] & R.FLAG_MSG_END) != 0
+    every_row = ev.copy()
+    every_row["flags"] |= R.FLAG_MSG_END
+    raw = observations_from_events(every_row, levels=1)
+    empty = (raw.bid_qty[:, 0] == 0) | (raw.ask_qty[:, 0] == 0)
+    assert not empty[end].any()
+    assert empty[~end].sum() == (221 if levels == 1 else 5)
+    obs = observations_from_events(ev, levels=1)
+    held = np.flatnonzero(~end)[1:]                      # rows inside a message (the first row has no past)
+    assert (obs.bid_qty[held, 0] == obs.bid_qty[held - 1, 0]).all()
+    assert (obs.ask_px[held, 0] == obs.ask_px[held - 1, 0]).all()
+    assert (obs.bid_qty[end, 0] > 0).all() and (obs.ask_qty[end, 0] > 0).all()
+    res = replay(ev, store.instrument)
     assert res.summary["n_events"] == meta["n_rows"]

@@ -4,22 +4,47 @@ For each interval of ``interval_ns`` (10 s in the paper): OFI_k = Σ e_n over th
 interval, e_n as in design.md section 4, and ΔP_k = change of the mid over the interval in ticks. In each
 window of ``window_ns`` (30 min) regress ΔP_k = α + β·OFI_k + ε by ordinary least squares and keep β and R².
 The paper found an average R² of 65 % over 50 US stocks (TAQ, April 2010).
+
+A book update is one exchange *message* (``records.FLAG_MSG_END``, docs/ofi.md): the book is read only after
+a message's last row, never between the rows of one message (a LOBSTER execution and the synthetic row that
+reveals the next level are one message; the state between them never existed).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from mmsim import records as R
+from mmsim.data.messages import message_ends
 from mmsim.errors import DataError
 
 
 def level1(events: np.ndarray) -> pd.DataFrame:
-    """Top of book after every event (exch_ts, bid, bid_qty, ask, ask_qty), from mmsim's own book code path."""
+    """Top of book as visible after every row (ts = the row's exch_ts, bid, bid_qty, ask, ask_qty), from
+    mmsim's own book code path: the state after the last *complete* message. A row that ends its message
+    shows the book after it; a row inside a message shows the book before that message (its intermediate
+    states never existed at the exchange: docs/ofi.md); rows before the first message end show an empty
+    book (0). One row per event, so callers index it by data row (analysis.markouts, signals.train)."""
     from mmsim.signals.features import observations_from_events
 
-    obs = observations_from_events(events, levels=1)
+    obs = observations_from_events(events, levels=1)   # holds the book inside messages (message_ends)
     return pd.DataFrame({"ts": obs.ts, "bid": obs.bid_px[:, 0], "bid_qty": obs.bid_qty[:, 0],
                          "ask": obs.ask_px[:, 0], "ask_qty": obs.ask_qty[:, 0]})
+
+
+def level1_messages(events: np.ndarray) -> pd.DataFrame:
+    """One row per exchange message: ts, the top of book after it (bid, bid_qty, ask, ask_qty), ``ti`` its
+    signed traded quantity (TRADE: + for a buyer-initiated print; L3 EXECUTE: the opposite of the resting
+    side) and ``e`` its order-flow contribution e_n against the previous message's book."""
+    book = level1(events)
+    end = np.flatnonzero(message_ends(events))  # the book is read after each message's last row only
+    side = events["side"].astype(np.int64)
+    sign = np.where(events["kind"] == R.TRADE, side, np.where(events["kind"] == R.EXECUTE, -side, 0))
+    ti = np.cumsum(sign * events["qty"].astype(np.int64))[end]   # int64: exact
+    out = book.iloc[end].reset_index(drop=True)
+    out["ti"] = np.diff(ti, prepend=0).astype(np.float64)
+    out["e"] = order_flow(out)
+    return out
 
 
 def order_flow(book: pd.DataFrame) -> np.ndarray:
@@ -35,15 +60,14 @@ def order_flow(book: pd.DataFrame) -> np.ndarray:
     return e
 
 
-def cks_regressions(events: np.ndarray, *, interval_ns: int = 10_000_000_000,
-                    window_ns: int = 1_800_000_000_000) -> pd.DataFrame:
-    """One row per window: start, n intervals, β, α, R² (and the same with trade imbalance alone)."""
-    book = level1(events)
+def intervals(events: np.ndarray, interval_ns: int = 10_000_000_000) -> pd.DataFrame:
+    """The level-1 OFI series: per interval k of ``interval_ns`` from the first message (index k), OFI_k =
+    Σ e_n over its messages, ti = Σ signed traded quantity, mid_end = mid after its last message (ticks;
+    the last two-sided mid is held, intervals without messages hold the previous one) and dp = mid_end −
+    previous mid_end. Intervals before the first defined dp are dropped."""
+    book = level1_messages(events)
     if len(book) < 2:
-        raise DataError("cks: need at least two events")
-    book["e"] = order_flow(book)
-    sign = np.where(events["kind"] == 2, events["side"], np.where(events["kind"] == 7, -events["side"], 0))
-    book["ti"] = sign * events["qty"].astype(np.float64) * (sign != 0)
+        raise DataError("cks: need at least two exchange messages")
     book["mid"] = np.where((book.bid_qty > 0) & (book.ask_qty > 0), (book.bid + book.ask) / 2.0, np.nan)
     book["mid"] = book["mid"].ffill()
     t0 = int(book.ts.iloc[0]) // interval_ns * interval_ns
@@ -55,6 +79,15 @@ def cks_regressions(events: np.ndarray, *, interval_ns: int = 10_000_000_000,
     per["mid_end"] = per["mid_end"].ffill()
     per["dp"] = per["mid_end"].diff()
     per = per.dropna(subset=["dp"])
+    per.attrs["t0"] = t0
+    return per
+
+
+def cks_regressions(events: np.ndarray, *, interval_ns: int = 10_000_000_000,
+                    window_ns: int = 1_800_000_000_000) -> pd.DataFrame:
+    """One row per window: start, n intervals, β, α, R² (and the same with trade imbalance alone)."""
+    per = intervals(events, interval_ns)
+    t0 = per.attrs["t0"]
     per["w"] = (per.index.to_numpy() * interval_ns) // window_ns
     rows = []
     for w, g in per.groupby("w"):

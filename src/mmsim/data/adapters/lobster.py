@@ -8,7 +8,12 @@ they are represented by *synthetic orders* (negative ids) created from the order
 difference between the rebuilt book and the orderbook row is counted and classified: *explained* when the
 level was outside the file's top-N window at the previous row (its changes were not written), else
 *unexplained* (an error unless ``repair``). Differences are reconciled with synthetic events, so the converted
-store reproduces the orderbook file at every row.
+store reproduces the orderbook file after every message.
+
+One message line is one exchange *message*: its own event, then the synthetic events reconciling the book
+with its orderbook row, all at its time; the last of these rows carries ``FLAG_MSG_END``, and only there does
+the store's visible top N equal the row (in between, the book passes through states the file never had).
+The synthetic initial book is a message of its own; a line that writes no row ends no message.
 """
 from __future__ import annotations
 
@@ -334,6 +339,15 @@ def _events(pair: _Pair, tick_units: int, lot_units: int, midnight_ns: int, repa
                     [(p // tick_units, q // lot_units) for p, q in asks])
         return bids, asks
 
+    rows = out.rows
+    MSG_END = R.FLAG_MSG_END
+
+    def end_message(start: int) -> None:
+        """Mark the last row written since ``start`` (if any) as the end of one exchange message."""
+        if len(rows) > start:
+            r = rows[-1]
+            rows[-1] = r[:7] + (r[7] | MSG_END,)
+
     def bound_of(levels: list) -> Optional[int]:
         return levels[-1][0] if len(levels) == N else None
 
@@ -427,14 +441,18 @@ def _events(pair: _Pair, tick_units: int, lot_units: int, midnight_ns: int, repa
                         init[direction].pop(p, None)
                 elif typ in (2, 3, 4):
                     init[direction][p] = init[direction].get(p, 0) + q
+                start = len(rows)
                 for s, rev in ((_BID, True), (_ASK, False)):
                     for pp in sorted(init[s], reverse=rev):
                         new_syn(s, pp, init[s][pp], ts)
                         c["initial_synthetic_orders"] += 1
+                end_message(start)  # the initial book is a message of its own
                 prev_bound = {_BID: bound_of(bids_f), _ASK: bound_of(asks_f)}
                 prev_bids, prev_asks = None, None  # compare both sides after message 1
 
-            # ---- the message
+            # ---- the message: its own event, then the reconciliation with its orderbook row; the last of
+            # these rows carries FLAG_MSG_END (one message: one state, seen only once it is complete)
+            start = len(rows)
             if typ == 1:
                 c["adds"] += 1
                 if oid in orders:
@@ -514,6 +532,7 @@ def _events(pair: _Pair, tick_units: int, lot_units: int, midnight_ns: int, repa
                         if want == 0:
                             mm["levels_removed"] += 1
                         _reduce(book, syn_of_level, side, pp, have - want, ts, remove)
+            end_message(start)
             prev_bound = {_BID: bound_of(bids_f), _ASK: bound_of(asks_f)}
             prev_bids, prev_asks = bids_f, asks_f
             if not bad:
