@@ -259,9 +259,56 @@ def test_time_range_selects_rows_of_any_source(tmp_path):
     lo, hi = int(full["exch_ts"][5_000]), int(full["exch_ts"][9_000])
     text = Path(scenario_path("quiet")).read_text().replace("seed = 1\n", f"seed = 1\nfrom_ts = {lo}\nuntil_ts = {hi}\n")
     (tmp_path / "q.toml").write_text(text)
-    ev, _ = load_scenario(tmp_path / "q.toml").load_events(limit=20_000)
+    sc = load_scenario(tmp_path / "q.toml")
+    ev, _ = sc.load_events(limit=20_000)
     want = full[(full["exch_ts"] >= lo) & (full["exch_ts"] < hi)]
-    assert len(ev) == len(want) and np.array_equal(ev, want)
+    n_snap = sc.report["seek"]["snapshot_rows"]  # the resting orders at lo first (tests/test_seek.py)
+    assert n_snap > 0 and len(ev) == n_snap + len(want) and np.array_equal(ev[n_snap:], want)
+    assert (ev["kind"][:n_snap] == R.ADD).all() and (ev["exch_ts"][:n_snap] == lo).all()
     (tmp_path / "bad.toml").write_text(text.replace(f"until_ts = {hi}", f"until_ts = {lo}"))
     with pytest.raises(ConfigError, match="until_ts: must be after from_ts"):
         load_scenario(tmp_path / "bad.toml")
+
+
+def test_typed_times_select_the_same_window_as_int_ns(tmp_path):
+    """quiet starts at 09:30 on 1970-01-01 (a synthetic source's session is UTC): "09:31" is 60 s later."""
+    base = Path(scenario_path("quiet")).read_text()
+    ns = 9 * 3600 * 10**9 + 31 * 60 * 10**9
+    got = {}
+    for typed in (str(ns), '"09:31"', '"09:31:00.000000000"', '"1970-01-01T09:31:00Z"', '"1970-01-01T10:31+01:00"',
+                  "1970-01-01T09:31:00Z", "09:31:00"):  # the last two: TOML's own date-time and time values
+        (tmp_path / "t.toml").write_text(base.replace("seed = 1\n", f"seed = 1\nfrom_ts = {typed}\n"))
+        sc = load_scenario(tmp_path / "t.toml")
+        ev, _ = sc.load_events(limit=30_000)
+        got[typed] = ev
+        assert sc.report["seek"]["from_ts"] == ns and ev["exch_ts"][0] == ns
+    first = got[str(ns)]
+    assert all(np.array_equal(first, v) for v in got.values())
+
+
+@pytest.mark.parametrize("line, message", [
+    ('from_ts = "noon"', "[source] from_ts: 'noon' not a time"),
+    ('from_ts = "12:75"', "[source] from_ts: '12:75' not a time of day"),
+    ('from_ts = 1.5', "[source] from_ts: expected a time"),
+    ('from_ts = "2024-02-30T00:00:00Z"', "[source] from_ts: '2024-02-30T00:00:00Z' day is out of range"),
+])
+def test_an_unreadable_time_is_one_line_naming_the_key(tmp_path, line, message):
+    text = Path(scenario_path("quiet")).read_text().replace("seed = 1\n", f"seed = 1\n{line}\n")
+    (tmp_path / "b.toml").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_scenario(tmp_path / "b.toml")
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("lines, message", [
+    ('from_ts = "23:00"', "[source] from_ts '23:00' (1970-01-01 23:00:00.000 UTC): after the data's last row (1970-01-01 09:30:56.182 UTC)"),
+    ('until_ts = "09:00"', "[source] until_ts '09:00' (1970-01-01 09:00:00.000 UTC): not after the data's first row"),
+    ('from_ts = "09:30:40"\nuntil_ts = "09:30:35"', "[source] until_ts '09:30:35' (1970-01-01 09:30:35.000 UTC): "
+                                                  "must be after from_ts"),
+])
+def test_a_window_outside_the_data_is_one_line_naming_the_key(tmp_path, lines, message):
+    text = Path(scenario_path("quiet")).read_text().replace("seed = 1\n", f"seed = 1\n{lines}\n")
+    (tmp_path / "w.toml").write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_scenario(tmp_path / "w.toml").load_events(limit=20_000)
+    assert message in str(e.value)

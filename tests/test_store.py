@@ -91,11 +91,15 @@ def test_time_window_streams_exactly_the_rows_in_range(tmp_path, market):
     lo, hi = int(ts[25_000]), int(ts[70_000])
     view = EventStore(tmp_path / "w.mmstore").window(lo, hi)
     want = market[(ts >= lo) & (ts < hi)]
-    assert view.n_rows == len(want)
-    np.testing.assert_array_equal(view.read(), want)
+    n_snap = view.seek["snapshot_rows"]  # the book at lo first (tests/test_seek.py checks it is exact)
+    assert n_snap > 1 and view.n_rows == n_snap + len(want) and view.seek["rows_replayed"] == int((ts < lo).sum())
+    rows = view.read()
+    np.testing.assert_array_equal(rows[n_snap:], want)
+    assert (rows["exch_ts"][:n_snap] == lo).all() and rows["kind"][0] == 3  # CLEAR, then the levels
     a = simulate(view, None, "symmetric", feed_latency="1ms", **RUN)
-    b = simulate(want, Instrument(0.01, 1), "symmetric", feed_latency="1ms", **RUN)
+    b = simulate(rows, Instrument(0.01, 1), "symmetric", feed_latency="1ms", **RUN)
     pd.testing.assert_frame_equal(a.fills, b.fills)
+    assert view.meta["first_ts"] == lo and view.meta["last_ts"] == int(want["exch_ts"][-1])
 
 
 def test_scenario_with_a_store_source_runs_from_the_cli(tmp_path, market, capsys):
@@ -123,7 +127,8 @@ wake_on_feed = false
     code = main(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "out"), "--no-progress"])
     assert code == 0, capsys.readouterr().err
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["n_events"] == int((market["exch_ts"] >= start).sum())
+    # the rows from start on, after one snapshot message of the book at start (a CLEAR and the levels)
+    assert summary["n_events"] > int((market["exch_ts"] >= start).sum()) + 1
     (tmp_path / "bad.toml").write_text((tmp_path / "s.toml").read_text().replace("tick_size = 0.01", "tick_size = 0.5"))
     assert main(["run", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "o2")]) == 2
     assert "differ from the store" in capsys.readouterr().err

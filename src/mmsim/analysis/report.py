@@ -219,7 +219,53 @@ def _no_fills(ax, what: str = "no fills") -> None:
     ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
 
 
-def _fig_decomposition(blocks, block_ns: int, roles: list[str]) -> str:
+def _zone(runs: list[dict]) -> str:
+    """The venue's time zone of the runs' data (summary.json ``time_zone``; UTC for older runs)."""
+    return str((runs[0]["summary"] if runs else {}).get("time_zone") or "UTC")
+
+
+#: steps of clock-time ticks, seconds: ticks fall on round times of the venue's clock
+_CLOCK_STEPS = (0.001, 0.01, 0.1, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
+
+
+def _clock_axis(ax, base_ns: int, zone: str) -> None:
+    """An x axis of seconds since ``base_ns`` with ticks at round times of the venue's clock, labelled in it
+    (mmsim.data.times), and the zone and date in the axis label."""
+    from matplotlib.ticker import FuncFormatter, Locator
+
+    from mmsim.data.times import format_clock, local_time, zone_label
+
+    day, tod0 = local_time(base_ns, zone)
+
+    class ClockLocator(Locator):
+        def __call__(self):
+            lo, hi = self.axis.get_view_interval()
+            return self.tick_values(lo, hi)
+
+        def tick_values(self, lo, hi):
+            span = max(hi - lo, 1e-9)
+            step = next((s for s in _CLOCK_STEPS if span / s <= 7), _CLOCK_STEPS[-1])
+            step_ns = int(round(step * _NS))
+            k = -(-(tod0 + int(lo * _NS)) // step_ns)
+            out = []
+            while (k * step_ns - tod0) / _NS <= hi and len(out) < 50:
+                out.append((k * step_ns - tod0) / _NS)
+                k += 1
+            return out
+
+    def fmt(x: float, _pos: object) -> str:
+        lo, hi = ax.get_xlim()
+        span = hi - lo
+        digits = 0 if span >= 10 else (1 if span >= 1 else 3)
+        text = format_clock(base_ns + int(round(x * _NS)), zone, digits)
+        return text[:-3] if span >= 600 and text.endswith(":00") else text
+
+    ax.xaxis.set_major_locator(ClockLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(fmt))
+    ax.set_xlabel(f"exchange time, {zone_label(zone)} ({day.isoformat()})")
+
+
+def _fig_decomposition(blocks, block_ns: int, roles: list[str], zone: str = "UTC") -> str:
     fig, axes = _figure(ncols=len(roles), sharey=True)
     t0 = int(blocks["start_ts"].iloc[0]) if len(blocks) else 0
     x = (blocks["start_ts"].to_numpy(np.int64) - t0 + block_ns) / _NS
@@ -238,7 +284,7 @@ def _fig_decomposition(blocks, block_ns: int, roles: list[str]) -> str:
             ax.step(np.r_[0.0, x], np.r_[0.0, np.cumsum(y)], where="post", label=label, color=color,
                     lw=2.0 if key == "net_pnl" else 1.3)
         ax.axhline(0, color="#999", lw=0.6)
-        ax.set_xlabel("exchange time since start (s)")
+        _clock_axis(ax, t0, zone)
         ax.legend(fontsize=7, loc="upper left")
     axes[0].set_ylabel("quote currency")
     return _png(fig, "cumulative PnL decomposition")
@@ -260,7 +306,7 @@ def _fig_decomposition_fills(run: dict) -> str:
         if col in mk:
             ax.step(t, np.nancumsum(mk[col].to_numpy(float)), where="post", label=label, color=color)
     ax.axhline(0, color="#999", lw=0.6)
-    ax.set_xlabel("exchange time since first fill (s)")
+    _clock_axis(ax, int(mk["exch_ts"].iloc[0]), _zone([run]))
     ax.legend(fontsize=7, loc="upper left")
     return _png(fig, "decomposition")
 
@@ -283,7 +329,7 @@ def _fig_inventory(runs: list[dict], t0: Optional[int]) -> str:
         _no_fills(ax)
     else:
         ax.axhline(0, color="#999", lw=0.6)
-        ax.set_xlabel("exchange time since start (s)")
+        _clock_axis(ax, base, _zone(runs))
         ax.legend(fontsize=8)
     return _png(fig, "inventory")
 
@@ -359,7 +405,7 @@ def _fig_price_path(runs: list[dict], t0: Optional[int]) -> str:
         ax.scatter(t[buy], p[buy], marker="^", s=14, color="#2ca02c", label="buy", zorder=3)
         ax.scatter(t[~buy], p[~buy], marker="v", s=14, color="#d62728", label="sell", zorder=3)
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")
-        ax.set_xlabel("exchange time since start (s)")
+        _clock_axis(ax, base, _zone(runs))
         ax.legend(fontsize=7, loc="upper left")
     return _png(fig, "fills on the price path")
 
@@ -1144,15 +1190,15 @@ def build_report(folder: Any, sweep: Any = None) -> str:
                      "blocks.parquet.</p>")
         parts.append(_first_path_totals(cmp))
         parts.append("<h3>Cumulative PnL decomposition over time (first path)</h3>")
-        parts.append(_fig_decomposition(blocks, int(_f(cmp.get("block_ns")) or 0), ["baseline", "treated"]))
+        parts.append(_fig_decomposition(blocks, int(_f(cmp.get("block_ns")) or 0), ["baseline", "treated"],
+                                        _zone(runs)))
         parts.append(_cap(f"Per block of {_e(first.get('block') or cmp.get('block', ''))} of exchange time: "
                           "cumulative spread capture, adverse selection at horizon "
                           f"{_e(cmp.get('horizon'))}, inventory, fees (subtracted) and their sum, the net PnL; "
-                          "quote currency; seconds of exchange time since the path's first event."))
+                          "quote currency; over exchange time in the venue's clock time (time zone in the axis label)."))
         parts.append("<h3>Inventory (first path)</h3>")
         parts.append(_fig_inventory(runs, t0))
-        parts.append(_cap("Position after each fill, in lots, over exchange time (seconds since the path's first "
-                          "event)."))
+        parts.append(_cap("Position after each fill, in lots, over exchange time (the venue's clock time)."))
         if not mk:
             parts.append("<h3>Markout curves (first path)</h3>")
             parts.append(_fig_markouts(runs))
@@ -1161,21 +1207,27 @@ def build_report(folder: Any, sweep: Any = None) -> str:
                               "labelled."))
         parts.append("<h3>Fills on the price path (first path)</h3>")
         parts.append(_fig_price_path(runs, t0))
-        parts.append(_cap("Fill prices (▲ buy, ▼ sell) and the mid at fill time, in ticks, over exchange time in "
-                          "seconds since the path's first event."))
+        parts.append(_cap("Fill prices (▲ buy, ▼ sell) and the mid at fill time, in ticks, over exchange time (the "
+                          "venue's clock time)."))
     else:
         s = summary
         parts.append("<h2>Run summary</h2>")
-        parts.append(_kv_table([(k, s.get(k)) for k in ("strategy", "n_fills", "volume", "position", "fees",
-                                                         "final_mid", "pnl") if k in s]))
+        span = []
+        if "first_ts" in s and "last_ts" in s:  # the data replayed, in the venue's clock time beside the ns
+            from mmsim.data.times import format_span
+
+            span = [("data", f"{format_span(int(s['first_ts']), int(s['last_ts']), _zone(runs))} "
+                             f"[{int(s['first_ts'])}, {int(s['last_ts'])}] ns")]
+        parts.append(_kv_table(span + [(k, s.get(k)) for k in ("strategy", "n_fills", "volume", "position", "fees",
+                                                                "final_mid", "pnl") if k in s]))
         parts.append(_cap("fees, pnl: quote currency; volume, position: lots; final_mid: price."))
         parts.append("<h2>Cumulative decomposition by fill</h2>")
         parts.append(_fig_decomposition_fills(runs[0]))
         parts.append(_cap("Cumulative spread capture, adverse selection and inventory per fill, in ticks·lots, "
-                          "over exchange time in seconds since the first fill."))
+                          "over exchange time (the venue's clock time)."))
         parts.append("<h2>Inventory</h2>")
         parts.append(_fig_inventory(runs, t0))
-        parts.append(_cap("Position after each fill, in lots, over exchange time in seconds since the first fill."))
+        parts.append(_cap("Position after each fill, in lots, over exchange time (the venue's clock time)."))
         parts.append("<h2>Markout curves</h2>")
         parts.append(_fig_markouts(runs))
         parts.append(_cap("Mean markout per lot (ticks) at each horizon over the fills whose horizon lies inside "

@@ -74,6 +74,19 @@ def queue_model(text: str) -> tuple[str, Optional[float]]:
     return name, n
 
 
+def add_window_options(parser: argparse.ArgumentParser) -> None:
+    """``--from T`` / ``--until T``: the data window (overrides the scenario's ``[source] from_ts/until_ts``)."""
+    parser.add_argument("--from", dest="from_time", metavar="T",
+                        help="start of the data window, with the exact book at T: an ISO time "
+                        "(2024-08-08T23:57:30Z), a session clock time (12:00, venue's zone) or int ns")
+    parser.add_argument("--until", dest="until_time", metavar="T", help="end of the data window (exclusive)")
+
+
+def apply_window(args: argparse.Namespace, scenario: Any) -> None:
+    """Put ``--from``/``--until`` into the scenario (checked now, resolved when the data loads)."""
+    scenario.set_window(getattr(args, "from_time", None), getattr(args, "until_time", None))
+
+
 def run_kwargs(args: argparse.Namespace, scenario: Any) -> dict[str, Any]:
     """simulate() keyword arguments: the scenario's settings overridden by the command line.
 

@@ -6,7 +6,7 @@ import inspect
 from pathlib import Path
 from typing import Any, Optional
 
-from mmsim.cli.args import EXIT_OK, Parser, positive_int, run_kwargs, seed_int
+from mmsim.cli.args import EXIT_OK, Parser, add_window_options, apply_window, positive_int, run_kwargs, seed_int
 from mmsim.errors import ConfigError, MmsimError
 
 
@@ -30,6 +30,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      help="risk_averse, log, power or power:N (N = queue power); default: the scenario's")
     run.add_argument("--seed", type=seed_int, default=0, metavar="N", help="seed of the latency draws (default 0)")
     run.add_argument("--rows", type=positive_int, metavar="N", help="use only the first N data rows")
+    add_window_options(run)
     run.add_argument("--engine", choices=("cpp", "reference"), default="cpp",
                      help="C++ loop (default) or the pure-Python reference")
     run.add_argument("--model", metavar="MODEL.json", help="a model file (mmsim train); the loop calls it at each "
@@ -63,6 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mmsim.engine.results import format_summary, write_results
 
     scenario = load_scenario(args.scenario)
+    apply_window(args, scenario)
     kw = run_kwargs(args, scenario)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -81,9 +83,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         result.summary["repaired_rows"] = int(result.summary.get("repaired_rows", 0)) + dropped
     written = write_results(args.out, result)
     print(f"scenario  {scenario.name}   strategy  {strategy_name}")
+    print(data_line(result.summary, scenario))
     print(format_summary(result.summary))
     print(f"wrote {', '.join(str(p) for p in written.values())}")
     return EXIT_OK
+
+
+def data_line(summary: dict, scenario: Any) -> str:
+    """``data      09:30:00.000–16:00:00.000 New York (2012-06-21)  [from 12:00:00.000: …]`` — the span
+    replayed in the venue's clock time, and what a window's start cost (mmsim.data.seek)."""
+    from mmsim.data.times import format_clock, format_span
+
+    if "first_ts" not in summary:
+        return "data      (no rows)"
+    zone = summary.get("time_zone", "UTC")
+    text = f"data      {format_span(summary['first_ts'], summary['last_ts'], zone)}"
+    sess = getattr(scenario, "session", None)
+    if sess is not None and not sess.zone_recorded:
+        text += " (the store records no time zone: UTC assumed)"
+    seek = (getattr(scenario, "report", None) or {}).get("seek")
+    if seek and seek.get("from_ts") is not None:
+        text += (f"\nwindow    from {format_clock(seek['from_ts'], zone)}: book rebuilt from "
+                 f"{seek['rows_replayed']:,} earlier rows in {seek['seconds']:.2f} s, one snapshot message of "
+                 f"{seek['snapshot_rows']:,} rows")
+    return text
 
 
 def cmd_scenarios_list(args: argparse.Namespace) -> int:

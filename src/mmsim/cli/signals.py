@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mmsim.cli.args import EXIT_OK, Parser, positive_float, positive_int, seed_int
+from mmsim.cli.args import EXIT_OK, Parser, add_window_options, apply_window, positive_float, positive_int, seed_int
 from mmsim.errors import ConfigError
 
 
@@ -20,6 +20,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     feat.add_argument("--feed-latency", metavar="L", help="feed latency (default: the scenario's)")
     feat.add_argument("--seed", type=seed_int, default=0, metavar="N", help="seed of the latency draws (default 0)")
     feat.add_argument("--rows", type=positive_int, metavar="N", help="use only the first N data rows")
+    add_window_options(feat)
     feat.add_argument("--out", required=True, metavar="FILE.parquet", help="output Parquet file")
     feat.set_defaults(func=cmd_features)
 
@@ -48,8 +49,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--seed", type=seed_int, default=0, metavar="N",
                     help="seed of the latency draws and of the model's initialisation (default 0)")
     tr.add_argument("--rows", type=positive_int, metavar="N", help="use only the first N data rows")
-    tr.add_argument("--start-ts", type=int, metavar="NS", help="first sample arrival time (exchange clock, ns)")
-    tr.add_argument("--end-ts", type=int, metavar="NS",
+    add_window_options(tr)
+    tr.add_argument("--start-ts", metavar="T", help="first sample arrival time (exchange clock): int ns, an ISO "
+                    "time or a session clock time (12:00)")
+    tr.add_argument("--end-ts", metavar="T",
                     help="end of the training window: no label window ends after it (default: the data's end)")
     tr.add_argument("--alpha", type=positive_float, metavar="X",
                     help="L2 penalty (mean loss + alpha/2 |w|^2 on standardised features; default 0.001)")
@@ -80,6 +83,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     from mmsim.signals.features import parse_specs
 
     scenario = load_scenario(args.scenario)
+    apply_window(args, scenario)
     specs = parse_specs(args.spec)
     events, _ = scenario.load_events(limit=args.rows)
     if isinstance(events, EventStore):
@@ -121,6 +125,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.model == "gbdt":
         T.require_lightgbm()
     scenario = load_scenario(args.scenario)
+    apply_window(args, scenario)
+    from mmsim.data.times import check_time_syntax, parse_time
+
+    for opt, v in (("--start-ts", args.start_ts), ("--end-ts", args.end_ts)):
+        if v is not None:
+            check_time_syntax(v, opt)
     specs = parse_specs(args.spec)
     feed = args.feed_latency if args.feed_latency is not None else scenario.sim_kwargs()["feed_latency"]
     try:
@@ -130,10 +140,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     events, _ = scenario.load_events(limit=args.rows)
     if isinstance(events, EventStore):
         events = events.read()
+    start_ts = None if args.start_ts is None else parse_time(args.start_ts, "--start-ts", scenario.session)
+    end_ts = None if args.end_ts is None else parse_time(args.end_ts, "--end-ts", scenario.session)
     results = T.train(events, specs, args.model, horizons, target=target, every_ns=every, folds=args.folds,
                       scheme=args.scheme, embargo_ns=embargo, feed_latency=feed, seed=args.seed,
-                      crossed_policy=scenario.sim_kwargs()["crossed_policy"], start_ts=args.start_ts,
-                      end_ts=args.end_ts, scenario=scenario.name, source_name=scenario.source_name, options=options)
+                      crossed_policy=scenario.sim_kwargs()["crossed_policy"], start_ts=start_ts,
+                      end_ts=end_ts, scenario=scenario.name, source_name=scenario.source_name, options=options)
     paths = T.model_paths(out, horizons)
     print(T.format_header(results[0], scenario.name, args.model))
     for r in results:

@@ -106,6 +106,19 @@ def _t_duration(v):
     raise TypeError("a duration string (e.g. \"100ms\") or an integer of ns")
 
 
+def _t_time(v):
+    """A time as typed (int ns, ISO timestamp, session clock time, TOML date-time): syntax checked here, resolved
+    against the data's session when the events load (mmsim.data.times)."""
+    from mmsim.data.times import check_time_syntax
+
+    if isinstance(v, (bool, float)):
+        raise TypeError("a time (int ns, \"2024-08-08T23:57:30Z\" or a clock time \"12:00\")")
+    try:
+        return check_time_syntax(v, "time")
+    except ConfigError as e:
+        raise ValueError(str(e).split(": ", 1)[-1]) from None
+
+
 def _positive(x):
     if not x > 0:
         raise ValueError("must be > 0")
@@ -141,7 +154,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                    "symbol": _t_str, "contract_size": _chain(_t_float, _positive), "inverse": _t_bool},
     "source": {"kind": _chain(_t_str, _one_of(*SOURCE_KINDS)), "path": _t_str, "repair": _t_bool,
                "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg), "preset": _t_str,
-               "from_ts": _t_int, "until_ts": _t_int},
+               "from_ts": _t_time, "until_ts": _t_time},
     "latency": {leg: _t_latency for leg in LATENCY_LEGS},
     "fees": {"maker_bps": _t_float, "taker_bps": _t_float},
     "engine": {"queue_model": _chain(_t_str, _one_of(*QUEUE_MODELS)),
@@ -156,7 +169,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                     "real": _t_facts, "twin": _t_facts, "tolerance": _t_facts},
 }
 _REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
-_TIME_RANGE = {"from_ts", "until_ts"}  # exchange-time window [from_ts, until_ts), int ns, for every source
+#: exchange-time window [from_ts, until_ts) for every source: int ns, ISO timestamps or session clock times
+_TIME_RANGE = {"from_ts", "until_ts"}
 _SOURCE_KEYS = {"synthetic_l2": {"kind", "n_rows", "seed", "repair"} | _TIME_RANGE,
                 "synthetic_market": {"kind", "preset", "n_rows", "seed", "repair"} | _TIME_RANGE,
                 "events_parquet": {"kind", "path", "repair"} | _TIME_RANGE,
@@ -231,6 +245,10 @@ class Scenario:
     strategy: str = DEFAULT_STRATEGY
     #: validation report of the last load_events() (mmsim.data.validate.validate_events)
     report: Optional[dict] = None
+    #: the data's session after load_events(): time zone, session date, first/last exch_ts (mmsim.data.times)
+    session: Optional[Any] = field(default=None, repr=False, compare=False)
+    #: how errors name the window's ends (the scenario keys, or the command-line options that set them)
+    window_labels: dict = field(default_factory=dict, repr=False, compare=False)
     #: a synthetic_market source's generated Market (events with their ground truth: .regime, .truth) after
     #: load_events(); None for other sources. Only the oracle_regime built-in reads it (simulate's truth=).
     truth: Optional[Any] = field(default=None, repr=False, compare=False)
@@ -243,13 +261,17 @@ class Scenario:
 
     def load_events(self, limit: Optional[int] = None) -> tuple[Any, Instrument]:
         """Read or generate the events (the time range, then the first ``limit`` rows), validated:
-        ``(events, instrument)``. A ``store`` source gives an EventStore view, streamed by simulate()."""
+        ``(events, instrument)``. A ``store`` source gives an EventStore view, streamed by simulate().
+
+        A window ``[from_ts, until_ts)`` starts with the exact book at ``from_ts`` (one snapshot message built
+        from the rows before it, mmsim.data.seek; ``self.report["seek"]`` says what it cost). Typed times are
+        resolved against the data's session (``self.session``: the venue's time zone and session date)."""
         from mmsim.data.validate import validate_events
+        from mmsim.data.times import session_of_meta, session_of_span
 
         if limit is not None and (not _is_int(limit) or limit <= 0):
             raise ConfigError(f"row limit {limit!r}: must be a positive integer")
         kind = self.source["kind"]
-        start, end = self.source.get("from_ts"), self.source.get("until_ts")
         if kind == "store":
             from mmsim.data.store import EventStore
 
@@ -264,9 +286,19 @@ class Scenario:
                                   f"differs from the store's ({'inverse, contract_size ' + str(got.contract_size) if got.inverse else 'linear'})")
             if got.inverse and not self.instrument.inverse:
                 self.instrument = replace(self.instrument, contract_size=got.contract_size, inverse=True)
-            view = store.window(start, end, limit)
+            self.session = session_of_meta(store.meta)
+            start, end = self._window()
+            try:
+                view = store.window(start, end, limit) if (start, end, limit) != (None, None, None) else store
+            except ConfigError as e:
+                if "no events in the time range" not in str(e):
+                    raise
+                raise ConfigError(f"{self.path}: [source] from_ts/until_ts: no events in that time range "
+                                  f"(the store has none in [{start}, {end}))") from None
             self.report = {"mode": view.meta["mode"], "n_rows": view.n_rows, "n_dropped": 0,
                            "conversion": store.meta.get("report", {})}
+            if view.seek is not None:
+                self.report["seek"] = dict(view.seek)
             return view, self.instrument
         if kind == "synthetic_l2":
             events = self._synthetic()
@@ -274,25 +306,79 @@ class Scenario:
             events = self._market(limit)
         else:
             events = _read_events_parquet(Path(self.source["path"]), self.source_name, self.instrument, limit)
+        if len(events):
+            self.session = session_of_span(int(events["exch_ts"][0]), int(events["exch_ts"][-1]))
+        start, end = self._window()
+        seek = None
         if start is not None or end is not None:
-            ts = events["exch_ts"]
-            keep = np.ones(len(events), bool)
-            if start is not None:
-                keep &= ts >= start
-            if end is not None:
-                keep &= ts < end
-            events = events[keep]
-            if len(events) == 0:
+            import time
+
+            from mmsim.data.seek import window_array
+
+            t0 = time.perf_counter()
+            events, seek = window_array(events, start, end, source=self.source_name)
+            seek.update(from_ts=start, seconds=time.perf_counter() - t0)
+            if len(events) == 0 or len(events) == seek["snapshot_rows"]:
                 raise ConfigError(f"{self.path}: [source] from_ts/until_ts: no events in that time range")
-        if limit is not None:
-            events = events[:limit]
+        if limit is not None and limit < len(events):
+            from mmsim.data.messages import complete_prefix
+
+            # never split a message: stop at the last whole one (as simulate's row limit does)
+            cut = complete_prefix(events[:limit], int(events["exch_ts"][limit]))
+            if cut == 0:
+                raise ConfigError(f"row limit {limit}: the first {limit} rows hold no whole exchange message")
+            events = events[:cut]
         events, self.report = validate_events(events, self.source_name, repair=self.source.get("repair", False))
+        if seek is not None:
+            self.report["seek"] = seek
         return events, self.instrument
+
+    def set_window(self, from_ts: Any = None, until_ts: Any = None, *, labels: tuple[str, str] = ("--from", "--until")
+                   ) -> None:
+        """Override ``[source] from_ts/until_ts`` (e.g. from ``--from``/``--until``; None keeps the scenario's);
+        the syntax is checked now, naming ``labels``, and the times resolved when the events load."""
+        from mmsim.data.times import check_time_syntax
+
+        for key, v, label in (("from_ts", from_ts, labels[0]), ("until_ts", until_ts, labels[1])):
+            if v is not None:
+                self.source[key] = check_time_syntax(v, label)
+                self.window_labels[key] = label
+
+    def _window(self) -> tuple[Optional[int], Optional[int]]:
+        """``[source] from_ts/until_ts`` resolved against ``self.session`` and checked against the data's span:
+        a time that cannot be read, or a window outside the data, is one ConfigError naming the key and value."""
+        from mmsim.data.times import format_clock, parse_time
+
+        sess = self.session
+        out: dict[str, Optional[int]] = {}
+        for key in ("from_ts", "until_ts"):
+            v = self.source.get(key)
+            out[key] = None if v is None else parse_time(v, self._label(key), sess)
+        start, end = out["from_ts"], out["until_ts"]
+
+        def show(key: str, ns: int) -> str:
+            v = self.source[key]
+            typed = f"{v!r}" if not _is_int(v) else str(v)
+            zone = sess.zone if sess is not None else "UTC"
+            return f"{self._label(key)} {typed} ({format_clock(ns, zone, with_date=True)} {zone})"
+
+        if sess is not None and sess.last_ts is not None and start is not None and start > sess.last_ts:
+            raise ConfigError(f"{show('from_ts', start)}: after the data's last row "
+                              f"({format_clock(sess.last_ts, sess.zone, with_date=True)} {sess.zone})")
+        if sess is not None and sess.first_ts is not None and end is not None and end <= sess.first_ts:
+            raise ConfigError(f"{show('until_ts', end)}: not after the data's first row "
+                              f"({format_clock(sess.first_ts, sess.zone, with_date=True)} {sess.zone})")
+        if start is not None and end is not None and end <= start:
+            raise ConfigError(f"{show('until_ts', end)}: must be after {self._label('from_ts').rsplit(' ', 1)[-1]}")
+        return start, end
+
+    def _label(self, key: str) -> str:
+        return self.window_labels.get(key) or f"{self.path}: [source] {key}"
 
     def _synthetic(self) -> np.ndarray:
         gen = _generator()
         params = {k: v for k, v in self.source.items()
-                  if k not in ("kind", "n_rows", "seed", "repair", "from_ts", "until_ts")}
+                  if k not in ("kind", "n_rows", "seed", "repair") and k not in _TIME_RANGE}
         kwargs = dict(params, tick_size=self.instrument.tick_size)
         if "lot_size" in inspect.signature(gen).parameters:
             kwargs["lot_size"] = self.instrument.lot_size
@@ -306,7 +392,7 @@ class Scenario:
 
         preset = self.source["preset"]
         params = {k: v for k, v in self.source.items()
-                  if k not in ("kind", "preset", "n_rows", "seed", "repair", "from_ts", "until_ts")}
+                  if k not in ("kind", "preset", "n_rows", "seed", "repair") and k not in _TIME_RANGE}
         if hasattr(preset_params(preset), "tick_size"):
             params["tick_size"] = self.instrument.tick_size
         n = self.source["n_rows"] if limit is None else min(limit, self.source["n_rows"])
@@ -449,7 +535,7 @@ def _build(doc: dict, path: Path) -> Scenario:
         if "path" not in source:
             raise ConfigError(f"{path}: [source] path: missing (needed by kind = \"{kind}\")")
         source["path"] = str(_resolve(source["path"], base))
-    if "from_ts" in source and "until_ts" in source and source["until_ts"] <= source["from_ts"]:
+    if _is_int(source.get("from_ts")) and _is_int(source.get("until_ts")) and source["until_ts"] <= source["from_ts"]:
         raise ConfigError(f"{path}: [source] until_ts: must be after from_ts")
 
     latency = {}

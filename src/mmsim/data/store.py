@@ -5,8 +5,14 @@ Layout of a store (a directory, conventionally ``NAME.mmstore``)::
     events.parquet   columns exch_ts, recv_ts, price, qty, order_id (int64), kind (uint8), side (int8),
                      flags (uint8); zstd; row groups of ``ROW_GROUP`` rows, so a reader holds one chunk
     meta.json        {"format": "mmsim-events", "version": 2, "instrument": {...}, "n_rows", "mode",
-                      "first_ts", "last_ts", "source": {...}, "report": {...}}; the instrument of an inverse
-                     contract adds "contract_size" and "inverse" (absent: linear, contract size 1)
+                      "first_ts", "last_ts", "time_zone", "session_date", "source": {...}, "report": {...}};
+                     the instrument of an inverse contract adds "contract_size" and "inverse" (absent: linear,
+                     contract size 1)
+
+``time_zone`` is the venue's (LOBSTER ``America/New_York``, others ``UTC``) and ``session_date`` its date of the
+first row: what a typed clock time (``12:00``) is resolved against (mmsim.data.times). A store without them
+(written before they existed) is read as UTC. ``EventStore.window`` starts a view at any time with the exact book
+(mmsim.data.seek).
 
 Writers stream chunks (a 100 M-row day never sits in memory) and the result is byte-identical for the
 same input: no timestamps or random ids are written. Readers yield EVENT_DTYPE chunks in order.
@@ -20,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
@@ -48,12 +55,17 @@ def _table(chunk: np.ndarray):
 
 
 def write_store(path: str | os.PathLike, chunks: Iterable[np.ndarray], instrument: Instrument, *,
-                source: Optional[dict] = None, report: Optional[dict] = None, row_group: int = ROW_GROUP) -> dict:
+                source: Optional[dict] = None, report: Optional[dict] = None, row_group: int = ROW_GROUP,
+                time_zone: str = "UTC") -> dict:
     """Write EVENT_DTYPE ``chunks`` (in time order) as a store at ``path``; return its metadata.
 
     Checks across chunk boundaries that exchange timestamps never go back and the mode (L2/L3) never
     mixes. The store appears atomically: it is written beside ``path`` and renamed into place.
+    ``time_zone`` is the venue's (an IANA name, mmsim.data.times), recorded with the session date.
     """
+    from mmsim.data.times import session_of_span, utc_offset_s
+
+    utc_offset_s(time_zone, date(2000, 1, 3))  # an unknown zone fails before writing
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -114,6 +126,8 @@ def write_store(path: str | os.PathLike, chunks: Iterable[np.ndarray], instrumen
                        # only an inverse contract carries its terms: a linear store's meta is unchanged
                        **({"contract_size": instrument.contract_size, "inverse": True} if instrument.inverse else {})},
         "n_rows": n, "mode": "l3" if has_l3 else "l2", "first_ts": first, "last_ts": last,
+        "time_zone": time_zone,
+        "session_date": None if first is None else session_of_span(first, last, time_zone).day.isoformat(),
         "source": source or {}, "report": report or {},
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -168,63 +182,130 @@ class EventStore:
         return Instrument(tick_size=float(i["tick_size"]), lot_size=float(i["lot_size"]), symbol=i.get("symbol", ""),
                           contract_size=float(i.get("contract_size", 1.0)), inverse=bool(i.get("inverse", False)))
 
+    # ------------------------------------------------------------------------------------ windows and seek
+    def _offsets(self) -> np.ndarray:
+        """Row number of the first row of each row group, and the total at the end."""
+        md = self._file.metadata
+        return np.concatenate([[0], np.cumsum([md.row_group(g).num_rows for g in range(md.num_row_groups)])])
+
+    def _group(self, g: int, columns: Optional[list] = None) -> np.ndarray:
+        """Row group ``g`` as EVENT_DTYPE (only ``columns`` filled when given)."""
+        table = self._file.read_row_group(g, columns=columns, use_threads=False)
+        out = np.zeros(table.num_rows, R.EVENT_DTYPE)
+        for c in (columns or COLUMNS):
+            col = table.column(c)
+            out[c] = (col.chunk(0) if col.num_chunks == 1 else col).to_numpy(zero_copy_only=False)
+        return out
+
+    def _column(self, g: int, name: str) -> np.ndarray:
+        return self._file.read_row_group(g, columns=[name], use_threads=False).column(0).to_numpy()
+
+    def _row_at(self, t: int, offs: np.ndarray) -> int:
+        """The number of rows with exch_ts < t (exch_ts never goes back): row groups whose statistics rule
+        them in or out are not read."""
+        md = self._file.metadata
+        for g in range(md.num_row_groups):
+            st = md.row_group(g).column(0).statistics  # exch_ts is column 0
+            if st is not None and st.has_min_max and st.max < t:
+                continue
+            if st is not None and st.has_min_max and st.min >= t:
+                return int(offs[g])
+            return int(offs[g]) + int(np.searchsorted(self._column(g, "exch_ts"), t, "left"))
+        return int(offs[-1])
+
+    def _at(self, i: int, name: str, offs: np.ndarray) -> int:
+        g = int(np.searchsorted(offs, i, "right")) - 1
+        return int(self._column(g, name)[i - offs[g]])
+
+    def _whole_prefix(self, lo: int, hi: int, offs: np.ndarray) -> int:
+        """The largest ``h <= hi`` such that rows [lo, h) are whole messages (a row ends its message when it
+        carries FLAG_MSG_END or the next row has another exch_ts: mmsim.data.messages); ``lo`` if none."""
+        if hi >= int(offs[-1]) or hi <= lo:
+            return hi
+        nxt = self._at(hi, "exch_ts", offs)
+        g = int(np.searchsorted(offs, hi - 1, "right")) - 1
+        while g >= 0 and offs[g + 1] > lo:
+            a, b = max(lo, int(offs[g])), min(hi, int(offs[g + 1]))
+            ts, fl = self._column(g, "exch_ts")[a - offs[g]:b - offs[g]], self._column(g, "flags")[a - offs[g]:b - offs[g]]
+            ends = (fl & R.FLAG_MSG_END) != 0
+            ends[:-1] |= ts[1:] != ts[:-1]
+            ends[-1] |= int(ts[-1]) != nxt
+            done = np.flatnonzero(ends)
+            if len(done):
+                return a + int(done[-1]) + 1
+            nxt, hi, g = int(ts[0]), a, g - 1
+        return lo
+
     def window(self, start_ts: Optional[int] = None, end_ts: Optional[int] = None,
                limit: Optional[int] = None) -> "EventStore":
-        """A view of the rows with ``start_ts <= exch_ts < end_ts`` (then the first ``limit``), counted exactly
-        by one pass over the timestamp column (row groups outside the range are skipped by their statistics)."""
+        """A view of the rows with ``start_ts <= exch_ts < end_ts`` (then the first ``limit``), which starts
+        with the exact book at ``start_ts``.
+
+        When rows come before ``start_ts``, the view's first rows are one snapshot message at ``start_ts``
+        (mmsim.data.seek: L3 one ADD per resting order in queue order with its id; L2 a CLEAR and one DEPTH per
+        level), built by replaying those rows (``view.seek`` reports how many and how long it took). Rows of
+        one message are never split: they share exch_ts, so a cut at a time never splits one, and ``limit``
+        stops at the last whole message (as simulate's row limit does). A window is taken of the whole store.
+        """
+        import time
+
+        from mmsim.data.seek import BookState
+
+        offs = self._offsets()
+        n_all = int(offs[-1])
+        lo = 0 if start_ts is None else self._row_at(int(start_ts), offs)
+        hi = n_all if end_ts is None else self._row_at(int(end_ts), offs)
+        hi = max(hi, lo)
+        if hi == lo:
+            raise ConfigError(f"{self.path}: no events in the time range [{start_ts}, {end_ts})")
+        t0 = time.perf_counter()
+        snap = np.empty(0, R.EVENT_DTYPE)
+        if lo > 0 and start_ts is not None:
+            state = BookState(self.meta["mode"], str(self.path))
+            for g in range(len(offs) - 1):
+                if offs[g] >= lo:
+                    break
+                rows = self._group(g)
+                state.fold(rows[:lo - int(offs[g])])
+                del rows
+            snap = state.snapshot(int(start_ts))
+        seconds = time.perf_counter() - t0
+        if limit is not None and len(snap) + hi - lo > int(limit):
+            hi = self._whole_prefix(lo, lo + max(int(limit) - len(snap), 0), offs)
+            if hi == lo:
+                raise ConfigError(f"{self.path}: the first {int(limit)} rows of the window hold no whole exchange "
+                                  f"message after the {len(snap)}-row snapshot of the book at its start")
         view = object.__new__(EventStore)
         view.path, view._file, view.meta = self.path, self._file, dict(self.meta)
-        view._range = (start_ts, end_ts)
-        if start_ts is None and end_ts is None:
-            n = self.n_rows
-        else:
-            n = sum(int(self._mask(g, start_ts, end_ts)[1].sum()) for g in range(self._file.num_row_groups)
-                    if self._overlaps(g, start_ts, end_ts))
-        view.meta["n_rows"] = n if limit is None else min(int(limit), n)
-        if view.meta["n_rows"] == 0:
-            raise ConfigError(f"{self.path}: no events in the time range [{start_ts}, {end_ts})")
+        view._rows, view._snapshot = (lo, hi), snap
+        view.meta.update(n_rows=len(snap) + hi - lo,
+                         first_ts=int(snap["exch_ts"][0]) if len(snap) else self._at(lo, "exch_ts", offs),
+                         last_ts=self._at(hi - 1, "exch_ts", offs))
+        view.seek = {"from_ts": None if start_ts is None else int(start_ts), "rows_replayed": lo if len(snap) else 0,
+                     "snapshot_rows": len(snap), "seconds": seconds, "start_row": lo, "end_row": hi}
         return view
 
-    _range: tuple = (None, None)
-
-    def _overlaps(self, g: int, start: Optional[int], end: Optional[int]) -> bool:
-        st = self._file.metadata.row_group(g).column(0).statistics  # exch_ts is column 0
-        if st is None or not st.has_min_max:
-            return True
-        return not ((start is not None and st.max < start) or (end is not None and st.min >= end))
-
-    def _mask(self, g: int, start: Optional[int], end: Optional[int]):
-        ts = self._file.read_row_group(g, columns=["exch_ts"]).column(0).to_numpy()
-        keep = np.ones(len(ts), bool)
-        if start is not None:
-            keep &= ts >= start
-        if end is not None:
-            keep &= ts < end
-        return ts, keep
+    _rows: Optional[tuple] = None
+    _snapshot: Optional[np.ndarray] = None
+    #: after window(): what the seek did (rows_replayed, snapshot_rows, seconds, start_row, end_row)
+    seek: Optional[dict] = None
 
     def iter_chunks(self, limit: Optional[int] = None) -> Iterator[np.ndarray]:
-        """EVENT_DTYPE chunks of one row group each (the first ``limit`` rows when given)."""
+        """EVENT_DTYPE chunks in order, of at most one row group each (the first ``limit`` rows when given);
+        a window's snapshot message comes first, as one chunk."""
         left = self.n_rows if limit is None else min(int(limit), self.n_rows)
-        start, end = self._range
-        for g in range(self._file.num_row_groups):
+        if self._snapshot is not None and len(self._snapshot) and left > 0:
+            yield self._snapshot[:left]
+            left -= min(left, len(self._snapshot))
+        offs = self._offsets()
+        lo, hi = self._rows if self._rows is not None else (0, int(offs[-1]))
+        for g in range(len(offs) - 1):
             if left <= 0:
                 return
-            if not self._overlaps(g, start, end):
+            a, b = max(lo, int(offs[g])), min(hi, int(offs[g + 1]))
+            if a >= b:
                 continue
-            table = self._file.read_row_group(g, use_threads=False)
-            out = np.zeros(table.num_rows, R.EVENT_DTYPE)
-            for c in COLUMNS:
-                col = table.column(c)
-                out[c] = (col.chunk(0) if col.num_chunks == 1 else col).to_numpy(zero_copy_only=False)
-            del table
-            if start is not None or end is not None:
-                keep = np.ones(len(out), bool)
-                if start is not None:
-                    keep &= out["exch_ts"] >= start
-                if end is not None:
-                    keep &= out["exch_ts"] < end
-                out = out[keep]
-            out = out[:left]
+            out = self._group(g)[a - int(offs[g]):b - int(offs[g])][:left]
             left -= len(out)
             if len(out):
                 yield out

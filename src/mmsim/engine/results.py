@@ -216,7 +216,7 @@ def _fmt(key: str, v: Any) -> str:
     if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
     if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
+        return str(int(v)) if key.endswith("_ts") else f"{int(v):,}"  # ns since the epoch: copyable as typed
     if isinstance(v, (float, np.floating)):
         f = float(v)
         if not math.isfinite(f):

@@ -141,12 +141,16 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     strat = None if clairvoyant else _engine_strategy(loaded, engine)
     clock = L.FeedClock(feed_latency, rngs["feed"], total, source=source_name)
     counts = {"rows": 0, "dropped": 0}
+    span: dict = {}  # first and last exch_ts of the rows replayed
 
     def prepared(chunk):
         """Validate a chunk (rows numbered globally) and give it its feed arrival times."""
         chunk, report = validate_events(chunk, source_name, repair=repair, row_offset=counts["rows"])
         counts["rows"] += report["n_input"]
         counts["dropped"] += report["n_dropped"]
+        if len(chunk):
+            span.setdefault("first_ts", int(chunk["exch_ts"][0]))
+            span["last_ts"] = int(chunk["exch_ts"][-1])
         return chunk, clock.arrivals(chunk), report
 
     try:
@@ -231,6 +235,12 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     summary.update(wall_s=wall, events_per_s=(n_rows / wall if wall > 0 else float("inf")),
                    engine=engine, strategy=name, seed=int(seed), mode=mode, source=source_name,
                    repaired_rows=int(counts["dropped"]), max_rows_held=max_held)
+    if span:  # the data's span in ns, and as ISO times of the venue's zone beside them (mmsim.data.times)
+        from mmsim.data.times import time_fields
+
+        zone = (events.meta.get("time_zone") if isinstance(events, EventStore) else None) or "UTC"
+        summary.update(first_ts=span["first_ts"], last_ts=span["last_ts"],
+                       **time_fields(span["first_ts"], span["last_ts"], zone))
     if getattr(strat, "clairvoyant", False):  # read the future: say so where every reader looks
         summary["clairvoyant"] = True
         past_end = oracle.past_end(strat)

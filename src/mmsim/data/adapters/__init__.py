@@ -86,7 +86,8 @@ def convert(fmt: str, inputs: Sequence[str | os.PathLike], out: str | os.PathLik
                            contract_size=contract_size)
     report = conv.report
     report.setdefault("format", fmt)
-    return write_store(out, conv.chunks, conv.instrument, source=conv.source, report=report)
+    return write_store(out, conv.chunks, conv.instrument, source=conv.source, report=report,
+                       time_zone=conv.time_zone)
 
 
 def format_report(meta: dict) -> str:

@@ -30,6 +30,8 @@ class Conversion:
     chunks: Iterator[np.ndarray]
     report: dict
     source: dict = field(default_factory=dict)
+    #: the venue's time zone (IANA name): what clock times typed for this data mean (mmsim.data.times)
+    time_zone: str = "UTC"
 
 
 #: Field order of the row tuples a ChunkBuilder collects.

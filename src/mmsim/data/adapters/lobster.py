@@ -246,7 +246,7 @@ def convert_lobster(inputs: list, *, symbol: Optional[str] = None, tick_size: Op
     source = {"format": "lobster", "inputs": pair.inputs, "message_file": Path(str(pair.msg)).name,
               "orderbook_file": Path(str(pair.book)).name, "options": {"repair": bool(repair)}}
     gen = _events(pair, int(round(units)), int(round(lot)), midnight_ns, repair, report)
-    return Conversion(inst, gen, report, source)
+    return Conversion(inst, gen, report, source, time_zone="America/New_York")
 
 
 def _events(pair: _Pair, tick_units: int, lot_units: int, midnight_ns: int, repair: bool,
