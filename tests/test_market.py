@@ -208,6 +208,77 @@ def test_l3_rows_are_valid(preset):
         assert np.array_equal(fast[c], top[c].to_numpy()), c
 
 
+#: SHA-256 of events + truth + regime of every L3 preset (60k rows, seeds 0 and 5), computed on main's generator
+#: before ``level_gap`` and ``round_lot`` existed: their defaults (1) must leave every preset byte-identical.
+PRESET_DIGESTS = {
+    ("quiet", 0): "3b2521251a9ff469bcc29b963c696e4fae661973817f05515d933642c7ebd72b",
+    ("quiet", 5): "9277fde6b266ce69f5d869c8814cd40dbe90dabd050ff3b617b4416d4f9665a3",
+    ("toxic_burst", 0): "68a87fce5dc59340c3774335dcbc91afe074045b98a30b1f34a063e4fba61a47",
+    ("toxic_burst", 5): "89489880380fd240da67eb528118956f54be0b866f21ed7d9ce3609a81bad7b0",
+    ("news_jump", 0): "4eb3815c822aafac30f7b2a2747641e74f35bfce2d5c32cf59615cbc375c8f3a",
+    ("news_jump", 5): "b1c9988f88baf0b9682c095a101c772f3eb023218dd57c590977a965aed6f11d",
+    ("trending", 0): "fd9b25ca536ad8ec447070708440534a0a2e69d33a52b80b8eca0c9dd32bf9a4",
+    ("trending", 5): "d8faa1b3939b626ea61d54857ffa1887a8c7917222cb002aba692d043d3e1144",
+    ("latency_spike", 0): "3b2521251a9ff469bcc29b963c696e4fae661973817f05515d933642c7ebd72b",
+    ("latency_spike", 5): "9277fde6b266ce69f5d869c8814cd40dbe90dabd050ff3b617b4416d4f9665a3",
+    ("fast_perp", 0): "dceb178b011e100f20186fdcdd6338a2f4adc6df86b3e3101746370af8d4ce84",
+    ("fast_perp", 5): "ec9c2a08d6c49568b48c477c827956138e37e565aca8cfc8d709007e8caa7e5d",
+    ("slow_equity", 0): "895c6859ab59613ccaf1a5015bc209dd7fda3df2838446b1e1fb86df7f639dd1",
+    ("slow_equity", 5): "7b5bb266cbdd6a41f0f5431b273ac1d4c970953a9611d3257ce2ce46c9aa6e1b",
+}
+
+
+@pytest.mark.parametrize("preset, seed", sorted(PRESET_DIGESTS))
+def test_level_gap_and_round_lot_defaults_keep_every_preset_byte_identical(preset, seed):
+    import hashlib
+
+    assert PRESETS[preset].level_gap == 1 and PRESETS[preset].round_lot == 1
+    for kw in ({}, {"level_gap": 1, "round_lot": 1}):
+        m = generate_market(preset, 60_000, seed, **kw)
+        got = hashlib.sha256(m.events.tobytes() + m.truth.tobytes() + m.regime.tobytes()).hexdigest()
+        assert got == PRESET_DIGESTS[(preset, seed)], kw
+
+
+@pytest.mark.parametrize("gap, lot", [(2, 1), (3, 100), (1, 10)])
+def test_level_gap_spaces_the_lps_levels_and_round_lot_rounds_market_orders(gap, lot):
+    """Valid L3 data (the full replay's checks); every resting price a multiple of the gap, so the visible levels
+    are gap ticks apart; market orders (before any cut by the book or the informed limit) multiples of lot."""
+    m = generate_market("quiet", 60_000, 4, level_gap=gap, round_lot=lot, half_spread=2.0, noise_qty=30.0,
+                        informed_qty=30.0, level_qty=60.0, order_qty=20.0)
+    ev = m.events
+    top = replay_l3(ev)
+    assert ((top.bid_px > 0) & (top.ask_px > 0)).mean() > 0.99
+    assert (ev["price"][ev["kind"] == R.ADD] % gap == 0).all()
+    assert ((top.ask_px - top.bid_px)[(top.bid_px > 0) & (top.ask_px > 0)] % gap == 0).all()
+    mo = market_orders(ev)
+    ex = np.flatnonzero(ev["kind"] == R.EXECUTE)
+    run = np.searchsorted(mo["row"].to_numpy(), ex, "right") - 1
+    size = np.bincount(run, weights=ev["qty"][ex].astype(float), minlength=len(mo))
+    noise = ~mo["informed"].to_numpy()
+    # a noise order is cut only when it empties a whole side, which these books never do
+    assert len(size[noise]) > 500 and (size[noise] % lot == 0).all()
+    if lot > 1:
+        assert np.median(size[noise]) == lot
+    else:
+        assert len(np.unique(size[noise] % 10)) == 10
+    if gap > 1:
+        from mmsim.analysis.stylised import stylised_facts
+        f = stylised_facts(ev)
+        assert f.values["level_gap"] == pytest.approx(gap, abs=0.05)
+        # emptying a level moves that side by the gap: the immediate markout of a market order grows with it
+        base = stylised_facts(generate_market("quiet", 60_000, 4, half_spread=2.0, noise_qty=30.0,
+                                              informed_qty=30.0, level_qty=60.0, order_qty=20.0).events)
+        assert f.values["markout_0"] > 1.5 * base.values["markout_0"]
+
+
+def test_level_gap_and_round_lot_are_checked():
+    for kw, text in (({"level_gap": 0}, "level_gap must be in"), ({"level_gap": 1.5}, "whole number"),
+                     ({"level_gap": 20, "n_levels": 30}, "n_levels \\* level_gap"),
+                     ({"round_lot": 0}, "round_lot must be in")):
+        with pytest.raises(ValueError, match=text):
+            generate_market("quiet", 10, **kw)
+
+
 @pytest.mark.parametrize("preset", ALL_PRESETS)
 def test_every_preset_simulates(preset):
     m = generate_market(preset, 60_000, seed=5)

@@ -50,12 +50,19 @@ __all__ = ["Calibration", "fit_twin", "calibrate_events", "calibrate_store", "tw
 #: The preset the twin overrides (no bursts; every fitted parameter is written out).
 BASE_PRESET = "quiet"
 #: Parameters the fit sets, in the order they are written.
-FITTED = ("base_price", "start_ts", "n_levels", "half_spread", "level_qty", "order_qty", "lp_rate", "lp_lag",
-          "informed_horizon", "v_dt", "sigma", "noise_rate", "noise_qty", "informed_rate", "informed_qty",
-          "informed_threshold", "lp_impact", "jump_rate", "burst_rate")
-INFORMED_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+FITTED = ("base_price", "start_ts", "n_levels", "level_gap", "half_spread", "level_qty", "level_growth", "order_qty", "lp_rate",
+          "lp_lag", "informed_horizon", "v_dt", "sigma", "noise_rate", "noise_qty", "round_lot", "informed_rate",
+          "informed_qty", "informed_threshold", "lp_impact", "jump_rate", "burst_rate")
+INFORMED_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 60.0)
+#: informed_threshold tried as half_spread + 0.5 + this many ticks
+THRESHOLD_GRID = (0.0, 2.0, 4.0, 8.0)
+#: informed orders tried with a mean size this many times the real mean aggressive-order size
+INFORMED_SIZE_GRID = (1.0, 2.0, 4.0)
 LAG_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 _DAMP = 0.5
+#: The parameters (groups) a coordinate round steps one after another.
+_STEP_ORDER = (("lp_rate",), ("half_spread", "informed_threshold"), ("level_qty",), ("level_growth",), ("order_qty",),
+               ("sigma",), ("noise_rate",), ("noise_qty",), ("informed_qty",), ("informed_rate",), ("lp_impact",))
 _CLIP = 25.0
 #: Bounds the fit keeps each parameter in (the generator's own checks are wider or equal).
 _BOUNDS = {"half_spread": (0.0, 25.0), "sigma": (0.01, 500.0), "lp_rate": (0.2, 20_000.0),
@@ -110,9 +117,46 @@ def _loss(real: StylisedFacts, twin: StylisedFacts, names: list[str]) -> float:
 def _with_scales(p: dict[str, Any]) -> dict[str, Any]:
     q = dict(p)
     q["v_dt"] = _sig(min(0.01, q["lp_lag"] / 10.0, q["informed_horizon"] / 10.0))
-    # the generator's limit on orders per level: level_qty * (1 + 0.3 (n_levels - 1)) / order_qty < 28
-    q["order_qty"] = max(q["order_qty"], q["level_qty"] * (1 + 0.3 * (q["n_levels"] - 1)) / 27.0)
+    # the generator's limit on orders per level: level_qty * max(1, 1 + level_growth (n_levels - 1)) / order_qty < 28
+    q["order_qty"] = max(q["order_qty"],
+                         q["level_qty"] * max(1.0, 1 + q["level_growth"] * (q["n_levels"] - 1)) / 27.0)
     return {k: (_sig(v) if isinstance(v, float) else v) for k, v in q.items()}
+
+
+def _threshold_offset(p: dict[str, Any]) -> float:
+    """informed_threshold − (half_spread + 0.5), the grid's choice (kept by the fixed-point rounds)."""
+    return min(THRESHOLD_GRID, key=lambda k: abs(p["informed_threshold"] - (p["half_spread"] + 0.5 + k)))
+
+
+def lot_qty(size: float, lot: int) -> float:
+    """The geometric mean size m whose draws, rounded up to multiples of ``lot``, average ``size`` lots:
+    E = lot / (1 − (1 − 1/m)^lot), so (1 − 1/m)^lot = 1 − lot / size; 1 (every order one lot) when
+    ``size`` <= ``lot`` (m = size when lot = 1)."""
+    if lot <= 1:
+        return max(size, 1.0)
+    if size <= lot * 1.0001:
+        return 1.0
+    return float(max(1.0, 1.0 / (1.0 - (1.0 - lot / size) ** (1.0 / lot))))
+
+
+def _half_spread(spread: float, gap: int) -> float:
+    """LP anchors floor and ceil to multiples of ``gap`` around r ± h are 2h + gap apart on average."""
+    return float(np.clip((spread - gap) / 2.0, *_BOUNDS["half_spread"]))
+
+
+def _depth_shape(v: dict[str, float]) -> float:
+    """Mean depth at levels 2-5 over depth at level 1 (nan when unknown)."""
+    d1 = v["depth_1"]
+    deeper = [v[f"depth_{k}"] for k in range(2, 6)]
+    if not (math.isfinite(d1) and d1 > 0 and all(math.isfinite(x) for x in deeper)):
+        return math.nan
+    return float(np.mean(deeper) / d1)
+
+
+def level_spacing(real: StylisedFacts) -> int:
+    """The LPs' level gap for the twin: the store's mean gap between visible levels, rounded (1 when unknown)."""
+    g = real.values.get("level_gap", math.nan)
+    return int(np.clip(round(g), 1, 50)) if math.isfinite(g) else 1
 
 
 def _initial(real: StylisedFacts, levels: int) -> dict[str, Any]:
@@ -126,8 +170,9 @@ def _initial(real: StylisedFacts, levels: int) -> dict[str, Any]:
         "base_price": int(round(real.info["first_mid"])),
         "start_ts": int(real.info["first_ts"]) // 1_000_000_000 * 1_000_000_000,  # a whole second: exact as a float
         "n_levels": int(levels),
-        "half_spread": float(np.clip((spread - 1.0) / 2.0, *_BOUNDS["half_spread"])),
+        "half_spread": _half_spread(spread, 1),
         "level_qty": depth,
+        "level_growth": 0.3,
         "order_qty": v["add_size_mean"] if mode == "l3" and math.isfinite(v["add_size_mean"]) else depth / 4.0,
         "lp_rate": float(np.clip(lp, *_BOUNDS["lp_rate"])),
         "lp_lag": 1.0,
@@ -135,6 +180,8 @@ def _initial(real: StylisedFacts, levels: int) -> dict[str, Any]:
         "sigma": float(np.clip(v["vol_10s"] if math.isfinite(v["vol_10s"]) else v["vol_1s"], *_BOUNDS["sigma"])),
         "noise_rate": float(np.clip(0.8 * trades, *_BOUNDS["noise_rate"])),
         "noise_qty": max(size, 1.0),
+        "round_lot": 1,
+        "level_gap": 1,
         "informed_rate": float(np.clip(0.2 * trades / 0.3, *_BOUNDS["informed_rate"])),
         "informed_qty": max(size, 1.0),
         "informed_threshold": max(1.25, spread / 2.0),
@@ -179,6 +226,10 @@ def _update(p: dict[str, Any], real: StylisedFacts, twin: StylisedFacts) -> dict
     q["lp_rate"] = clip("lp_rate", p["lp_rate"] * ratio(r[rate_fact], t[rate_fact]))
     q["half_spread"] = clip("half_spread", p["half_spread"] + _DAMP * 0.5 * (r["spread_mean"] - t["spread_mean"]))
     q["level_qty"] = clip("level_qty", p["level_qty"] * ratio(r["depth_1"], t["depth_1"]))
+    # the mean target of levels 2-5 relative to level 1 is 1 + 2.5 level_growth: move it by the shape's ratio
+    lo = 0.1 / max(p["n_levels"] - 1, 1) - 1.0 / max(p["n_levels"] - 1, 1)
+    mean_target = (1 + 2.5 * p["level_growth"]) * ratio(_depth_shape(r), _depth_shape(t))
+    q["level_growth"] = float(np.clip((mean_target - 1) / 2.5, max(lo, -0.9) + 1e-3, 2.0))
     if mode == "l3":
         q["order_qty"] = clip("order_qty", p["order_qty"] * ratio(r["add_size_mean"], t["add_size_mean"]))
     else:
@@ -186,13 +237,13 @@ def _update(p: dict[str, Any], real: StylisedFacts, twin: StylisedFacts) -> dict
     q["sigma"] = clip("sigma", p["sigma"] * ratio(r["vol_10s"], t["vol_10s"]))
     q["noise_rate"] = clip("noise_rate", p["noise_rate"] * ratio(r["trades_per_s"], t["trades_per_s"]))
     q["noise_qty"] = clip("noise_qty", p["noise_qty"] * ratio(r["trade_size_mean"], t["trade_size_mean"]))
-    q["informed_qty"] = q["noise_qty"]
+    q["informed_qty"] = clip("noise_qty", p["informed_qty"] * ratio(r["trade_size_mean"], t["trade_size_mean"]))
     mk = ("markout_1s", "markout_10s", "markout_60s")
     rm = sum(r[k] for k in mk if math.isfinite(r[k]) and math.isfinite(t[k]))
     tm = sum(t[k] for k in mk if math.isfinite(r[k]) and math.isfinite(t[k]))
     if p["informed_rate"] > 0:
         q["informed_rate"] = clip("informed_rate", p["informed_rate"] * ratio(max(rm, 0.01), max(tm, 0.01)))
-    q["informed_threshold"] = max(1.25, q["half_spread"] + 0.5)
+    q["informed_threshold"] = max(1.25, q["half_spread"] + 0.5 + _threshold_offset(p))
     # the LPs' reaction to a market order sets the immediate impact (markout_0)
     q["lp_impact"] = float(np.clip(p["lp_impact"] + _DAMP * 0.5 * (r["markout_0"] - t["markout_0"]), 0.0, 10.0))
     return _with_scales(q)
@@ -244,6 +295,20 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
             progress(f"  {name}: {best[name]:g} s (loss {best_loss:.1f})")
         return best
 
+    def choose(p: dict[str, Any], name: str, candidates: list[tuple[float, dict[str, Any]]]) -> dict[str, Any]:
+        """The candidate (label, parameters replaced in p) of least loss; ties keep the first."""
+        best, best_loss, chosen, losses = p, math.inf, None, {}
+        for label, c in candidates:
+            q = _with_scales({**p, **c})
+            _, loss, _ = evaluate(q)
+            losses[f"{label:g}"] = round(loss, 3)
+            if loss < best_loss:
+                best, best_loss, chosen = q, loss, label
+        log["grids"].append({"param": name, "losses": losses, "chosen": chosen})
+        if progress:
+            progress(f"  {name}: {chosen:g} (loss {best_loss:.1f})")
+        return best
+
     def rounds_of(p: dict[str, Any], k: int) -> dict[str, Any]:
         """k fixed-point steps; returns the best parameters seen (the loss never goes up)."""
         best, (_, best_loss, _) = p, evaluate(p)
@@ -260,14 +325,68 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
             p = q
         return best
 
+    def coordinate_rounds(p: dict[str, Any], k: int) -> dict[str, Any]:
+        """k rounds of the same steps one parameter at a time (:data:`_STEP_ORDER`), each kept only if it
+        lowers the loss: the facts pull parameters against each other (depth_1 wants deeper first levels,
+        depth_2-5 shallower ones), so a joint step often helps none."""
+        tw, loss, _ = evaluate(p)
+        for _ in range(k):
+            if tw is None:
+                break
+            start = loss
+            q = _update(p, real, tw)
+            for names in _STEP_ORDER:
+                if all(q[x] == p[x] for x in names):
+                    continue
+                c = _with_scales({**p, **{x: q[x] for x in names}})
+                ctw, closs, _ = evaluate(c)
+                if closs < loss:
+                    p, tw, loss = c, ctw, closs
+            if progress:
+                progress(f"  coordinate round: loss {start:.1f} -> {loss:.1f}")
+            if loss >= start:
+                break
+        return p
+
     p = _initial(real, levels)
     p = rounds_of(p, 2)
-    p = grid(p, "informed_horizon", INFORMED_GRID)
+    # order sizes: geometric or rounded up to the store's round lot
+    lot = int(real.info.get("trade_lot", 1))
+    size = max(real.values["trade_size_mean"], 1.0)
+    if lot > 1:
+        p = choose(p, "round_lot", [(1, {"round_lot": 1, "noise_qty": size, "informed_qty": size}),
+                                    (lot, {"round_lot": lot, "noise_qty": lot_qty(size, lot),
+                                           "informed_qty": lot_qty(size, lot)})])
+
+    def informed(p: dict[str, Any], horizons: tuple, offsets: tuple, mults: tuple) -> dict[str, Any]:
+        """The informed traders jointly: horizon x threshold (half_spread + 0.5 + offset) x order size (mult x
+        the real mean aggressive-order size); markouts and OFI predictiveness move together in these."""
+        return choose(p, "informed (horizon, threshold offset, size mult)",
+                      [(h * 1000 + o * 10 + k, {"informed_horizon": h, "informed_qty": lot_qty(k * size, p["round_lot"]),
+                                                "informed_threshold": max(1.25, p["half_spread"] + 0.5 + o)})
+                       for h in horizons for o in offsets for k in mults])
+
+    def near(grid: tuple, x: float) -> tuple:
+        j = int(np.argmin([abs(math.log(g / x)) if g > 0 and x > 0 else abs(g - x) for g in grid]))
+        return grid[max(j - 1, 0): j + 2]
+
+    p = informed(p, INFORMED_GRID[1:], THRESHOLD_GRID, INFORMED_SIZE_GRID[:2])
+    # the book's shape: contiguous levels or levels the store's mean visible gap apart
+    gap = level_spacing(real)
+    if gap > 1:
+        # a gapped book churns less, so its levels fill deeper: try smaller and flatter targets with it
+        hs, lq, gr = p["half_spread"], p["level_qty"], p["level_growth"]
+        p = choose(p, "level_gap (gap, level_qty factor, level_growth)",
+                   [(1, {})] + [(gap * 100 + f * 10 + g, {"level_gap": gap, "half_spread": max(0.0, hs - (gap - 1) / 2.0),
+                                                          "level_qty": lq * f, "level_growth": g})
+                                for f in (1.0, 0.75, 0.5) for g in sorted({gr, 0.0})])
     p = grid(p, "lp_lag", LAG_GRID)
-    p = rounds_of(p, rounds)
-    p = grid(p, "informed_horizon", INFORMED_GRID)
+    p = coordinate_rounds(p, rounds)
+    off = min(THRESHOLD_GRID, key=lambda o: abs(p["informed_threshold"] - p["half_spread"] - 0.5 - o))
+    mult = min(INFORMED_SIZE_GRID, key=lambda k: abs(math.log(max(p["informed_qty"], 1.0) / lot_qty(k * size, p["round_lot"]))))
+    p = informed(p, near(INFORMED_GRID, p["informed_horizon"]), near(THRESHOLD_GRID, off), near(INFORMED_SIZE_GRID, mult))
     p = grid(p, "lp_lag", LAG_GRID)
-    p = rounds_of(p, 2)
+    p = coordinate_rounds(p, 2)
     _, loss, n = evaluate(p)
     log["loss"] = round(loss, 3)
     return p, n, log

@@ -19,6 +19,7 @@ Facts (``FACTS`` lists them with their units and tolerances):
   of real orders, ``order_id > 0``; LOBSTER's synthetic orders have negative ids);
 - ``spread_mean`` (ticks, time-weighted, two-sided states), ``depth_1`` … ``depth_5`` (lots at the k-th
   non-empty price level, the mean of both sides, time-weighted, 0 where the level is missing);
+  ``level_gap`` (ticks between consecutive non-empty levels among the first five, both sides, time-weighted);
 - ``vol_1s``, ``vol_10s``: standard deviation of the mid's change over consecutive intervals of h, / √h
   (ticks per √s; mid = the last message-end mid before the interval's end);
 - ``markout_0``, ``markout_100ms``, ``markout_1s``, ``markout_10s``, ``markout_60s``: the aggressor's mid
@@ -46,7 +47,7 @@ import pandas as pd
 from mmsim import records as R
 from mmsim.errors import DataError
 
-__all__ = ["Fact", "FACTS", "FACT_NAMES", "StylisedFacts", "stylised_facts", "message_ends", "aggressive_orders",
+__all__ = ["Fact", "FACTS", "FACT_NAMES", "StylisedFacts", "stylised_facts", "message_ends", "aggressive_orders", "trade_lot",
            "within_tolerance", "facts_table", "MARKOUT_HORIZONS", "OFI_HORIZONS", "VOL_HORIZONS", "LEVELS"]
 
 _NS = 1_000_000_000
@@ -85,6 +86,8 @@ FACTS: tuple[Fact, ...] = (
     Fact("spread_mean", "ticks", "time-weighted mean spread", 0.10, 0.25),
     *(Fact(f"depth_{k}", "lots", f"time-weighted mean size at the {k}{'st' if k == 1 else 'nd' if k == 2 else 'rd' if k == 3 else 'th'} level (both sides)",
            0.25, 0.0) for k in range(1, LEVELS + 1)),
+    Fact("level_gap", "ticks", "time-weighted mean price gap between consecutive visible levels (1-5, both sides)",
+         0.15, 0.2),
     Fact("vol_1s", "ticks/√s", "std of the mid's 1 s changes / √1 s", 0.20, 0.0),
     Fact("vol_10s", "ticks/√s", "std of the mid's 10 s changes / √10 s", 0.15, 0.0),
     *(Fact(k, "ticks", f"aggressor's mid markout per order at {'0' if h == 0 else f'{h:g} s'}", 0.30, 0.1)
@@ -152,6 +155,25 @@ def aggressive_orders(events: np.ndarray) -> dict[str, np.ndarray]:
     return {"first": rows[starts], "ts": ts[starts], "aggr": aggr[starts], "qty": qty}
 
 
+#: Lot sizes aggressive orders are tested for (largest first) by :func:`trade_lot`, and the share of orders
+#: that must be whole multiples of one.
+LOT_CANDIDATES = (1000, 500, 200, 100, 50, 25, 10, 5)
+LOT_SHARE = 0.3
+
+
+def trade_lot(sizes: np.ndarray) -> int:
+    """The round lot of aggressive-order sizes: the largest of :data:`LOT_CANDIDATES` that divides the median
+    size and at least :data:`LOT_SHARE` of the sizes (1 when none does)."""
+    q = np.asarray(sizes, np.int64)
+    if len(q) == 0:
+        return 1
+    med = float(np.median(q))
+    for lot in LOT_CANDIDATES:
+        if med % lot == 0 and (q % lot == 0).mean() >= LOT_SHARE:
+            return lot
+    return 1
+
+
 def _corr(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 3 or x.std() == 0 or y.std() == 0:
         return math.nan
@@ -213,6 +235,9 @@ def stylised_facts(events: np.ndarray) -> StylisedFacts:
     v["spread_mean"] = float(((ap[:, 0] - bp[:, 0]) * w).sum() / wsum)
     for k in range(LEVELS):
         v[f"depth_{k + 1}"] = float((0.5 * (bq[:, k] + aq[:, k]) * w).sum() / wsum)
+    gaps = np.concatenate([bp[:, :-1] - bp[:, 1:], ap[:, 1:] - ap[:, :-1]], 1).astype(np.float64)
+    seen = np.concatenate([bq[:, 1:] > 0, aq[:, 1:] > 0], 1) * w[:, None]
+    v["level_gap"] = float((gaps * seen).sum() / seen.sum()) if seen.sum() > 0 else math.nan
 
     # ---- mid at message ends (forward-filled over one-sided states)
     fill = np.where(two, np.arange(len(idx)), -1)
@@ -270,7 +295,7 @@ def stylised_facts(events: np.ndarray) -> StylisedFacts:
     info = {"rows": int(len(ev)), "messages": int(len(idx)), "span_s": float(span), "msg_end_flag": flagged,
             "mode": "l3" if bool(np.isin(ev["kind"], R.L3_KINDS).any()) else "l2",
             "first_ts": int(ts_all[0]), "first_mid": float(mid[first]), "aggressive_orders": int(len(mo["ts"])),
-            "two_sided_share": float(w.sum() / max(dur.sum(), 1.0))}
+            "two_sided_share": float(w.sum() / max(dur.sum(), 1.0)), "trade_lot": trade_lot(mo["qty"])}
     return StylisedFacts(values=values, se=ses, info=info)
 
 

@@ -13,13 +13,17 @@ measured figures):
 - **Liquidity providers** quote around a reference price ``r`` that follows ``v`` with a lag (exponential,
   time constant ``lp_lag`` s) and shifts by ``lp_impact`` ticks on every market order (they learn from the
   flow but cannot tell who is informed). Anchors: bid ``floor(r - half_spread)``, ask ``ceil(r +
-  half_spread)``. Each LP action (``lp_rate`` per s, one row) either deletes a stale order (a bid above the
-  anchor or an ask below it, with probability ``p_stale``; orders more than ``n_levels`` behind the anchor
-  always), or works one of ``n_levels`` levels: ``ADD`` an order (geometric size, mean ``order_qty``) while
-  the level holds less than its target (``level_qty`` x (1 + 0.3 level)), else ``CANCEL`` part of or
+  half_spread)``, each rounded (down for the bid, up for the ask) to a multiple of ``level_gap`` ticks; the
+  levels are ``level_gap`` ticks apart (1: contiguous; with a gap every resting price is a multiple of it, so
+  a market order that empties a level moves that side by the gap). Each LP action (``lp_rate`` per s, one
+  row) either deletes a stale order (a bid above the anchor or an ask below it, with probability
+  ``p_stale``; orders more than ``n_levels`` levels behind the anchor always), or works one of ``n_levels``
+  levels: ``ADD`` an order (geometric size, mean ``order_qty``) while the level holds less than its target
+  (``level_qty`` x (1 + ``level_growth`` x level), 0.3 by default), else ``CANCEL`` part of or
   ``DELETE`` one of its orders. With probability ``p_refill`` the level worked is the one furthest below
   its target: levels are refilled after being hit. A new order never locks or crosses the book.
 - **Noise traders** send market orders (``noise_rate`` per s, random side, mean size ``noise_qty``).
+  Every market order's drawn size is rounded up to a multiple of ``round_lot`` lots (1: the geometric draw).
 - **Informed traders** look ``informed_rate`` times per s (x ``burst_mult`` in a toxic burst,
   x ``news_mult`` for ``news_window`` s after a jump) at the fair value ``informed_horizon`` s ahead; when
   it is more than ``informed_threshold`` ticks away from the mid they send a market order that way (mean
@@ -103,12 +107,15 @@ class MarketParams:
     lp_impact: float = 0.05            #: ticks the LPs' reference moves per market order, its direction
     half_spread: float = 0.25          #: LP anchors: bid floor(r - h), ask ceil(r + h), ticks
     n_levels: int = 5                  #: levels per side the LPs keep
-    level_qty: float = 12.0            #: target lots at the first level (x (1 + 0.3 level) deeper)
+    level_gap: int = 1                 #: ticks between the LPs' price levels (1: contiguous levels)
+    level_qty: float = 12.0            #: target lots at the first level (x (1 + level_growth level) deeper)
+    level_growth: float = 0.3          #: growth of the LPs' level targets per level behind the first
     order_qty: float = 4.0             #: mean LP order size, lots
     p_refill: float = 0.5              #: chance an LP action works the level most below its target
     p_stale: float = 0.5               #: chance an LP action deletes a stale (too aggressive) order if any
     noise_rate: float = 3.0            #: noise market orders per second
     noise_qty: float = 4.0             #: mean noise market order size, lots
+    round_lot: int = 1                 #: market order sizes rounded up to a multiple of this, lots (1: as drawn)
     informed_rate: float = 3.0         #: informed traders' looks per second (calm regime)
     informed_qty: float = 6.0          #: mean informed market order size, lots
     informed_horizon: float = 1.0      #: how far ahead the informed see the fair value, seconds
@@ -158,6 +165,9 @@ class MarketParams:
         need(self.base_price > 200, "base_price must be > 200 ticks")
         need(self.start_ts >= 0, "start_ts must be >= 0")
         need(1 <= self.n_levels <= 64, "n_levels must be in [1, 64]")
+        need(1 <= self.level_gap <= 50, "level_gap must be in [1, 50] ticks")
+        need(self.n_levels * self.level_gap <= 512, "n_levels * level_gap must be <= 512 ticks")
+        need(1 <= self.round_lot <= 1_000_000, "round_lot must be in [1, 1000000] lots")
         for name in ("sigma", "jump_rate", "jump_ticks", "lp_impact", "half_spread", "noise_rate",
                      "informed_rate", "informed_horizon", "informed_threshold", "burst_rate", "news_window"):
             need(getattr(self, name) >= 0, f"{name} must be >= 0")
@@ -173,7 +183,9 @@ class MarketParams:
         need(self.informed_horizon / self.v_dt <= _MAX_GRID_AHEAD,
              f"informed_horizon / v_dt must be <= {_MAX_GRID_AHEAD} grid points")
         need(abs(self.drift) <= 50 and self.sigma <= 500, "|drift| must be <= 50 ticks per s and sigma <= 500 ticks per sqrt s")
-        need(self.level_qty * (1 + 0.3 * (self.n_levels - 1)) / self.order_qty < _K - 4,
+        need(-1 < self.level_growth <= 10 and 1 + self.level_growth * (self.n_levels - 1) >= 0.1,
+             "level_growth must be in (-1, 10] with 1 + level_growth (n_levels - 1) >= 0.1")
+        need(self.level_qty * max(1.0, 1 + self.level_growth * (self.n_levels - 1)) / self.order_qty < _K - 4,
              f"level_qty / order_qty too large (a level holds at most {_K} orders)")
 
 
@@ -305,7 +317,7 @@ def _seed_state(seed: int) -> np.uint64:
 _L3_FLOATS = ("sigma", "drift", "jump_rate", "jump_ticks", "lp_rate", "lp_lag", "lp_impact", "half_spread",
               "level_qty", "order_qty", "p_refill", "p_stale", "noise_rate", "noise_qty", "informed_rate",
               "informed_qty", "informed_horizon", "informed_threshold", "burst_rate", "burst_len",
-              "burst_mult", "burst_vol", "news_window", "news_mult", "v_dt")
+              "burst_mult", "burst_vol", "news_window", "news_mult", "v_dt", "level_growth")
 
 
 @njit(cache=True, inline="always")
@@ -334,13 +346,13 @@ def _remove_at(q_id, q_qty, cnt, s, x, j):
 
 
 @njit(cache=True)
-def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, oid_o, kind_o, side_o, fl_o,
+def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_o, qty_o, oid_o, kind_o, side_o, fl_o,
                v_o, reg_o):
     (sigma, drift, jump_rate, jump_ticks, lp_rate, lp_lag, lp_impact, half_spread, level_qty, order_qty,
      p_refill, p_stale, noise_rate, noise_qty, informed_rate, informed_qty, horizon, threshold, burst_rate,
-     burst_len, burst_mult, burst_vol, news_window, news_mult, v_dt) = (
+     burst_len, burst_mult, burst_vol, news_window, news_mult, v_dt, growth) = (
         fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7], fp[8], fp[9], fp[10], fp[11], fp[12],
-        fp[13], fp[14], fp[15], fp[16], fp[17], fp[18], fp[19], fp[20], fp[21], fp[22], fp[23], fp[24])
+        fp[13], fp[14], fp[15], fp[16], fp[17], fp[18], fp[19], fp[20], fp[21], fp[22], fp[23], fp[24], fp[25])
     st = np.empty(1, np.uint64)
     st[0] = seed
     _u(st)
@@ -358,7 +370,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
     worst = np.zeros(2, np.int64)  # lowest bid / highest ask price
     target = np.empty(n_levels, np.float64)
     for d in range(n_levels):
-        target[d] = level_qty * (1.0 + 0.3 * d)
+        target[d] = level_qty * (1.0 + growth * d)
 
     # Fair value on a grid of v_dt seconds, generated `horizon` ahead of the clock (ring buffer).
     G = 1
@@ -375,7 +387,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
     p_jump = 1.0 - math.exp(-jump_rate * v_dt)
     p_burst_on = 1.0 - math.exp(-burst_rate * v_dt)
     p_burst_off = 1.0 - math.exp(-v_dt / burst_len)
-    floor_v = 100.0 + n_levels
+    floor_v = 100.0 + n_levels * lgap
 
     r = vg[0]           # LPs' reference price
     ts = start_ts
@@ -387,13 +399,10 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
     i = 0
 
     # Initial book: the LPs' levels, filled to their targets, all at the first timestamp.
-    bstar = int(math.floor(r - half_spread))
-    astar = int(math.ceil(r + half_spread))
-    if astar <= bstar:
-        astar = bstar + 1
+    bstar, astar = _anchors(r, half_spread, lgap)
     for d in range(n_levels):
         for s in range(2):
-            p = bstar - d if s == 0 else astar + d
+            p = bstar - d * lgap if s == 0 else astar + d * lgap
             x = p & MASK
             while lvl[s, x] < target[d] and cnt[s, x] < K and i < n:
                 q = _geom(st, order_qty)
@@ -475,23 +484,20 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
         if u < lp_rate:
             # ================= LP action
             s = 0 if _u(st) < 0.5 else 1
-            bstar = int(math.floor(r - half_spread))
-            astar = int(math.ceil(r + half_spread))
-            if astar <= bstar:
-                astar = bstar + 1
-            # this side's anchor, never locking the other side
+            bstar, astar = _anchors(r, half_spread, lgap)
+            # this side's anchor, never locking the other side (the nearest multiple of gap that does not)
             if s == 0:
                 anchor = bstar
                 if nlev[1] > 0 and anchor >= best[1]:
-                    anchor = best[1] - 1
+                    anchor = ((best[1] - 1) // lgap) * lgap
                 stale = nlev[0] > 0 and best[0] > anchor
-                far = nlev[0] > 0 and worst[0] < anchor - n_levels
+                far = nlev[0] > 0 and worst[0] < anchor - n_levels * lgap
             else:
                 anchor = astar
                 if nlev[0] > 0 and anchor <= best[0]:
-                    anchor = best[0] + 1
+                    anchor = -((-(best[0] + 1)) // lgap) * lgap
                 stale = nlev[1] > 0 and best[1] < anchor
-                far = nlev[1] > 0 and worst[1] > anchor + n_levels
+                far = nlev[1] > 0 and worst[1] > anchor + n_levels * lgap
             sgn = 1 if s == 0 else -1   # price step away from the spread is -sgn
             side_v = BID if s == 0 else ASK
             p = -1
@@ -508,7 +514,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
                     dbest = 0
                     gap = -1e300
                     for d in range(n_levels):
-                        pp = anchor - sgn * d
+                        pp = anchor - sgn * d * lgap
                         g = target[d] - lvl[s, pp & MASK]
                         if g > gap:
                             gap = g
@@ -516,7 +522,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
                     d = dbest
                 else:
                     d = int(_u(st) * n_levels)
-                p = anchor - sgn * d
+                p = anchor - sgn * d * lgap
                 action = 2
                 if p <= 0:
                     action = 0
@@ -591,6 +597,8 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
                 aggr = 1 if _u(st) < 0.5 else -1
                 q = _geom(st, noise_qty)
                 flag = 0
+            if lot > 1:
+                q = ((q + lot - 1) // lot) * lot
             if aggr != 0:
                 s = 1 if aggr == 1 else 0   # passive side
                 side_v = ASK if s == 1 else BID
@@ -616,6 +624,21 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, fp, ts_o, px_o, qty_o, o
                 if done > 0:
                     r += lp_impact * aggr
     return i
+
+
+@njit(cache=True, inline="always")
+def _anchors(r, half_spread, gap):
+    """The LPs' anchors: bid floor(r - h), ask ceil(r + h), each on the grid of multiples of ``gap`` ticks
+    (gap 1: every tick), the ask at least one grid step above the bid."""
+    if gap == 1:
+        bstar = int(math.floor(r - half_spread))
+        astar = int(math.ceil(r + half_spread))
+    else:
+        bstar = int(math.floor((r - half_spread) / gap)) * gap
+        astar = int(math.ceil((r + half_spread) / gap)) * gap
+    if astar <= bstar:
+        astar = bstar + gap
+    return bstar, astar
 
 
 @njit(cache=True, inline="always")
@@ -770,7 +793,8 @@ def generate_market(preset: Union[str, Params], n_rows: int, seed: int = 0, **ov
     state = _seed_state(seed)
     if isinstance(base, MarketParams):
         fp = np.array([float(getattr(base, k)) for k in _L3_FLOATS], np.float64)
-        got = _l3_kernel(n, state, np.int64(base.start_ts), np.int64(base.base_price), int(base.n_levels), fp,
+        got = _l3_kernel(n, state, np.int64(base.start_ts), np.int64(base.base_price), int(base.n_levels),
+                         np.int64(base.level_gap), np.int64(base.round_lot), fp,
                          out["exch_ts"], out["price"], out["qty"], out["order_id"], out["kind"], out["side"],
                          out["flags"], truth, regime)
         info = {"model": "l3"}
