@@ -256,9 +256,10 @@ def test_level_gap_spaces_the_lps_levels_and_round_lot_rounds_market_orders(gap,
     size = np.bincount(run, weights=ev["qty"][ex].astype(float), minlength=len(mo))
     noise = ~mo["informed"].to_numpy()
     # a noise order is cut only when it empties a whole side, which these books never do
-    assert len(size[noise]) > 500 and (size[noise] % lot == 0).all()
+    assert len(size[noise]) > 300 and (size[noise] % lot == 0).all()
     if lot > 1:
-        assert np.median(size[noise]) == lot
+        # a geometric draw of mean 30 rounded up: mean lot / (1 - (1 - 1/30)^lot) (103.5 for 100, 34.7 for 10)
+        assert abs(size[noise].mean() / (lot / (1 - (1 - 1 / 30) ** lot)) - 1) < 0.1
     else:
         assert len(np.unique(size[noise] % 10)) == 10
     if gap > 1:
