@@ -116,7 +116,7 @@ def _loss(real: StylisedFacts, twin: StylisedFacts, names: list[str]) -> float:
 
 def _margin(loss: float) -> float:
     """How much lower than the incumbent's loss a richer candidate's must be to replace it."""
-    return max(2.0, 0.1 * loss) if math.isfinite(loss) else 0.0
+    return max(2.0, 0.03 * loss) if math.isfinite(loss) else 0.0
 
 
 def _with_scales(p: dict[str, Any]) -> dict[str, Any]:
@@ -159,9 +159,13 @@ def _depth_shape(v: dict[str, float]) -> float:
 
 
 def level_spacing(real: StylisedFacts) -> int:
-    """The LPs' level gap for the twin: the store's mean gap between visible levels, rounded (1 when unknown)."""
-    g = real.values.get("level_gap", math.nan)
-    return int(np.clip(round(g), 1, 50)) if math.isfinite(g) else 1
+    """The LPs' level gap to try for the twin: the store's mean gap between visible levels, rounded; 1 when
+    unknown or wider than the mean spread (the twin's spread is at least its gap: BTCUSDT's levels are 5.6
+    ticks apart behind a 1.2-tick spread, which a uniform gap cannot give)."""
+    g, spread = real.values.get("level_gap", math.nan), real.values.get("spread_mean", math.nan)
+    if not (math.isfinite(g) and math.isfinite(spread)) or round(g) > spread:
+        return 1
+    return int(np.clip(round(g), 1, 50))
 
 
 def _initial(real: StylisedFacts, levels: int) -> dict[str, Any]:
