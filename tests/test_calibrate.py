@@ -72,6 +72,25 @@ def test_facts_of_a_synthetic_market_match_its_parameters(known_store):
     assert abs(v["add_size_mean"] - TRUTH["order_qty"]) < 1.0
 
 
+def test_round_lot_and_level_gap_are_read_from_the_data():
+    from mmsim.analysis.calibrate import level_spacing, lot_qty
+    from mmsim.analysis.stylised import trade_lot
+
+    assert trade_lot(np.array([100, 100, 200, 7, 13, 100, 300])) == 100
+    assert trade_lot(np.array([100, 100, 200, 7, 13, 100, 250, 250, 350, 500])) == 50   # 250 is not 100s
+    assert trade_lot(np.array([3, 4, 5, 6, 7])) == 1 and trade_lot(np.array([], np.int64)) == 1
+    # lot_qty inverts the mean of a geometric draw rounded up to the lot, as the generator draws it
+    m = generate_market("quiet", 60_000, 2, round_lot=10, noise_qty=lot_qty(25.0, 10), informed_rate=0.0,
+                        level_qty=200.0, order_qty=40.0)
+    assert abs(aggressive_orders(m.events)["qty"].mean() - 25.0) < 2.0   # ~500 orders: se 0.7; unrounded draws give 29.8
+    assert lot_qty(80.0, 100) == 1.0 and lot_qty(7.0, 1) == 7.0
+    # the level gap is the store's, unless it is wider than the spread (a uniform gap could not give both)
+    f = stylised_facts(generate_market("quiet", 60_000, 2, level_gap=3, half_spread=3.0).events)
+    assert level_spacing(f) == 3
+    f.values["spread_mean"] = 2.0
+    assert level_spacing(f) == 1
+
+
 def test_calibration_recovers_a_known_market(known_store, fitted):
     """Ground truth: the stated tolerances (docs/calibrate.md) on the parameters and on the facts."""
     p = fitted.params

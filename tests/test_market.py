@@ -275,7 +275,7 @@ def test_level_gap_spaces_the_lps_levels_and_round_lot_rounds_market_orders(gap,
 def test_level_gap_and_round_lot_are_checked():
     for kw, text in (({"level_gap": 0}, "level_gap must be in"), ({"level_gap": 1.5}, "whole number"),
                      ({"level_gap": 20, "n_levels": 30}, "n_levels \\* level_gap"),
-                     ({"round_lot": 0}, "round_lot must be in")):
+                     ({"round_lot": 0}, "round_lot must be in"), ({"level_growth": -0.5}, "level_growth must be")):
         with pytest.raises(ValueError, match=text):
             generate_market("quiet", 10, **kw)
 

@@ -5,21 +5,38 @@ started at the store's first time and mid. Both days are measured by one functio
 :func:`mmsim.analysis.stylised.stylised_facts`. The fit (docs/calibrate.md):
 
 1. **Direct moments.** ``half_spread`` = (spread − 1)/2 (the LPs' anchors floor(r − h), ceil(r + h) are
-   2h + 1 apart on average); ``level_qty`` = depth at level 1; ``order_qty`` = mean ADD size (L3; a quarter
+   2h + 1 apart on average); ``level_gap`` = 1, ``round_lot`` = 1, ``level_growth`` = 0.3; ``level_qty`` = depth at level 1; ``order_qty`` = mean ADD size (L3; a quarter
    of ``level_qty`` on L2 data); ``lp_rate`` = messages per s (L3) or rows (level updates) per s (L2);
    ``sigma`` = the 10 s volatility; ``noise_rate`` = trades per s × 0.8 and ``informed_rate`` = trades per s
    × 0.2 / 0.3 (an informed trader trades on about a third of its looks); ``noise_qty`` = ``informed_qty``
    = mean aggressive-order size; ``informed_threshold`` = max(1.25, spread / 2) (the informed cross the half
    spread only for a larger edge).
-2. **Time scales by grid search.** ``informed_horizon`` over a half-decade grid from 0.1 to 30 s, then
-   ``lp_lag`` from 10 ms to 10 s, each candidate scored by the fit's loss (below) on a simulated twin;
-   ``v_dt`` = min(10 ms, ``lp_lag`` / 10, ``informed_horizon`` / 10).
-3. **Fixed-point rounds** for the level parameters: each parameter is moved by the ratio (or the
-   difference, for ``half_spread``) of the real fact to the twin's, damped (the ratio clipped to [0.5, 2], exponent 0.5):
-   lp_rate ↔ messages (L3) / rows (L2) per s, half_spread ↔ spread, level_qty ↔ depth_1,
-   order_qty ↔ add size (L3), sigma ↔ vol_10s, noise_rate ↔ trades per s, noise_qty = informed_qty ↔ trade
-   size, informed_rate ↔ the markouts at 1, 10 and 60 s (their sum).
-4. The grids once more at the fitted levels, then two last rounds.
+2. **Two damped fixed-point rounds** (below), then **round lots**: when the store's aggressive orders are
+   round lots (:func:`mmsim.analysis.stylised.trade_lot`: the largest of 1000, 500, …, 5 dividing the median
+   and at least 30 % of the sizes; AMZN: 100), ``round_lot`` = that lot with ``noise_qty`` =
+   ``informed_qty`` = :func:`lot_qty` (the geometric mean whose rounded-up draws average the real size),
+   kept if it lowers the loss.
+3. **Time scales by grid search.** ``informed_horizon`` over 0.1 … 60 s, then ``lp_lag`` from 10 ms to
+   10 s, each candidate scored by the fit's loss (below) on a simulated twin; ``v_dt`` = min(10 ms,
+   ``lp_lag`` / 10, ``informed_horizon`` / 10).
+4. **Level gap**: when the store's mean gap between visible levels rounds to g > 1 and g is at most the
+   mean spread, ``level_gap`` = g (``half_spread`` lowered by (g − 1)/2, since the anchors are then 2h + g
+   apart) with ``level_qty`` × 1, 0.75 or 0.5 and ``level_growth`` kept or 0 (a gapped book churns less and
+   its levels fill deeper); the best is kept if it lowers the loss.
+5. **The informed, jointly**: ``informed_horizon`` (the grid) × ``informed_threshold`` = half_spread + 0.5 +
+   0, 2, 4 or 8 ticks × informed orders of 1 or 2 × the real mean size; a candidate replaces the current
+   setting only if it lowers the loss by :func:`_margin` (max(2, 3 % of it)): several settings fit the same
+   facts (tests/test_calibrate.py's known market), and the simpler one is kept. Then ``lp_lag`` again.
+6. **Coordinate rounds** (four): each fixed-point step tried one parameter at a time and kept only if it
+   lowers the loss (the facts pull against each other: depth_1 wants deeper first levels, depth_2-5
+   shallower ones). Then the informed grid around the current setting, ``lp_lag``, two more rounds.
+
+The fixed-point steps move each parameter by the ratio (or the difference, for ``half_spread`` and
+``lp_impact``) of the real fact to the twin's, damped (the ratio clipped to [0.5, 2], exponent 0.5):
+lp_rate ↔ messages (L3) / rows (L2) per s, half_spread (and the threshold with it) ↔ spread, level_qty ↔
+depth_1, level_growth ↔ mean depth_2-5 / depth_1, order_qty ↔ add size (L3), sigma ↔ vol_10s, noise_rate ↔
+trades per s, noise_qty and informed_qty ↔ trade size, informed_rate ↔ the markouts at 1, 10 and 60 s
+(their sum), lp_impact ↔ markout_0.
 
 The loss is Σ min(((twin − real) / tolerance)², 25) over the fitted facts (every fact but ``rows_per_s`` on L3
 data; on L2 data every fact but ``messages_per_s``, ``top_changes_per_s`` and ``add_size_mean``: a message is
@@ -560,10 +577,13 @@ def format_calibration(cal: Calibration) -> str:
     n = sum(1 for r in rows if r["ok"] is not None)
     out.append(f"{n_ok} of {n} facts within tolerance (|twin - real| <= max(abs, rel x |real|, 2 se))")
     p = cal.params
-    out.append(f"fitted: half_spread {p['half_spread']:g}, level_qty {p['level_qty']:g}, order_qty {p['order_qty']:g}, "
+    out.append(f"fitted: half_spread {p['half_spread']:g}, level_gap {p['level_gap']:g}, level_qty {p['level_qty']:g}, "
+               f"level_growth {p['level_growth']:g}, order_qty {p['order_qty']:g}, "
                f"lp_rate {p['lp_rate']:g}/s, lp_lag {p['lp_lag']:g} s, informed_horizon {p['informed_horizon']:g} s, "
                f"sigma {p['sigma']:g} ticks/√s, noise_rate {p['noise_rate']:g}/s, informed_rate {p['informed_rate']:g}/s, "
-               f"order size {p['noise_qty']:g}; twin informed share of market orders {cal.informed_share:.2f}")
+               f"market order sizes: noise {p['noise_qty']:g}, informed {p['informed_qty']:g}, informed_threshold "
+               f"{p['informed_threshold']:g}, round_lot {p['round_lot']:g}; twin informed share of market orders "
+               f"{cal.informed_share:.2f}")
     out.append(f"twin: {cal.n_rows:,} rows, seed {cal.seed}; fit: {cal.log.get('evals', 0)} simulations, "
                f"loss {cal.log.get('loss', math.nan):.1f}")
     return "\n".join(out)
