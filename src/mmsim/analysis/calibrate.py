@@ -5,8 +5,9 @@ started at the store's first time and mid. Both days are measured by one functio
 :func:`mmsim.analysis.stylised.stylised_facts`. The fit (docs/calibrate.md):
 
 1. **Direct moments.** ``half_spread`` = (spread − 1)/2 (the LPs' anchors floor(r − h), ceil(r + h) are
-   2h + 1 apart on average); ``level_gap`` = 1, ``round_lot`` = 1, ``level_growth`` = 0.3; ``level_qty`` = depth at level 1; ``order_qty`` = mean ADD size (L3; a quarter
-   of ``level_qty`` on L2 data); ``lp_rate`` = messages per s (L3) or rows (level updates) per s (L2);
+   2h + 1 apart on average); ``level_gap`` = 1, ``round_lot`` = 1, ``level_growth`` = 0.3; ``level_qty`` =
+   depth at level 1; ``order_qty`` = mean ADD size (L3; a quarter of ``level_qty`` on L2 data); ``lp_rate``
+   = messages per s (L3) or rows (level updates) per s (L2);
    ``sigma`` = the 10 s volatility; ``noise_rate`` = trades per s × 0.8 and ``informed_rate`` = trades per s
    × 0.2 / 0.3 (an informed trader trades on about a third of its looks); ``noise_qty`` = ``informed_qty``
    = mean aggressive-order size; ``informed_threshold`` = max(1.25, spread / 2) (the informed cross the half
@@ -67,9 +68,9 @@ __all__ = ["Calibration", "fit_twin", "calibrate_events", "calibrate_store", "tw
 #: The preset the twin overrides (no bursts; every fitted parameter is written out).
 BASE_PRESET = "quiet"
 #: Parameters the fit sets, in the order they are written.
-FITTED = ("base_price", "start_ts", "n_levels", "level_gap", "half_spread", "level_qty", "level_growth", "order_qty", "lp_rate",
-          "lp_lag", "informed_horizon", "v_dt", "sigma", "noise_rate", "noise_qty", "round_lot", "informed_rate",
-          "informed_qty", "informed_threshold", "lp_impact", "jump_rate", "burst_rate")
+FITTED = ("base_price", "start_ts", "n_levels", "level_gap", "half_spread", "level_qty", "level_growth", "order_qty",
+          "lp_rate", "lp_lag", "informed_horizon", "v_dt", "sigma", "noise_rate", "noise_qty", "round_lot",
+          "informed_rate", "informed_qty", "informed_threshold", "lp_impact", "jump_rate", "burst_rate")
 INFORMED_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 60.0)
 #: informed_threshold tried as half_spread + 0.5 + this many ticks
 THRESHOLD_GRID = (0.0, 2.0, 4.0, 8.0)
