@@ -936,12 +936,18 @@ def model_verdict(metrics: dict) -> dict:
     return {"verdict": "useful", "reason": f"better than chance out of sample, pooled and in every fold ({shown()})"}
 
 
-def format_report(r: TrainResult) -> str:
-    """Per-fold and pooled out-of-sample table of one horizon."""
+def format_report(r: TrainResult, zone: Optional[str] = None) -> str:
+    """Per-fold and pooled out-of-sample table of one horizon; ``zone`` (the venue's time zone) adds the
+    training window's clock times beside its ns."""
     H = _fmt_ns(r.model["horizon_ns"])
     sm = r.samples
+    clock = ""
+    if zone is not None:
+        from mmsim.data.times import format_span
+
+        clock = f" ({format_span(int(sm.start_ts), int(sm.end_ts), zone)})"
     lines = [f"horizon {H}: {len(sm):,} samples ({sm.n_dropped_end} dropped: label window past the window's end; "
-             f"{sm.n_dropped_no_mid} without a mid), training window {sm.start_ts} .. {sm.end_ts} ns"]
+             f"{sm.n_dropped_no_mid} without a mid), training window {sm.start_ts} .. {sm.end_ts} ns{clock}"]
     lines += [f"{'horizon':>7}  {'fold':>6}  {'train':>6}  {'test':>6}  {'hit':>6}  {'auc':>6}  {'r2':>7}  "
              f"{'up':>5}"]
     for m in r.fold_metrics:
