@@ -391,6 +391,8 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
         mids = mid_series(events)
         runs = {}
         arms_spec = [("baseline", baseline), ("treated", treated)] + ([("bound", bound)] if bound else [])
+        if psc.session is not None:  # the venue's zone, known once the data is loaded: clock times in the summaries
+            kw["time_zone"] = psc.session.zone
         for role, spec in arms_spec:
             r = simulate(events, instrument, spec, source_name=psc.source_name, progress=False, truth=psc.truth, **kw)
             r.summary.update(events_hash=digest, scenario=sc.name, role=role, strategy_spec=spec, path=label)

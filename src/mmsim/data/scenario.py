@@ -416,6 +416,8 @@ class Scenario:
             "wake_on_response": e["wake_on_response"],
             "post_only": e["post_only"],
             "crossed_policy": e["crossed_policy"],
+            # the venue's zone once the data is loaded: a run on a window of a store shows its clock times
+            **({"time_zone": self.session.zone} if getattr(self, "session", None) is not None else {}),
         }
 
 
