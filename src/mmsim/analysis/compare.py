@@ -447,7 +447,11 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
         "model": None if model is None else str(model),
         "model_quality": quality,
         "fill_mid": fill_mid,
-        "first_path": {"label": first["label"], "estimates": one.report["estimates"],
+        # the first path's own figures, point estimates only: its runs are computed without a bootstrap here
+        # (the intervals are the pooled ones above); with --windows it is the whole history, all windows
+        "first_path": {"label": first["label"] + (f" (the whole history: all {windows} windows)" if windows else ""),
+                       "estimates": {k: ({"estimate": v.get("estimate")} if isinstance(v, dict) else v)
+                                     for k, v in one.report["estimates"].items()},
                        "block": one.report["block"]},
         "baseline": one.report["baseline"], "treated": one.report["treated"],
         "block_ns": one.report["block_ns"],
