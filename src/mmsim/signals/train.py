@@ -167,7 +167,11 @@ def _base(events: np.ndarray, specs: Any, *, every_ns: int, feed_latency: Any, s
     # rest -- but data after the window is never even validated.
     n = int(np.searchsorted(events["exch_ts"], limit, side="right"))
     if n == 0:
-        raise ConfigError(f"{source_name}: no events before the end of the training window ({limit})")
+        from mmsim.data.times import iso
+
+        raise ConfigError(f"{source_name}: no events before the end of the training window ({limit} ns, "
+                          f"{iso(limit)}): the data starts at {iso(int(events['exch_ts'][0]))} (--end-ts before "
+                          "the scenario's from_ts?)")
     ev = events[:n]
     frame = features_frame(ev, sp, feed_latency=feed_latency, seed=seed, crossed_policy=crossed_policy,
                            source_name=source_name)
