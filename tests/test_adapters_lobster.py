@@ -37,6 +37,28 @@ def read_zip(path: Path):
     return levels, msgs, rows
 
 
+
+def _apply_l3_row(orders: dict, lv: dict, row: list) -> None:
+    """Apply one L3 row (kind, side, price, qty, order_id) to an order-id book and its price levels, asserting
+    the L3 contract (new ids, removals of what rests, DELETE of the whole remainder)."""
+    kind, side, price, qty, oid = row
+    if kind == R.ADD:
+        assert oid not in orders
+        orders[oid] = [side, price, qty]
+        lv[side][price] = lv[side].get(price, 0) + qty
+    elif kind in (R.CANCEL, R.DELETE, R.EXECUTE):
+        o = orders[oid]
+        assert (o[0], o[1]) == (side, price) and 0 < qty <= o[2]
+        o[2] -= qty
+        assert kind != R.DELETE or o[2] == 0
+        if o[2] == 0:
+            del orders[oid]
+        left = lv[side][price] - qty
+        if left:
+            lv[side][price] = left
+        else:
+            del lv[side][price]
+
 def independent_book_check(store: EventStore, zip_path: Path, tick_units: int = 100) -> tuple[int, list]:
     """Replay the store's L3 events with a plain order-id book (not the adapter's code) and compare the
     top N levels with the orderbook file after the last message of every timestamp. Returns
@@ -55,23 +77,7 @@ def independent_book_check(store: EventStore, zip_path: Path, tick_units: int = 
     cols = [ev[c].tolist() for c in ("kind", "side", "price", "qty", "order_id")]
     for end in ends.tolist():
         for i in range(start, end + 1):
-            kind, side, price, qty, oid = (c[i] for c in cols)
-            if kind == R.ADD:
-                assert oid not in orders
-                orders[oid] = [side, price, qty]
-                lv[side][price] = lv[side].get(price, 0) + qty
-            elif kind in (R.CANCEL, R.DELETE, R.EXECUTE):
-                o = orders[oid]
-                assert (o[0], o[1]) == (side, price) and 0 < qty <= o[2]
-                o[2] -= qty
-                assert kind != R.DELETE or o[2] == 0
-                if o[2] == 0:
-                    del orders[oid]
-                left = lv[side][price] - qty
-                if left:
-                    lv[side][price] = left
-                else:
-                    del lv[side][price]
+            _apply_l3_row(orders, lv, [c[i] for c in cols])
         start = end + 1
         row = rows[last_of[int(ts[end])]]
         want_a = [(p // tick_units, q) for p, q in zip(row[0::4], row[1::4]) if p != 9999999999]
@@ -105,23 +111,7 @@ def message_end_book_check(events: np.ndarray, zip_path: Path, tick_units: int =
     checked, bad, start = 0, [], 0
     for k, end in enumerate(ends.tolist()):
         for i in range(start, end + 1):
-            kind, side, price, qty, oid = (c[i] for c in cols)
-            if kind == R.ADD:
-                assert oid not in orders
-                orders[oid] = [side, price, qty]
-                lv[side][price] = lv[side].get(price, 0) + qty
-            elif kind in (R.CANCEL, R.DELETE, R.EXECUTE):
-                o = orders[oid]
-                assert (o[0], o[1]) == (side, price) and 0 < qty <= o[2]
-                o[2] -= qty
-                assert kind != R.DELETE or o[2] == 0
-                if o[2] == 0:
-                    del orders[oid]
-                left = lv[side][price] - qty
-                if left:
-                    lv[side][price] = left
-                else:
-                    del lv[side][price]
+            _apply_l3_row(orders, lv, [c[i] for c in cols])
         start = end + 1
         if k == 0:
             continue  # the initial book: orderbook row 1 with message 1 undone, not a row of the file

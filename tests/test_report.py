@@ -312,3 +312,15 @@ def test_bad_folders_one_line_exit_2(folders, tmp_path, capsys):
     assert main(["report", str(folders["empty"]), "--sweep", str(junk)]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
     assert not (junk / "report.html").exists()
+
+
+def test_a_sweep_of_the_same_scenario_file_is_not_another_experiment():
+    """compare records the scenario's name, sweep the scenario as typed (a path): the sweep's recorded name
+    decides, so a sweep of `amzn_pm.toml` (name amzn_afternoon) matches its compare."""
+    from mmsim.analysis.report import _sweep_mismatch
+
+    cmp_ = {"scenario": "amzn_afternoon", "strategies": {"baseline": "symmetric", "treated": "skew_pull"}}
+    spec = {"scenario": "examples/real/amzn_pm.toml", "baseline": "symmetric", "treated": "skew_pull"}
+    assert _sweep_mismatch(cmp_, {"meta": {"spec": spec, "scenario_name": "amzn_afternoon"}}) == []
+    other = _sweep_mismatch(cmp_, {"meta": {"spec": spec, "scenario_name": "amzn_morning"}})
+    assert other and "amzn_morning" in other[0]

@@ -143,6 +143,10 @@ def test_run_from_a_clock_time_prints_and_writes_clock_times(amzn, capsys):
     (["--until", "11:00"], "--until '11:00' (2012-06-21 11:00:00.000 America/New_York): not after the data's first row"),
     (["--from", "11:41", "--until", "11:40"], "--until '11:40' (2012-06-21 11:40:00.000 America/New_York): must be "
                                               "after --from"),
+    # a start before the data is not silently the whole data (another day, another zone typed by mistake)
+    (["--from", "09:00"], "--from '09:00' (2012-06-21 09:00:00.000 America/New_York): before the data's first row"),
+    (["--from", "2012-06-20T12:00:00Z"], "before the data's first row"),
+    (["--from", "12"], "--from '12' (1969-12-31 19:00:00.000 America/New_York): before the data's first row"),
 ])
 def test_bad_window_options_are_one_line_and_exit_2(amzn, capsys, args, message):
     code = main(["run", str(amzn / "amzn.toml"), *args, "--out", str(amzn / "bad"), "--no-progress"])
@@ -166,3 +170,19 @@ def test_every_duration_option_takes_minutes_and_hours(text, ns):
     assert parse_positive_duration(text, "--every") == parse_duration_option(text, "--embargo") == ns
     assert parse_horizons(f"{text},7s") == [ns, 7 * S] and parse_horizon(text, "--block") == ns
     assert _t_duration(text) == ns  # [engine] timer_interval
+
+
+def test_a_synthetic_source_takes_the_venue_zone(tmp_path):
+    """A twin (or any synthetic scenario) can run on the venue's clock: `time_zone` under [source]."""
+    from mmsim.data.scenario import load_scenario
+
+    body = ('[scenario]\nname = "t"\n[instrument]\ntick_size = 0.01\n[source]\nkind = "synthetic_market"\n'
+            'preset = "quiet"\nn_rows = 20000\nstart_ts = 1340285400000000000\ntime_zone = "America/New_York"\n'
+            'from_ts = "09:30:30"\n')
+    (tmp_path / "t.toml").write_text(body)
+    sc = load_scenario(tmp_path / "t.toml")
+    ev, _ = sc.load_events()
+    assert sc.session.zone == NY and int(ev["exch_ts"][0]) == parse_time("2012-06-21T09:30:30-04:00")
+    (tmp_path / "u.toml").write_text(body.replace("America/New_York", "Mars/Olympus"))
+    with pytest.raises(ConfigError, match=r"u.toml: \[source\] time_zone: time zone 'Mars/Olympus': unknown"):
+        load_scenario(tmp_path / "u.toml").load_events()

@@ -462,7 +462,7 @@ def calibrate_store(path: Any, *, seed: int = 0, rows: Optional[int] = None,
     if len(events) == 0:
         raise DataError(f"{path}: the store has no rows")
     info = {"name": Path(path).resolve().name, "events_sha256": file_sha256(Path(path) / "events.parquet"),
-            "rows": int(len(events))}
+            "rows": int(len(events)), "time_zone": store.meta.get("time_zone", "UTC")}
     if rows is not None:
         info["rows_limit"] = int(rows)
     try:
@@ -512,6 +512,8 @@ def twin_toml(cal: Calibration) -> str:
         f'preset = "{BASE_PRESET}"',
         f"n_rows = {cal.n_rows}",
         f"seed = {cal.seed}",
+        # the venue's clock: the twin starts at the store's first second, so `12:00` means the same on both
+        f"time_zone = {_toml_value(st.get('time_zone', 'UTC'))}",
     ]
     lines += [f"{k} = {_toml_value(cal.params[k])}" for k in FITTED]
     lines += [

@@ -391,6 +391,8 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
         mids = mid_series(events)
         runs = {}
         arms_spec = [("baseline", baseline), ("treated", treated)] + ([("bound", bound)] if bound else [])
+        if psc.session is not None:  # the venue's zone, known once the data is loaded: clock times in the summaries
+            kw["time_zone"] = psc.session.zone
         for role, spec in arms_spec:
             r = simulate(events, instrument, spec, source_name=psc.source_name, progress=False, truth=psc.truth, **kw)
             r.summary.update(events_hash=digest, scenario=sc.name, role=role, strategy_spec=spec, path=label)
@@ -445,7 +447,11 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
         "model": None if model is None else str(model),
         "model_quality": quality,
         "fill_mid": fill_mid,
-        "first_path": {"label": first["label"], "estimates": one.report["estimates"],
+        # the first path's own figures, point estimates only: its runs are computed without a bootstrap here
+        # (the intervals are the pooled ones above); with --windows it is the whole history, all windows
+        "first_path": {"label": first["label"] + (f" (the whole history: all {windows} windows)" if windows else ""),
+                       "estimates": {k: ({"estimate": v.get("estimate")} if isinstance(v, dict) else v)
+                                     for k, v in one.report["estimates"].items()},
                        "block": one.report["block"]},
         "baseline": one.report["baseline"], "treated": one.report["treated"],
         "block_ns": one.report["block_ns"],

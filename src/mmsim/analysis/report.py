@@ -732,11 +732,13 @@ def _settings_rows(cmp: Optional[dict], summary: dict) -> list[tuple[str, Any]]:
 
 def _sweep_mismatch(cmp: dict, sw: Optional[dict]) -> list[str]:
     """A sweep of another experiment must not pass for this compare's: name what differs."""
-    spec = ((sw or {}).get("meta") or {}).get("spec") or {}
+    meta = (sw or {}).get("meta") or {}
+    spec = meta.get("spec") or {}
     if not spec or not isinstance(cmp, dict):
         return []
     strategies = cmp.get("strategies") or {}
-    pairs = [("scenario", cmp.get("scenario"), spec.get("scenario")),
+    # compare records the scenario's name, sweep the scenario as typed (a path) and, since, its name too
+    pairs = [("scenario", cmp.get("scenario"), meta.get("scenario_name", spec.get("scenario"))),
              ("baseline", strategies.get("baseline"), spec.get("baseline")),
              ("treated", strategies.get("treated"), spec.get("treated")),
              ("model", cmp.get("model"), spec.get("model"))]

@@ -368,7 +368,9 @@ def gather(spec: SweepSpec, out: Path, notes: Optional[list] = None) -> dict:
     if quality and quality["verdict"] in ("no better than chance", "weak"):
         notes.append(f"the model is {quality['verdict']} out of sample ({quality['reason']}): a saving here may come "
                      "from something other than prediction")
-    summary = {"spec": spec.to_json(), "n_points": len(frame), "n_paths": head["n_paths"], "model_quality": quality,
+    from mmsim.data.scenario import load_scenario
+
+    summary = {"spec": spec.to_json(), "scenario_name": load_scenario(spec.scenario).name, "n_points": len(frame), "n_paths": head["n_paths"], "model_quality": quality,
                "horizon": H, "horizon_rule": head["horizon_rule"], "block": block, "block_rule": head["block_rule"],
                "break_even": be, "warnings": notes + head["warnings"], "points": rows}
     write_json_atomic(out / "sweep.json", summary)

@@ -149,7 +149,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     paths = T.model_paths(out, horizons)
     print(T.format_header(results[0], scenario.name, args.model))
     for r in results:
-        print(T.format_report(r))
+        print(T.format_report(r, scenario.session.zone))
     if len(results) > 1:
         print("out of sample (pooled) by horizon:")
         print(T.format_horizon_table(results, paths))

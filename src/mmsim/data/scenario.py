@@ -20,6 +20,7 @@ the repository's ``scenarios/`` folder (``mmsim scenarios list``). Format refere
 from __future__ import annotations
 
 import inspect
+from datetime import date
 import math
 import re
 import tomllib
@@ -154,7 +155,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                    "symbol": _t_str, "contract_size": _chain(_t_float, _positive), "inverse": _t_bool},
     "source": {"kind": _chain(_t_str, _one_of(*SOURCE_KINDS)), "path": _t_str, "repair": _t_bool,
                "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg), "preset": _t_str,
-               "from_ts": _t_time, "until_ts": _t_time},
+               "from_ts": _t_time, "until_ts": _t_time, "time_zone": _t_str},
     "latency": {leg: _t_latency for leg in LATENCY_LEGS},
     "fees": {"maker_bps": _t_float, "taker_bps": _t_float},
     "engine": {"queue_model": _chain(_t_str, _one_of(*QUEUE_MODELS)),
@@ -170,11 +171,11 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
 }
 _REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
 #: exchange-time window [from_ts, until_ts) for every source: int ns, ISO timestamps or session clock times
-_TIME_RANGE = {"from_ts", "until_ts"}
+_TIME_RANGE = {"from_ts", "until_ts", "time_zone"}  # time_zone: the venue's zone of a source without one (not a store)
 _SOURCE_KEYS = {"synthetic_l2": {"kind", "n_rows", "seed", "repair"} | _TIME_RANGE,
                 "synthetic_market": {"kind", "preset", "n_rows", "seed", "repair"} | _TIME_RANGE,
                 "events_parquet": {"kind", "path", "repair"} | _TIME_RANGE,
-                "store": {"kind", "path"} | _TIME_RANGE}
+                "store": {"kind", "path", "from_ts", "until_ts"}}  # a store records its own zone
 #: generate_l2 keywords a scenario may not set (they come from elsewhere).
 _GEN_RESERVED = {"n_rows", "seed", "tick_size", "lot_size"}
 
@@ -307,7 +308,14 @@ class Scenario:
         else:
             events = _read_events_parquet(Path(self.source["path"]), self.source_name, self.instrument, limit)
         if len(events):
-            self.session = session_of_span(int(events["exch_ts"][0]), int(events["exch_ts"][-1]))
+            zone = self.source.get("time_zone", "UTC")
+            from mmsim.data.times import utc_offset_s
+
+            try:
+                utc_offset_s(zone, date(2000, 1, 1))  # an unknown zone: one line naming the key
+            except ConfigError as e:
+                raise ConfigError(f"{self.path}: [source] time_zone: {e}") from None
+            self.session = session_of_span(int(events["exch_ts"][0]), int(events["exch_ts"][-1]), zone)
         start, end = self._window()
         seek = None
         if start is not None or end is not None:
@@ -362,6 +370,11 @@ class Scenario:
             zone = sess.zone if sess is not None else "UTC"
             return f"{self._label(key)} {typed} ({format_clock(ns, zone, with_date=True)} {zone})"
 
+        if sess is not None and sess.first_ts is not None and start is not None and start < sess.first_ts:
+            # not silently the whole data: a mistyped time (another day, another zone) must not pass for a window
+            raise ConfigError(f"{show('from_ts', start)}: before the data's first row "
+                              f"({format_clock(sess.first_ts, sess.zone, with_date=True)} {sess.zone}); "
+                              "leave it out to start at the beginning")
         if sess is not None and sess.last_ts is not None and start is not None and start > sess.last_ts:
             raise ConfigError(f"{show('from_ts', start)}: after the data's last row "
                               f"({format_clock(sess.last_ts, sess.zone, with_date=True)} {sess.zone})")
@@ -416,6 +429,8 @@ class Scenario:
             "wake_on_response": e["wake_on_response"],
             "post_only": e["post_only"],
             "crossed_policy": e["crossed_policy"],
+            # the venue's zone once the data is loaded: a run on a window of a store shows its clock times
+            **({"time_zone": self.session.zone} if getattr(self, "session", None) is not None else {}),
         }
 
 

@@ -274,7 +274,8 @@ class EventStore:
             hi = self._whole_prefix(lo, lo + max(int(limit) - len(snap), 0), offs)
             if hi == lo:
                 raise ConfigError(f"{self.path}: the first {int(limit)} rows of the window hold no whole exchange "
-                                  f"message after the {len(snap)}-row snapshot of the book at its start")
+                                  f"message after the {len(snap)}-row snapshot of the book at its start: give "
+                                  f"more rows than the snapshot (--rows > {len(snap)})")
         view = object.__new__(EventStore)
         view.path, view._file, view.meta = self.path, self._file, dict(self.meta)
         view._rows, view._snapshot = (lo, hi), snap

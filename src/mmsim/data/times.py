@@ -50,7 +50,19 @@ def utc_offset_s(zone: str, day: date) -> int:
     if zone in ("America/New_York", "US/Eastern"):
         from mmsim.data.adapters.lobster import eastern_utc_offset_s
 
-        return eastern_utc_offset_s(day)
+        try:
+            return eastern_utc_offset_s(day)
+        except ConfigError:  # before 1987: the machine's tz database if it has one, else standard time
+            if day.year >= 1987:
+                raise
+            zone = "America/New_York"
+            try:
+                from zoneinfo import ZoneInfo
+
+                off = datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo(zone)).utcoffset()
+                return int(off.total_seconds()) if off is not None else -18_000
+            except Exception:
+                return -18_000
     try:
         from zoneinfo import ZoneInfo
 

@@ -208,7 +208,8 @@ _LABELS = {
     "pnl": "PnL", "position": "position (lots)", "n_fills": "fills", "volume": "volume (lots)",
     "fees": "fees", "n_events": "events", "wall_s": "wall time", "events_per_s": "speed",
     "pnl_coin": "PnL (coin)", "pnl_quote": "PnL (quote, at final mid)", "fees_coin": "fees (coin)",
-    "fees_quote": "fees (quote, at final mid)", "cash_coin": "cash (coin)",
+    "fees_quote": "fees (quote, at final mid)", "cash_coin": "cash (coin)", "final_mid": "final mid (ticks)",
+    "cash_ticklots": "cash (tick·lots)",
 }
 
 

@@ -75,7 +75,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
              crossed_policy: str = "error", ewma_tau_ns: int = 1_000_000_000, repair: bool = False,
              engine: str = "cpp", progress: bool = False, source_name: str = "events",
              chunk_rows: int = 1 << 18, limit: Optional[int] = None, features: Any = None,
-             model: Any = None, truth: Any = None) -> RunResult:
+             model: Any = None, truth: Any = None, time_zone: Optional[str] = None) -> RunResult:
     """Replay ``events`` through the exchange simulator with ``strategy`` quoting; return the results.
 
     ``events`` is an EVENT_DTYPE array, or an :class:`mmsim.data.store.EventStore`, which is streamed one
@@ -96,6 +96,8 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     :class:`mmsim.data.market.Market`, or a mapping with ``exch_ts`` and ``regime`` arrays) is the true regime
     ``oracle_regime`` reads, and is handed to nothing else. Their decisions are marked clairvoyant and the
     summary says ``clairvoyant: True`` with ``oracle_past_end``, the decisions whose horizon ran past the data.
+    ``time_zone`` (the venue's, e.g. ``America/New_York``) is the zone of the summary's ISO times; default the
+    store's, else UTC.
     """
     import time
 
@@ -238,7 +240,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     if span:  # the data's span in ns, and as ISO times of the venue's zone beside them (mmsim.data.times)
         from mmsim.data.times import time_fields
 
-        zone = (events.meta.get("time_zone") if isinstance(events, EventStore) else None) or "UTC"
+        zone = time_zone or (events.meta.get("time_zone") if isinstance(events, EventStore) else None) or "UTC"
         summary.update(first_ts=span["first_ts"], last_ts=span["last_ts"],
                        **time_fields(span["first_ts"], span["last_ts"], zone))
     if getattr(strat, "clairvoyant", False):  # read the future: say so where every reader looks

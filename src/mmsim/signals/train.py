@@ -167,7 +167,11 @@ def _base(events: np.ndarray, specs: Any, *, every_ns: int, feed_latency: Any, s
     # rest -- but data after the window is never even validated.
     n = int(np.searchsorted(events["exch_ts"], limit, side="right"))
     if n == 0:
-        raise ConfigError(f"{source_name}: no events before the end of the training window ({limit})")
+        from mmsim.data.times import iso
+
+        raise ConfigError(f"{source_name}: no events before the end of the training window ({limit} ns, "
+                          f"{iso(limit)}): the data starts at {iso(int(events['exch_ts'][0]))} (--end-ts before "
+                          "the scenario's from_ts?)")
     ev = events[:n]
     frame = features_frame(ev, sp, feed_latency=feed_latency, seed=seed, crossed_policy=crossed_policy,
                            source_name=source_name)
@@ -936,12 +940,18 @@ def model_verdict(metrics: dict) -> dict:
     return {"verdict": "useful", "reason": f"better than chance out of sample, pooled and in every fold ({shown()})"}
 
 
-def format_report(r: TrainResult) -> str:
-    """Per-fold and pooled out-of-sample table of one horizon."""
+def format_report(r: TrainResult, zone: Optional[str] = None) -> str:
+    """Per-fold and pooled out-of-sample table of one horizon; ``zone`` (the venue's time zone) adds the
+    training window's clock times beside its ns."""
     H = _fmt_ns(r.model["horizon_ns"])
     sm = r.samples
+    clock = ""
+    if zone is not None:
+        from mmsim.data.times import format_span
+
+        clock = f" ({format_span(int(sm.start_ts), int(sm.end_ts), zone)})"
     lines = [f"horizon {H}: {len(sm):,} samples ({sm.n_dropped_end} dropped: label window past the window's end; "
-             f"{sm.n_dropped_no_mid} without a mid), training window {sm.start_ts} .. {sm.end_ts} ns"]
+             f"{sm.n_dropped_no_mid} without a mid), training window {sm.start_ts} .. {sm.end_ts} ns{clock}"]
     lines += [f"{'horizon':>7}  {'fold':>6}  {'train':>6}  {'test':>6}  {'hit':>6}  {'auc':>6}  {'r2':>7}  "
              f"{'up':>5}"]
     for m in r.fold_metrics:
