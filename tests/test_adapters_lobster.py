@@ -59,6 +59,16 @@ def _apply_l3_row(orders: dict, lv: dict, row: list) -> None:
         else:
             del lv[side][price]
 
+
+def _tops(lv: dict, row: list, tick_units: int, levels: int) -> tuple[list, list, list, list]:
+    """(want_bid, got_bid, want_ask, got_ask): an orderbook-file row's visible levels (dummy prices dropped) and
+    the rebuilt book's top ``levels`` per side, as (ticks, lots) lists."""
+    want_a = [(p // tick_units, q) for p, q in zip(row[0::4], row[1::4]) if p != 9999999999]
+    want_b = [(p // tick_units, q) for p, q in zip(row[2::4], row[3::4]) if p != -9999999999]
+    got_a = [lv[-1].peekitem(j) for j in range(min(levels, len(lv[-1])))]
+    got_b = [lv[1].peekitem(-1 - j) for j in range(min(levels, len(lv[1])))]
+    return want_b, got_b, want_a, got_a
+
 def independent_book_check(store: EventStore, zip_path: Path, tick_units: int = 100) -> tuple[int, list]:
     """Replay the store's L3 events with a plain order-id book (not the adapter's code) and compare the
     top N levels with the orderbook file after the last message of every timestamp. Returns
@@ -80,10 +90,7 @@ def independent_book_check(store: EventStore, zip_path: Path, tick_units: int = 
             _apply_l3_row(orders, lv, [c[i] for c in cols])
         start = end + 1
         row = rows[last_of[int(ts[end])]]
-        want_a = [(p // tick_units, q) for p, q in zip(row[0::4], row[1::4]) if p != 9999999999]
-        want_b = [(p // tick_units, q) for p, q in zip(row[2::4], row[3::4]) if p != -9999999999]
-        got_a = [lv[-1].peekitem(j) for j in range(min(levels, len(lv[-1])))]
-        got_b = [lv[1].peekitem(-1 - j) for j in range(min(levels, len(lv[1])))]
+        want_b, got_b, want_a, got_a = _tops(lv, row, tick_units, levels)
         checked += 1
         if got_a != want_a or got_b != want_b:
             bad.append((int(ts[end]), want_b, got_b, want_a, got_a))
@@ -116,10 +123,7 @@ def message_end_book_check(events: np.ndarray, zip_path: Path, tick_units: int =
         if k == 0:
             continue  # the initial book: orderbook row 1 with message 1 undone, not a row of the file
         row = rows[k - 1]
-        want_a = [(p // tick_units, q) for p, q in zip(row[0::4], row[1::4]) if p != 9999999999]
-        want_b = [(p // tick_units, q) for p, q in zip(row[2::4], row[3::4]) if p != -9999999999]
-        got_a = [lv[-1].peekitem(j) for j in range(min(levels, len(lv[-1])))]
-        got_b = [lv[1].peekitem(-1 - j) for j in range(min(levels, len(lv[1])))]
+        want_b, got_b, want_a, got_a = _tops(lv, row, tick_units, levels)
         checked += 1
         if got_a != want_a or got_b != want_b:
             bad.append((k, want_b, got_b, want_a, got_a))
