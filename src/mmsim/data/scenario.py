@@ -11,6 +11,9 @@
     [engine]      queue_model, queue_power, timer_interval, wake_on_feed, wake_on_response, post_only,
                   crossed_policy
     [strategy]    default
+    [signals.NAME] a read-only signal venue (docs/venues.md): tick_size, lot_size, symbol, feed_latency,
+                  features; its [signals.NAME.source] takes the keys of [source] (synthetic sources default
+                  to the quoted source's seed, and every source to its time window)
     [calibration] what `mmsim calibrate` fitted a twin to (store, SHA-256, the facts); read, not used
 
 Unknown tables or keys and wrong types raise :class:`mmsim.errors.ConfigError` naming the file and the key.
@@ -35,7 +38,7 @@ from mmsim.errors import ConfigError, DataError
 from mmsim.data.latency import parse_duration, parse_leg
 from mmsim.records import DEFAULT_CONFIG, QUEUE_MODELS, Instrument
 
-__all__ = ["Scenario", "load_scenario", "list_scenarios", "scenario_path", "SCENARIO_DIRS", "LATENCY_LEGS"]
+__all__ = ["Scenario", "SignalSpec", "load_scenario", "list_scenarios", "scenario_path", "SCENARIO_DIRS", "LATENCY_LEGS"]
 
 #: Where bundled scenarios are looked up, in order: ``mmsim/scenarios/`` (where the wheel installs them), then
 #: the repository's ``scenarios/`` when the package is imported from its source checkout (editable install).
@@ -120,6 +123,12 @@ def _t_time(v):
         raise ValueError(str(e).split(": ", 1)[-1]) from None
 
 
+def _t_features(v):
+    if isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+        return v
+    raise TypeError("a feature set name (\"small\") or a list of feature specs")
+
+
 def _positive(x):
     if not x > 0:
         raise ValueError("must be > 0")
@@ -170,6 +179,11 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                     "real": _t_facts, "twin": _t_facts, "tolerance": _t_facts},
 }
 _REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
+#: keys of a [signals.NAME] table besides its [signals.NAME.source] sub-table
+SIGNAL_KEYS: dict[str, Callable[[Any], Any]] = {
+    "tick_size": _chain(_t_float, _positive), "lot_size": _chain(_t_float, _positive), "symbol": _t_str,
+    "feed_latency": _t_latency, "features": lambda v: _t_features(v)}
+_SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: exchange-time window [from_ts, until_ts) for every source: int ns, ISO timestamps or session clock times
 _TIME_RANGE = {"from_ts", "until_ts", "time_zone"}  # time_zone: the venue's zone of a source without one (not a store)
 _SOURCE_KEYS = {"synthetic_l2": {"kind", "n_rows", "seed", "repair"} | _TIME_RANGE,
@@ -253,6 +267,14 @@ class Scenario:
     #: a synthetic_market source's generated Market (events with their ground truth: .regime, .truth) after
     #: load_events(); None for other sources. Only the oracle_regime built-in reads it (simulate's truth=).
     truth: Optional[Any] = field(default=None, repr=False, compare=False)
+    #: read-only signal venues by name (``[signals.NAME]``, docs/venues.md)
+    signals: dict = field(default_factory=dict)
+    #: each signal venue's (events, instrument) after load_events()
+    signal_events: dict = field(default_factory=dict, repr=False, compare=False)
+    #: the resolved exchange-time window [start, end) of the last load_events() (None: open)
+    window_ns: tuple = field(default=(None, None), repr=False, compare=False)
+    #: a signal venue's window: a start before its data starts at its data (it may begin later than the quoted)
+    lenient_window: bool = field(default=False, repr=False, compare=False)
 
     @property
     def source_name(self) -> str:
@@ -261,6 +283,38 @@ class Scenario:
         return f"{self.name} ({self.source['kind']})"
 
     def load_events(self, limit: Optional[int] = None) -> tuple[Any, Instrument]:
+        """The quoted venue's events (:meth:`load_quoted`), and each signal venue's into ``signal_events``:
+        over the same exchange-time window, a synthetic signal source at the quoted source's seed unless it
+        sets its own. A signal venue is read whole (not streamed) and not cut by ``limit``."""
+        out = self.load_quoted(limit)
+        loaded: dict = {}
+        start, end = self.window_ns
+        for name, spec in self.signals.items():
+            sub = spec.scenario
+            src = dict(sub.source)
+            if spec.seed_follows and src["kind"] in ("synthetic_l2", "synthetic_market") \
+                    and "seed" in self.source:
+                src["seed"] = self.source["seed"]
+            for key, v in (("from_ts", start), ("until_ts", end)):
+                if v is not None and key not in sub.source:
+                    src[key] = v
+            sub = replace(sub, source=src, signals={}, lenient_window=True, window_labels={
+                k: f"{self._label(k)} (applied to signal venue '{name}')" for k in ("from_ts", "until_ts")
+                if k not in sub.source})
+            try:
+                ev, inst = sub.load_quoted(None)
+            except ConfigError as e:
+                msg = str(e)
+                raise ConfigError(msg if f"signals.{name}" in msg else f"signal venue '{name}': {msg}") from None
+            from mmsim.data.store import EventStore
+
+            if isinstance(ev, EventStore):
+                ev = ev.read()
+            loaded[name] = (ev, inst)
+        self.signal_events = loaded
+        return out
+
+    def load_quoted(self, limit: Optional[int] = None) -> tuple[Any, Instrument]:
         """Read or generate the events (the time range, then the first ``limit`` rows), validated:
         ``(events, instrument)``. A ``store`` source gives an EventStore view, streamed by simulate().
 
@@ -289,6 +343,7 @@ class Scenario:
                 self.instrument = replace(self.instrument, contract_size=got.contract_size, inverse=True)
             self.session = session_of_meta(store.meta)
             start, end = self._window()
+            self.window_ns = (start, end)
             try:
                 view = store.window(start, end, limit) if (start, end, limit) != (None, None, None) else store
             except ConfigError as e:
@@ -317,6 +372,7 @@ class Scenario:
                 raise ConfigError(f"{self.path}: [source] time_zone: {e}") from None
             self.session = session_of_span(int(events["exch_ts"][0]), int(events["exch_ts"][-1]), zone)
         start, end = self._window()
+        self.window_ns = (start, end)
         seek = None
         if start is not None or end is not None:
             import time
@@ -370,6 +426,9 @@ class Scenario:
             zone = sess.zone if sess is not None else "UTC"
             return f"{self._label(key)} {typed} ({format_clock(ns, zone, with_date=True)} {zone})"
 
+        if self.lenient_window and sess is not None and sess.first_ts is not None and start is not None \
+                and start <= sess.first_ts:
+            start = None
         if sess is not None and sess.first_ts is not None and start is not None and start < sess.first_ts:
             # not silently the whole data: a mistyped time (another day, another zone) must not pass for a window
             raise ConfigError(f"{show('from_ts', start)}: before the data's first row "
@@ -431,7 +490,23 @@ class Scenario:
             "crossed_policy": e["crossed_policy"],
             # the venue's zone once the data is loaded: a run on a window of a store shows its clock times
             **({"time_zone": self.session.zone} if getattr(self, "session", None) is not None else {}),
+            # read-only signal venues, once loaded: simulate(signals=...) takes these mappings
+            **({"signals": {name: {"events": ev, "instrument": inst,
+                                   "feed_latency": self.signals[name].feed_latency,
+                                   "features": self.signals[name].features}
+                            for name, (ev, inst) in self.signal_events.items()}} if self.signal_events else {}),
         }
+
+
+@dataclass
+class SignalSpec:
+    """One ``[signals.NAME]`` table: a read-only venue (docs/venues.md)."""
+
+    name: str
+    scenario: Scenario            #: its source and instrument, checked as a scenario's
+    feed_latency: Any = 0         #: its own feed latency spec
+    features: Any = None          #: its feature bank (spec list or a set name), or None
+    seed_follows: bool = True     #: a synthetic source without its own seed takes the quoted source's
 
 
 _ENGINE_DEFAULTS = {
@@ -486,10 +561,69 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
 
 def _build(doc: dict, path: Path) -> Scenario:
+    doc = dict(doc)
+    signals_doc = doc.pop("signals", None)
+    sc = _build_one(doc, path)
+    if signals_doc is not None:
+        sc.signals = _build_signals(signals_doc, sc, path)
+    return sc
+
+
+def _build_signals(doc: Any, quoted: Scenario, path: Path) -> dict[str, "SignalSpec"]:
+    """``[signals.NAME]`` tables: each a read-only venue with its own source, instrument, feed latency and
+    features. Its source is checked by the same rules as ``[source]``; errors name ``[signals.NAME...]``."""
+    if not isinstance(doc, dict) or not doc:
+        raise ConfigError(f"{path}: [signals] must hold one table per venue, e.g. [signals.perp]")
+    out: dict[str, SignalSpec] = {}
+    quoted_name = quoted.instrument.symbol or "quoted"
+    for name, table in doc.items():
+        where = f"{path}: [signals.{name}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table")
+        if not _SIGNAL_NAME_RE.match(name):
+            raise ConfigError(f"{where}: a venue name is a letter then letters, digits or _")
+        if name in (quoted_name, "quoted"):
+            raise ConfigError(f"{where}: the name {name!r} is the quoted instrument's; name the signal venue otherwise")
+        vals: dict[str, Any] = {}
+        for k, v in table.items():
+            if k == "source":
+                continue
+            conv = SIGNAL_KEYS.get(k)
+            if conv is None:
+                raise ConfigError(f"{where} {k}: unknown key (known: source, {', '.join(SIGNAL_KEYS)})")
+            try:
+                vals[k] = conv(v)
+            except TypeError as e:
+                raise ConfigError(f"{where} {k}: expected {e}, got {v!r}") from None
+            except (ValueError, ConfigError) as e:
+                raise ConfigError(f"{where} {k}: {v!r} {e}") from None
+        if "source" not in table or not isinstance(table["source"], dict):
+            raise ConfigError(f"{where}: missing table [signals.{name}.source]")
+        if "tick_size" not in vals:
+            raise ConfigError(f"{where} tick_size: missing")
+        if "feed_latency" in vals:
+            try:
+                vals["feed_latency"] = _check_latency("feed", vals["feed_latency"], path.resolve().parent, path)
+            except ConfigError as e:
+                raise ConfigError(str(e).replace(f"{path}: [latency] feed", f"{where} feed_latency")) from None
+        inst = {k: vals[k] for k in ("tick_size", "lot_size", "symbol") if k in vals}
+        try:
+            sub = _build_one({"scenario": {}, "instrument": inst, "source": dict(table["source"])}, path)
+        except ConfigError as e:
+            msg = str(e).replace(f"{path}: [source]", f"{path}: [signals.{name}.source]")
+            raise ConfigError(msg.replace(f"{path}: [instrument]", f"{where}")) from None
+        sub.name = f"{quoted.name}:{name}"
+        out[name] = SignalSpec(name=name, scenario=sub, feed_latency=vals.get("feed_latency", 0),
+                               features=vals.get("features"),
+                               seed_follows="seed" not in table["source"])
+    return out
+
+
+def _build_one(doc: dict, path: Path) -> Scenario:
     base = path.resolve().parent
     unknown = [k for k in doc if k not in SCHEMA]
     if unknown:
-        raise ConfigError(f"{path}: unknown table [{unknown[0]}] (known: {', '.join(SCHEMA)})")
+        raise ConfigError(f"{path}: unknown table [{unknown[0]}] (known: {', '.join(SCHEMA)}, signals)")
     for table in doc:
         if not isinstance(doc[table], dict):
             raise ConfigError(f"{path}: {table} must be a table [{table}]")
