@@ -393,6 +393,7 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
         arms_spec = [("baseline", baseline), ("treated", treated)] + ([("bound", bound)] if bound else [])
         if psc.session is not None:  # the venue's zone, known once the data is loaded: clock times in the summaries
             kw["time_zone"] = psc.session.zone
+        kw.update(psc.signal_kwargs())  # this path's signal venues (docs/venues.md)
         for role, spec in arms_spec:
             r = simulate(events, instrument, spec, source_name=psc.source_name, progress=False, truth=psc.truth, **kw)
             r.summary.update(events_hash=digest, scenario=sc.name, role=role, strategy_spec=spec, path=label)

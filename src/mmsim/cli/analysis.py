@@ -41,7 +41,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                       help="mid a fill is measured against: m(t) (default) or the mid before its data row")
     cmp_.add_argument("--seed", type=seed_int, default=0, metavar="N",
                       help="seed of the latency draws (both runs) and of the bootstrap (default 0)")
-    cmp_.add_argument("--feed-latency", metavar="L", help="market data feed latency (default: the scenario's)")
+    cmp_.add_argument("--feed-latency", metavar="[VENUE=]L", help="market data feed latency (default: the "
+                      "scenario's); VENUE=L sets that signal venue's (docs/venues.md)")
     cmp_.add_argument("--order-latency", metavar="L", help="entry, cancel and response latency at once")
     cmp_.add_argument("--compute-latency", metavar="L", help="strategy compute time")
     cmp_.add_argument("--rows", type=positive_int, metavar="N", help="use only the first N data rows")
@@ -59,7 +60,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--baseline", required=True, metavar="S")
     sw.add_argument("--treated", required=True, metavar="S")
     sw.add_argument("--model", metavar="MODEL.json")
-    sw.add_argument("--feed-latency", required=True, metavar="L1,L2,...", help="feed latencies to sweep")
+    sw.add_argument("--feed-latency", required=True, metavar="[VENUE=]L1,L2,...",
+                    help="feed latencies to sweep; VENUE=... sweeps that signal venue's (docs/venues.md)")
     sw.add_argument("--compute-latency", default="0", metavar="C1,C2,...",
                     help="compute latencies (e.g. profile:cheap_cloud_vcpu,profile:high_clock); default 0")
     sw.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2",
@@ -164,7 +166,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if not eq or not name or not values:
             raise ConfigError(f"--param {text}: expected NAME=V1,V2,...")
         params.append((name.strip(), tuple(v.strip() for v in values.split(","))))
-    feeds, computes = split_specs(args.feed_latency), split_specs(args.compute_latency)
+    from mmsim.data.scenario import split_venue_spec
+
+    venue, feed_text = split_venue_spec(args.feed_latency)
+    if venue is not None:  # --feed-latency perp=0,1ms,...: the signal venue's latency is swept
+        sc.set_signal_latency(venue, split_specs(feed_text)[0])
+    feeds, computes = split_specs(feed_text), split_specs(args.compute_latency)
     for name, specs in (("--feed-latency", feeds), ("--compute-latency", computes)):
         twice = sorted({s for s in specs if specs.count(s) > 1})
         if twice:
@@ -178,7 +185,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = SweepSpec(scenario=args.scenario, baseline=args.baseline, treated=args.treated, feed_latencies=feeds,
                      compute_latencies=computes, treated_params=tuple(params), model=args.model, seed=args.seed,
                      horizon=args.horizon, block=args.block, n_boot=args.n_boot, rows=args.rows, seeds=seeds,
-                     unmatched=args.unmatched, bound=args.bound, windows=args.windows)
+                     unmatched=args.unmatched, bound=args.bound, windows=args.windows, feed_venue=venue)
     summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress)
     print(format_sweep(summary))

@@ -38,7 +38,7 @@ from mmsim.errors import ConfigError, DataError
 from mmsim.data.latency import parse_duration, parse_leg
 from mmsim.records import DEFAULT_CONFIG, QUEUE_MODELS, Instrument
 
-__all__ = ["Scenario", "SignalSpec", "load_scenario", "list_scenarios", "scenario_path", "SCENARIO_DIRS", "LATENCY_LEGS"]
+__all__ = ["Scenario", "SignalSpec", "split_venue_spec", "load_scenario", "list_scenarios", "scenario_path", "SCENARIO_DIRS", "LATENCY_LEGS"]
 
 #: Where bundled scenarios are looked up, in order: ``mmsim/scenarios/`` (where the wheel installs them), then
 #: the repository's ``scenarios/`` when the package is imported from its source checkout (editable install).
@@ -397,6 +397,28 @@ class Scenario:
             self.report["seek"] = seek
         return events, self.instrument
 
+    def signal_kwargs(self) -> dict[str, Any]:
+        """``{"signals": {name: {events, instrument, feed_latency, features}}}`` once load_events() has read
+        the signal venues, else ``{}``: what simulate() needs of them (merged into sim_kwargs())."""
+        if not self.signal_events:
+            return {}
+        return {"signals": {name: {"events": ev, "instrument": inst,
+                                   "feed_latency": self.signals[name].feed_latency,
+                                   "features": self.signals[name].features}
+                            for name, (ev, inst) in self.signal_events.items()}}
+
+    def set_signal_latency(self, name: str, spec: Any, label: str = "--feed-latency") -> None:
+        """Set signal venue ``name``'s feed latency (checked now; errors name ``label`` and the known venues)."""
+        if name not in self.signals:
+            known = ", ".join(self.signals) or "none: add a [signals.NAME] table"
+            raise ConfigError(f"{label} {name}=...: no signal venue {name!r} in scenario {self.name} "
+                              f"(signal venues: {known})")
+        try:
+            parse_leg("feed", spec)
+        except ConfigError as e:
+            raise ConfigError(f"{label} {name}={spec}: {e}") from None
+        self.signals[name].feed_latency = spec
+
     def set_window(self, from_ts: Any = None, until_ts: Any = None, *, labels: tuple[str, str] = ("--from", "--until")
                    ) -> None:
         """Override ``[source] from_ts/until_ts`` (e.g. from ``--from``/``--until``; None keeps the scenario's);
@@ -491,10 +513,7 @@ class Scenario:
             # the venue's zone once the data is loaded: a run on a window of a store shows its clock times
             **({"time_zone": self.session.zone} if getattr(self, "session", None) is not None else {}),
             # read-only signal venues, once loaded: simulate(signals=...) takes these mappings
-            **({"signals": {name: {"events": ev, "instrument": inst,
-                                   "feed_latency": self.signals[name].feed_latency,
-                                   "features": self.signals[name].features}
-                            for name, (ev, inst) in self.signal_events.items()}} if self.signal_events else {}),
+            **self.signal_kwargs(),
         }
 
 
@@ -518,6 +537,17 @@ _ENGINE_DEFAULTS = {
     "post_only": DEFAULT_CONFIG["post_only"],
     "crossed_policy": DEFAULT_CONFIG["crossed_policy"],
 }
+
+
+_VENUE_SPEC_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)=(.+)$", re.S)
+
+
+def split_venue_spec(text: str) -> tuple[Optional[str], str]:
+    """``"perp=0,1ms,5ms"`` -> ``("perp", "0,1ms,5ms")``: a feed latency for signal venue ``perp``;
+    ``"lognormal:median=2ms"`` or ``"5ms"`` -> ``(None, text)``: the quoted venue's (a latency spec's own
+    ``key=`` comes after its ``kind:``)."""
+    m = _VENUE_SPEC_RE.match(text.strip())
+    return (m.group(1), m.group(2).strip()) if m else (None, text)
 
 
 # --------------------------------------------------------------------------------------------- lookup
