@@ -1,0 +1,144 @@
+"""Signal venues in scenario files and on the command line (docs/venues.md): parsing, errors, loading over the
+quoted window, seeds that follow the quoted path's, and the lead_defence built-in's rule (its Python twin)."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from mmsim.data.scenario import load_scenario, split_venue_spec
+from mmsim.errors import ConfigError
+
+QUOTED = """
+[scenario]
+name = "two"
+[instrument]
+tick_size = 1.0
+[source]
+kind = "synthetic_market"
+preset = "quiet"
+n_rows = 3000
+seed = 7
+"""
+
+PERP = """
+[signals.perp]
+tick_size = 0.5
+feed_latency = "2ms"
+[signals.perp.source]
+kind = "synthetic_market"
+preset = "fast_perp"
+n_rows = 4000
+"""
+
+
+def write(tmp_path, text, name="s.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_signal_venue_loads_with_its_own_instrument_and_the_quoted_seed(tmp_path):
+    sc = load_scenario(write(tmp_path, QUOTED + PERP))
+    assert list(sc.signals) == ["perp"]
+    ev, inst = sc.load_events()
+    sev, sinst = sc.signal_events["perp"]
+    assert sinst.tick_size == 0.5 and len(sev) == 4000
+    kw = sc.sim_kwargs()
+    assert kw["signals"]["perp"]["feed_latency"] == "2ms" and kw["signals"]["perp"]["events"] is sev
+    # a synthetic signal source without its own seed follows the quoted path's seed (compare --seeds)
+    other = dataclasses.replace(sc, source={**sc.source, "seed": 8})
+    other.load_events()
+    assert not np.array_equal(other.signal_events["perp"][0], sev)
+    again = dataclasses.replace(sc, source={**sc.source, "seed": 7})
+    again.load_events()
+    assert np.array_equal(again.signal_events["perp"][0], sev)
+
+
+def test_signal_venue_with_its_own_seed_keeps_it(tmp_path):
+    sc = load_scenario(write(tmp_path, QUOTED + PERP + "seed = 3\n"))
+    sc.load_events()
+    a = sc.signal_events["perp"][0]
+    other = dataclasses.replace(sc, source={**sc.source, "seed": 8})
+    other.load_events()
+    assert np.array_equal(other.signal_events["perp"][0], a)
+
+
+def test_no_signals_keeps_sim_kwargs_unchanged(tmp_path):
+    sc = load_scenario(write(tmp_path, QUOTED))
+    sc.load_events()
+    assert "signals" not in sc.sim_kwargs() and sc.signal_kwargs() == {}
+
+
+@pytest.mark.parametrize("extra, needle", [
+    ('[signals.perp]\ntick_size = 1.0\n', "missing table [signals.perp.source]"),
+    ('[signals.perp]\nfeed_latency = "1ms"\n[signals.perp.source]\nkind = "synthetic_market"\npreset = "quiet"\n'
+     'n_rows = 10\n', "[signals.perp] tick_size: missing"),
+    (PERP.replace('n_rows = 4000', 'n_rows = 4000\nbogus = 1'), "[signals.perp.source] bogus: unknown key"),
+    (PERP.replace('"fast_perp"', '"nope"'), "[signals.perp.source] preset: 'nope' must be one of"),
+    (PERP.replace('"2ms"', '"abc"'), "[signals.perp] feed_latency: latency 'abc'"),
+    (PERP.replace('feed_latency', 'feed_lag'), "[signals.perp] feed_lag: unknown key"),
+    (PERP.replace('signals.perp', 'signals.quoted'), "[signals.quoted]: the name 'quoted' is the quoted"),
+    (PERP.replace('signals.perp', 'signals.9x'), "a venue name is a letter then"),
+    ('[signals]\n', "[signals] must hold one table per venue"),
+])
+def test_bad_signal_tables_are_one_line_naming_the_key(tmp_path, extra, needle):
+    with pytest.raises(ConfigError) as e:
+        load_scenario(write(tmp_path, QUOTED + extra))
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_venue_latency_specs():
+    assert split_venue_spec("perp=0,1ms,5ms") == ("perp", "0,1ms,5ms")
+    assert split_venue_spec("lognormal:median=2ms,sigma=0.6") == (None, "lognormal:median=2ms,sigma=0.6")
+    assert split_venue_spec("5ms") == (None, "5ms")
+    assert split_venue_spec("perp=lognormal:median=2ms") == ("perp", "lognormal:median=2ms")
+
+
+def test_set_signal_latency_names_the_known_venues(tmp_path):
+    sc = load_scenario(write(tmp_path, QUOTED + PERP))
+    with pytest.raises(ConfigError, match=r"no signal venue 'spot'.*signal venues: perp"):
+        sc.set_signal_latency("spot", "1ms")
+    with pytest.raises(ConfigError, match=r"--feed-latency perp=xyz"):
+        sc.set_signal_latency("perp", "xyz")
+    sc.set_signal_latency("perp", "7ms")
+    sc.load_events()
+    assert sc.sim_kwargs()["signals"]["perp"]["feed_latency"] == "7ms"
+
+
+# ------------------------------------------------------------------------------------------ lead_defence twin
+def ctx(now, lead, quoted=(100, 5, 102, 5)):
+    bb, bq, ba, aq = quoted
+    lb, lbq, la, laq = lead
+    venue = SimpleNamespace(best_bid=lb, bid_qty=lbq, best_ask=la, ask_qty=laq)
+    return SimpleNamespace(now=now, best_bid=bb, bid_qty=bq, best_ask=ba, ask_qty=aq, position=0,
+                           pred_move=math.nan, venue=lambda k: venue)
+
+
+def test_lead_defence_reads_the_lead_move_over_its_window():
+    from mmsim.engine.quoters import LeadDefenceQuoter
+
+    q = LeadDefenceQuoter(1, 10, half_spread=1.0, pull_threshold=0.5)
+    assert math.isnan(q.move(ctx(0, (1000, 1, 1002, 1))))     # less than a window seen: no signal
+    assert math.isnan(q.move(ctx(5, (1000, 1, 1002, 1))))
+    # at t=10 the observation at t=0 is exactly a window old: lead mid 1001 -> 1011 (+1 %), quoted mid 101
+    assert q.move(ctx(10, (1010, 1, 1012, 1))) == pytest.approx(20 / 2002 * 101)
+    out = q.on_wakeup(ctx(10, (1010, 1, 1012, 1)))
+    assert out.ask_qty == 0 and out.bid_qty == 1              # a rise on the lead pulls the ask
+    # the t=0 and t=5 observations are older than the window at t=16: the newest at or before t=6 is t=5
+    assert q.move(ctx(16, (1000, 1, 1002, 1))) == pytest.approx(0.0)
+    assert math.isnan(q.move(ctx(17, (1000, 0, 1002, 1))))     # a one-sided lead: no signal
+
+
+def test_lead_defence_needs_a_signal_venue():
+    from mmsim.engine.loader import load_strategy
+    from mmsim.engine.quoters import from_builtin
+
+    spec, name = load_strategy("lead_defence:window=50ms,threshold=2")
+    with pytest.raises(ConfigError, match="needs a signal venue"):
+        from_builtin(spec.name, spec.params)
+    with pytest.raises(ConfigError, match="window"):
+        load_strategy("lead_defence:window=0")
