@@ -142,3 +142,45 @@ def test_lead_defence_needs_a_signal_venue():
         from_builtin(spec.name, spec.params)
     with pytest.raises(ConfigError, match="window"):
         load_strategy("lead_defence:window=0")
+
+
+# ------------------------------------------------------------------------------------------ training across venues
+def test_venue_columns_and_model_inputs():
+    from mmsim.signals.features import column_names, venue_columns
+
+    cols = venue_columns("ofi:l=1:h=1s, perp/mid_return:h=100ms perp/ofi:l=1:h=100ms")
+    assert cols == [(None, "ofi:l=1:h=1s"), ("perp", "mid_return:h=100ms"), ("perp", "ofi:l=1:h=100ms")]
+    assert column_names(["mid", "perp/mid"]) == ["mid", "perp/mid"]
+    assert column_names("mid,spread") == ["mid", "spread"]
+    with pytest.raises(ConfigError, match="given twice"):
+        venue_columns("perp/mid,perp/mid")
+    with pytest.raises(ConfigError, match="unknown kind 'nope'"):
+        venue_columns("mid,perp/nope:h=1s")
+
+
+def test_train_reads_a_signal_venues_bank_at_the_sample_times(tmp_path):
+    from mmsim.data import latency as L
+    from mmsim.signals.batch import features_at
+    from mmsim.signals.models import load_model
+    from mmsim.signals.train import train, write_model
+
+    sc = load_scenario(write(tmp_path, QUOTED.replace("3000", "20000") + PERP.replace("4000", "30000")))
+    ev, _ = sc.load_events()
+    perp = sc.signal_events["perp"][0]
+    signals = {"perp": {"events": perp, "feed_latency": "2ms"}}
+    specs = "mid_return:h=1s,perp/mid_return:h=100ms,perp/ofi:l=1:h=100ms"
+    (res,) = train(ev, specs, "linear", [10**9], feed_latency="1ms", seed=4, signals=signals, folds=3)
+    assert res.samples.columns == ["mid_return:h=1s", "perp/mid_return:h=100ms", "perp/ofi:l=1:h=100ms"]
+    # the perp columns are its bank at the quoted samples' arrivals, through its own feed clock
+    want = features_at(perp, ["mid_return:h=100ms", "ofi:l=1:h=100ms"], res.samples.arrival, feed_latency="2ms",
+                       rng=L.signal_feed_stream(4, "perp"))
+    assert np.array_equal(res.samples.X[:, 1:], want, equal_nan=True)
+    path = write_model(res.model, tmp_path / "m.json")
+    m = load_model(path)
+    assert m.quoted_specs == ["mid_return:h=1s"]
+    assert m.venue_specs == {"perp": ["mid_return:h=100ms", "ofi:l=1:h=100ms"]}
+    assert m.input_map(["perp"]) == [(0, 0), (1, 0), (1, 1)]
+    with pytest.raises(ConfigError, match="reads signal venue 'perp'"):
+        m.input_map([])
+    with pytest.raises(ConfigError, match="no signal venue 'spot'"):
+        train(ev, "mid,spot/mid", "linear", [10**9], signals=signals)
