@@ -266,6 +266,7 @@ def test_bad_signal_input_names_the_venue():
                        ([dict(meta("p"), mode="l4")], "mode must be"),
                        ([dict(meta("p"), crossed_policy="ignore")], "crossed_policy must be"),
                        ([dict(meta("p"), features=np.zeros((1, 4), np.int64))], "features need the C[+][+] engine"),
+                       ([dict(meta("p"), tick=1)], r"config\['signals'\]\[0\]: unknown key 'tick'"),
                        ([], "describes 0 signal venues")]:
         sig = [(good, [1000])] * max(len(metas), 1)
         with pytest.raises(ConfigError, match=msg):
@@ -281,12 +282,12 @@ def test_unknown_venue_key_names_the_known_venues():
         def on_wakeup(self, ctx):
             ctx.venue("spot")
 
-    with pytest.raises(StrategyError, match=r"ctx\.venue\('spot'\): no such venue \(venues: 'quoted', 'perp'"):
+    with pytest.raises(StrategyError, match=r"ctx\.venue: unknown venue 'spot'; known: 'quoted', 'perp' \(or an index 0\.\.1\)"):
         run(Bad(), [(events(depth(1000, B, 10, 1)), [1000])], metas=[meta("perp")])
 
     class BadIndex:
         def on_wakeup(self, ctx):
             ctx.venue(2)
 
-    with pytest.raises(StrategyError, match=r"ctx\.venue\(2\): no such venue"):
+    with pytest.raises(StrategyError, match=r"ctx\.venue: unknown venue 2; known"):
         run(BadIndex(), [(events(depth(1000, B, 10, 1)), [1000])], metas=[meta("perp")])

@@ -257,6 +257,7 @@ class ReferenceVenue:
     def __init__(self, feed: FeedVenue) -> None:
         self._book = feed.book
         self.name = feed.name
+        self.index = feed.index  # 0 = the quoted instrument
         bb, ba = feed.book.best(R.BID), feed.book.best(R.ASK)
         self.best_bid = bb if bb is not None else 0
         self.bid_qty = feed.book.qty_at(R.BID, bb) if bb is not None else 0
@@ -394,8 +395,8 @@ class ReferenceContext:
         else:
             k = None
         if k is None:
-            known = ", ".join(repr(n) for n in self.venue_names)
-            raise StrategyError(f"ctx.venue({key!r}): no such venue (venues: {known}; or an index 0..{len(feeds) - 1})")
+            known = ", ".join(f"'{n}'" for n in self.venue_names)
+            raise StrategyError(f"ctx.venue: unknown venue {key!r}; known: {known} (or an index 0..{len(feeds) - 1})")
         return ReferenceVenue(feeds[k])
 
     def open_orders(self) -> list[tuple[int, int, int, int, int]]:
@@ -548,7 +549,13 @@ class ReferenceEngine:
         out: list[FeedVenue] = []
         names = {quoted_name}
         for k, (pair, meta) in enumerate(zip(signals, metas), 1):
-            name = meta.get("name") if isinstance(meta, dict) else None
+            if not isinstance(meta, dict):
+                raise ConfigError(f"config['signals'][{k - 1}] must be a dict")
+            unknown = sorted(set(meta) - {"name", "mode", "tick_size", "lot_size", "crossed_policy", "features"})
+            if unknown:
+                raise ConfigError(f"config['signals'][{k - 1}]: unknown key '{unknown[0]}' "
+                                  "(known: name, mode, tick_size, lot_size, crossed_policy, features)")
+            name = meta.get("name")
             if not isinstance(name, str) or not name:
                 raise ConfigError(f"signal venue {k}: needs a non-empty 'name'")
             if name in names:
