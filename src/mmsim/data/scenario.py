@@ -402,7 +402,8 @@ class Scenario:
         the signal venues, else ``{}``: what simulate() needs of them (merged into sim_kwargs())."""
         if not self.signal_events:
             return {}
-        return {"signals": {name: {"events": ev, "instrument": inst,
+        return {"instrument_name": self.instrument.symbol or "quoted",
+                "signals": {name: {"events": ev, "instrument": inst,
                                    "feed_latency": self.signals[name].feed_latency,
                                    "features": self.signals[name].features}
                             for name, (ev, inst) in self.signal_events.items()}}

@@ -20,7 +20,6 @@ arrays of ``mmsim.records``) and ``summary() -> dict``.
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -69,10 +68,6 @@ class SignalVenue:
     crossed_policy: Optional[str] = None
 
 
-def signal_seed(seed: int, name: str) -> np.random.SeedSequence:
-    """The seed of a signal venue's feed clock: the run's seed and the venue's name (CRC-32), so adding,
-    removing or changing a signal venue never changes another venue's draws (docs/venues.md)."""
-    return np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8"))])
 
 
 def _prepare_signals(signals: Any, quoted_name: str, seed: int, engine: str,
@@ -97,6 +92,11 @@ def _prepare_signals(signals: Any, quoted_name: str, seed: int, engine: str,
         if name == quoted_name:
             raise ConfigError(f"signal {name!r}: the name is the quoted instrument's (instrument_name)")
         label = f"signal '{name}'"
+        if isinstance(venue, Mapping):  # a scenario's [signals.NAME] (Scenario.signal_kwargs)
+            try:
+                venue = SignalVenue(**venue)
+            except TypeError as e:
+                raise ConfigError(f"{label}: {e}") from None
         if not isinstance(venue, SignalVenue):
             raise ConfigError(f"{label}: must be a mmsim.SignalVenue, got {type(venue).__name__}")
         events, instrument = venue.events, venue.instrument
@@ -108,7 +108,7 @@ def _prepare_signals(signals: Any, quoted_name: str, seed: int, engine: str,
         if policy not in ("error", "repair"):
             raise ConfigError(f"{label}: crossed_policy must be 'error' or 'repair', not {policy!r}")
         checked, report = validate_events(events, label, repair=bool(venue.repair))
-        rng = np.random.default_rng(signal_seed(seed, name))
+        rng = L.signal_feed_stream(seed, name)  # batch mode (mmsim.signals.batch) draws from the same
         arrival = L.feed_arrival(venue.feed_latency, checked, rng, source=label)
         meta = {"name": name, "mode": report["mode"], "tick_size": float(instrument.tick_size),
                 "lot_size": float(instrument.lot_size), "crossed_policy": policy}
@@ -122,6 +122,23 @@ def _prepare_signals(signals: Any, quoted_name: str, seed: int, engine: str,
         pairs.append((checked, arrival))
         metas.append(meta)
     return names, pairs, metas
+
+
+def _resolve_lead(obj: Any, venues: list[str]) -> Any:
+    """A built-in that names a lead venue (``lead_defence:lead=perp``) gets its index among the signal venues
+    (1 = the first); one clear line when there is none or the name is unknown."""
+    from mmsim.engine import loader
+
+    if not isinstance(obj, loader.BuiltinSpec) or "lead" not in obj.params:
+        return obj
+    lead = str(obj.params["lead"])
+    if not venues:
+        raise ConfigError(f"strategy {obj.name}: needs a signal venue to lead (simulate(signals=...) or "
+                          "[signals.NAME] in the scenario)")
+    if lead and lead not in venues:
+        raise ConfigError(f"strategy {obj.name}: lead={lead!r} is not a signal venue of this run "
+                          f"(signal venues: {', '.join(venues)})")
+    return loader.BuiltinSpec(obj.name, {**obj.params, "lead_index": venues.index(lead) + 1 if lead else 1})
 
 
 def _engine_strategy(obj: Any, engine: str, marked: Any = None) -> Any:
@@ -239,6 +256,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
 
     loaded, name = loader.load_strategy(strategy)
     clairvoyant = oracle.is_oracle(loaded)  # built once its marked path is known (below), from the checked rows
+    loaded = _resolve_lead(loaded, sig_names)
     strat = None if clairvoyant else _engine_strategy(loaded, engine)
     clock = L.FeedClock(feed_latency, rngs["feed"], total, source=source_name)
     counts = {"rows": 0, "dropped": 0}
