@@ -1,4 +1,4 @@
-"""Signal venues in scenario files and on the command line (docs/venues.md): parsing, errors, loading over the
+"""Signal venues in scenario files, on the command line and in training (docs/venues.md): parsing, errors,
 quoted window, seeds that follow the quoted path's, and the lead_defence built-in's rule (its Python twin)."""
 from __future__ import annotations
 
@@ -184,3 +184,31 @@ def test_train_reads_a_signal_venues_bank_at_the_sample_times(tmp_path):
         m.input_map([])
     with pytest.raises(ConfigError, match="no signal venue 'spot'"):
         train(ev, "mid,spot/mid", "linear", [10**9], signals=signals)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_lead_defence_native_equals_its_twin_on_two_venues(seed):
+    """The native lead_defence and its Python twin (run by the reference engine) take identical decisions."""
+    from mmsim.data.market import generate_market
+    from mmsim.engine.sim import simulate
+
+    q = generate_market("quiet", 8000, seed).events
+    p = generate_market("fast_perp", 16000, seed).events
+    spec = "lead_defence:window=50ms,threshold=0.3,k=0.5,half_spread=1,max_position=5"
+    perp = {"perp": {"events": p, "feed_latency": "lognormal:median=1ms,sigma=0.5"}}
+    runs = [simulate(q, strategy=spec, engine=eng, signals=perp,
+                     feed_latency="2ms", entry_latency="1ms", seed=seed) for eng in ("cpp", "reference")]
+    a, b = runs
+    assert a.decisions.equals(b.decisions) and a.fills.equals(b.fills) and a.signal_data.equals(b.signal_data)
+    assert (a.decisions.bid_qty == 0).any() and (a.decisions.ask_qty == 0).any()   # it does pull
+
+
+def test_lead_defence_names_an_unknown_lead():
+    from mmsim.data.market import generate_market
+    from mmsim.engine.sim import simulate
+
+    q = generate_market("quiet", 500, 1).events
+    with pytest.raises(ConfigError, match=r"lead='spot' is not a signal venue of this run \(signal venues: perp\)"):
+        simulate(q, strategy="lead_defence:lead=spot", signals={"perp": {"events": q}})
+    with pytest.raises(ConfigError, match="needs a signal venue"):
+        simulate(q, strategy="lead_defence")
