@@ -212,3 +212,44 @@ def test_lead_defence_names_an_unknown_lead():
         simulate(q, strategy="lead_defence:lead=spot", signals={"perp": {"events": q}})
     with pytest.raises(ConfigError, match="needs a signal venue"):
         simulate(q, strategy="lead_defence")
+
+
+def test_batch_equals_loop_for_signal_venue_features_and_a_two_venue_model(tmp_path):
+    """What a strategy reads of a signal venue's bank at each wakeup equals batch mode at that time, and a model
+    trained on features of both venues predicts in the loop what it predicts on the batch features."""
+    from mmsim.data import latency as L
+    from mmsim.data.market import generate_market
+    from mmsim.engine.sim import simulate
+    from mmsim.signals.batch import features_at
+    from mmsim.signals.models import load_model
+    from mmsim.signals.train import predict, train, write_model
+
+    q = generate_market("quiet", 12000, 2).events
+    p = generate_market("fast_perp", 24000, 2).events
+    sig = {"perp": {"events": p, "feed_latency": "lognormal:median=1ms,sigma=0.5"}}
+    specs = "mid_return:h=1s,perp/mid_return:h=100ms,perp/ofi:l=1:h=100ms"
+    (res,) = train(q, specs, "linear", [10**9], feed_latency="2ms", seed=3, signals=sig, folds=3)
+    path = write_model(res.model, tmp_path / "m.json")
+
+    seen = []
+
+    class Recorder:
+        def on_wakeup(self, ctx):
+            seen.append((int(ctx.now), np.array(ctx.venue("perp").features), float(ctx.pred_move)))
+            return None
+
+    simulate(q, strategy=Recorder(), model=str(path), signals=sig, feed_latency="2ms", seed=3)
+    ts = np.array([t for t, _, _ in seen], np.int64)
+    loop = np.array([f for _, f, _ in seen])
+    batch = features_at(p, ["mid_return:h=100ms", "ofi:l=1:h=100ms"], ts, feed_latency=sig["perp"]["feed_latency"],
+                        rng=L.signal_feed_stream(3, "perp"))
+    assert len(ts) > 1000 and np.array_equal(loop, batch, equal_nan=True)
+    # the model's prediction in the loop, from the inputs of both venues at the sampled times
+    m = load_model(path)
+    s = res.samples
+    at = {t: k for k, t in enumerate(ts)}
+    rows = [at[int(a)] for a in s.arrival if int(a) in at]
+    assert len(rows) > 100
+    pred_loop = np.array([seen[k][2] for k in rows])
+    pred_batch = predict(m.doc, s.X[[i for i, a in enumerate(s.arrival) if int(a) in at]])
+    assert np.allclose(pred_loop, np.asarray(pred_batch).reshape(len(rows), -1)[:, 0], rtol=1e-9, atol=1e-12)

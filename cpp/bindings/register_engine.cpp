@@ -127,6 +127,12 @@ EngineConfig parse_config(const py::dict& d) {
   }
   c.strategy_name = get<std::string>(d, "strategy_name", "strategy");
   if (d.contains("features") && !d["features"].is_none()) c.features = feature_specs(d["features"]);
+  if (d.contains("model_inputs") && !d["model_inputs"].is_none())
+    for (const py::handle& pair : d["model_inputs"]) {
+      const py::tuple t = py::reinterpret_borrow<py::object>(pair).cast<py::tuple>();
+      if (t.size() != 2) throw ConfigError("model_inputs must be (venue, feature index) pairs");
+      c.model_inputs.emplace_back(t[0].cast<int32_t>(), t[1].cast<int32_t>());
+    }
   if (d.contains("name") && !d["name"].is_none()) c.name = d["name"].cast<std::string>();
   if (d.contains("signals") && !d["signals"].is_none()) {
     if (!py::isinstance<py::sequence>(d["signals"]) || py::isinstance<py::str>(d["signals"]))

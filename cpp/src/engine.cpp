@@ -53,8 +53,21 @@ Engine::Engine(const EventRecord* events, const int64_t* arrival, int64_t n, Lat
   setup_signals(std::move(signals));
   const double nan = std::numeric_limits<double>::quiet_NaN();
   ctx_.pred_move = ctx_.p_down = ctx_.p_flat = ctx_.p_up = nan;
+  if (cfg_.model && !cfg_.model_inputs.empty()) {  // inputs from several venues' banks
+    if (cfg_.model->n_inputs() != cfg_.model_inputs.size())
+      throw ConfigError("the model takes " + std::to_string(cfg_.model->n_inputs()) + " features but model_inputs "
+                        "maps " + std::to_string(cfg_.model_inputs.size()));
+    for (const auto& [venue, j] : cfg_.model_inputs) {
+      const FeedVenue* v = venue == 0 ? &q_ : (venue >= 1 && static_cast<size_t>(venue) <= sig_.size()
+                                                   ? &sig_[static_cast<size_t>(venue) - 1] : nullptr);
+      if (v == nullptr) throw ConfigError("model_inputs: venue " + std::to_string(venue) + " is not in this run");
+      if (!v->features || j < 0 || static_cast<size_t>(j) >= v->features->size())
+        throw ConfigError("model_inputs: venue " + std::to_string(venue) + " has no feature " + std::to_string(j));
+    }
+    model_in_.assign(cfg_.model_inputs.size(), std::numeric_limits<double>::quiet_NaN());
+  }
   if (cfg_.model) {
-    if (!q_.features || cfg_.model->n_inputs() != q_.features->size())
+    if (cfg_.model_inputs.empty() && (!q_.features || cfg_.model->n_inputs() != q_.features->size()))
       throw ConfigError("the model takes " + std::to_string(cfg_.model->n_inputs()) + " features but the bank has " +
                         std::to_string(q_.features ? q_.features->size() : 0));
     prediction_.assign(cfg_.model->n_outputs(), nan);

@@ -140,7 +140,15 @@ void Engine::wakeup(int64_t ts) {
   const auto t0 = std::chrono::steady_clock::now();
   double model_ns = 0.0;
   if (cfg_.model) {
-    cfg_.model->predict(q_.feature_values.data(), prediction_.data());
+    if (cfg_.model_inputs.empty()) {
+      cfg_.model->predict(q_.feature_values.data(), prediction_.data());
+    } else {  // gathered from the venues' banks, all evaluated at this wakeup above
+      for (size_t k = 0; k < model_in_.size(); ++k) {
+        const auto& [venue, j] = cfg_.model_inputs[k];
+        model_in_[k] = (venue == 0 ? q_ : sig_[static_cast<size_t>(venue) - 1]).feature_values[static_cast<size_t>(j)];
+      }
+      cfg_.model->predict(model_in_.data(), prediction_.data());
+    }
     model_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
     double* slots[4] = {&ctx_.pred_move, &ctx_.p_down, &ctx_.p_flat, &ctx_.p_up};
     for (int k = 0; k < 4; ++k)

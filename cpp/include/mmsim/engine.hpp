@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "mmsim/book.hpp"
@@ -56,6 +57,9 @@ struct EngineConfig {
   std::string strategy_name = "strategy";
   std::vector<MmsimFeatureSpec> features;  // the feature bank the strategy sees (empty: none)
   std::shared_ptr<const Model> model;       // called on the features at each wakeup (null: none)
+  // The model's inputs across venues: (venue, feature index in that venue's bank), venue 0 the quoted one and
+  // 1..K the signal venues. Empty: the quoted venue's bank is the model's input, as it is.
+  std::vector<std::pair<int32_t, int32_t>> model_inputs;
   std::string name = "quoted";              // the quoted instrument's name (venue 0)
   std::vector<SignalConfig> signals;        // read-only signal venues 1..K, in the order of their rows
 };
@@ -210,6 +214,7 @@ class Engine {
   int64_t sig_next_t_;               // arrival of the next signal row over all venues (kInf: none)
   size_t sig_next_ = 0;              // its venue (index into sig_; the lowest at equal times)
   std::vector<double> prediction_;
+  std::vector<double> model_in_;  // the model's inputs gathered across venues (cfg_.model_inputs)
   int pred_slot_[4] = {-1, -1, -1, -1};  // model outputs named move, p_down, p_flat, p_up
   std::vector<StOrder> st_orders_;   // index = id - 1
   std::vector<int64_t> st_active_;   // ids not known done, ascending

@@ -298,14 +298,29 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
         from mmsim.signals.compile import native_model
         from mmsim.signals.models import load_model
 
-        loaded = load_model(model) if isinstance(model, (str, os.PathLike)) else model
+        mdl = load_model(model) if isinstance(model, (str, os.PathLike)) else model
         if features is not None:
-            loaded.check_specs(features)  # names both hashes and the first feature that differs
-        features = loaded.specs
+            mdl.check_specs(features)  # names both hashes and the first feature that differs
         if engine != "cpp":
             raise ConfigError("a model needs the C++ engine (inference runs in the loop)")
+        venue_specs = mdl.venue_specs
+        if venue_specs:  # inputs read from signal venues' banks too ("venue/spec", docs/venues.md)
+            from mmsim.signals.batch import spec_matrix
+            from mmsim.signals.features import column_names
+
+            inputs = mdl.input_map(sig_names)  # one clear line for a venue the run lacks
+            for venue, specs in venue_specs.items():
+                meta = sig_metas[sig_names.index(venue)]
+                given = (signals[venue].features if isinstance(signals[venue], SignalVenue)
+                         else signals[venue].get("features"))
+                if given is not None and column_names(given) != specs:
+                    raise ConfigError(f"signal '{venue}': features {column_names(given)} differ from the model's "
+                                      f"inputs of that venue {specs} (leave them out: the model's are used)")
+                meta["features"] = spec_matrix(specs)
+            config["model_inputs"] = [(int(v), int(j)) for v, j in inputs]
+        features = mdl.quoted_specs or None
         # the library `mmsim model compile` built for this CPU when one is cached, else the interpreted model
-        config["model"] = native_model(loaded)
+        config["model"] = native_model(mdl)
     if features is not None:
         if engine != "cpp":
             raise ConfigError("features need the C++ engine (the reference simulator checks the engine rules; "
