@@ -243,3 +243,172 @@ def test_signal_message_is_atomic_for_every_decision():
             assert views[1][:4] == (200, 1, 201, 1) and views[1][11][:3] == ((200, 1), (199, 2), (198, 3))
         if views[1][6] == 19:
             assert views[1][:4] == (200, 1, 202, 1)
+
+
+def zero_lat():
+    return {k: np.zeros(1, np.int64) for k in ("entry", "cancel", "response", "compute")}
+
+
+def small_run(sig_rows, sig_arr, cfg_extra=None, strategy=None, signals_cfg=None):
+    q = events([(1000, R.DEPTH, 1, 100, 5), (1000, R.DEPTH, -1, 102, 5), (9000, R.DEPTH, 1, 101, 1)])
+    cfg = {"signals": signals_cfg or [signal_cfg("perp")], "name": "spot"}
+    cfg.update(cfg_extra or {})
+    eng = _core.Engine(q, q["exch_ts"] + 100, zero_lat(), cfg, strategy or _core.SymmetricQuoter(2, 1), True,
+                       [(sig_rows, sig_arr)] * len(cfg["signals"]))
+    return eng.step(1 << 30), eng
+
+
+def test_a_crossed_signal_book_is_a_data_error_naming_the_venue():
+    s = events([(1000, R.DEPTH, 1, 50, 1), (1000, R.DEPTH, -1, 52, 1), (2000, R.DEPTH, 1, 53, 1)])
+    with pytest.raises(DataError, match=r"^signal 'perp': row 2: crossed book: best bid 53 >= best ask 52$"):
+        small_run(s, s["exch_ts"] + 10)
+    # repair: the stale side's crossed level goes, and the run goes on
+    done, eng = small_run(s, s["exch_ts"] + 10, signals_cfg=[signal_cfg("perp", crossed_policy="repair")])
+    assert done and eng.summary()["signal_rows"] == [3]
+    # the same rows arriving after the quoted venue's last arrival are never delivered (no error)
+    done, eng = small_run(s, s["exch_ts"] + 100_000)
+    assert done and eng.summary()["signal_rows"] == [0]
+
+
+def test_a_bad_signal_row_is_a_data_error_naming_the_venue():
+    s = events([(1000, R.ADD, 1, 50, 1, 7), (2000, R.CANCEL, 1, 50, 3, 7)])
+    with pytest.raises(DataError, match=r"^signal 'perp': row 1: "):
+        small_run(s, s["exch_ts"] + 10, signals_cfg=[signal_cfg("perp", mode="l3")])
+
+
+@pytest.mark.parametrize("signals_cfg, message", [
+    ([signal_cfg("spot")], r"signal 1 'spot': the name is the quoted instrument's name"),
+    ([signal_cfg("perp"), signal_cfg("perp")], r"signal 2 'perp': the name is used twice"),
+    ([signal_cfg("")], r"signal 1: the name must not be empty"),
+    ([signal_cfg("perp", mode="l4")], r"signal 'perp': mode must be 'l2' or 'l3', not 'l4'"),
+    ([signal_cfg("perp", crossed_policy="ignore")], r"signal 'perp': crossed_policy must be 'error' or 'repair'"),
+    ([signal_cfg("perp", tick_size=0.0)], r"signal 1 'perp': tick_size and lot_size must be > 0"),
+    ([signal_cfg("perp", features=np.array([[999, 1, 0, 0]]))], r"^signal 1 'perp': .*"),
+    ([{"name": "perp", "tick": 1}], r"config\['signals'\]\[0\]: unknown key 'tick'"),
+    ([{"mode": "l2"}], r"config\['signals'\]\[0\] needs a 'name'"),
+])
+def test_bad_signal_config_is_a_config_error_naming_the_venue(signals_cfg, message):
+    s = events([(1000, R.DEPTH, 1, 50, 1)])
+    with pytest.raises(ConfigError, match=message):
+        small_run(s, s["exch_ts"] + 10, signals_cfg=signals_cfg)
+
+
+def test_signal_streams_must_match_the_config_and_arrive_in_order():
+    q = events([(1000, R.DEPTH, 1, 100, 5)])
+    s = events([(1000, R.DEPTH, 1, 50, 1), (1001, R.DEPTH, 1, 51, 1)])
+    with pytest.raises(ConfigError, match="config has 1 signal venue\\(s\\) but 0 signal stream\\(s\\)"):
+        _core.Engine(q, q["exch_ts"], zero_lat(), {"signals": [signal_cfg()]}, _core.SymmetricQuoter(2, 1))
+    with pytest.raises(ConfigError, match="config has 0 signal venue\\(s\\) but 1 signal stream\\(s\\)"):
+        _core.Engine(q, q["exch_ts"], zero_lat(), {}, _core.SymmetricQuoter(2, 1), True, [(s, s["exch_ts"])])
+    with pytest.raises(ConfigError, match="signal 1 'perp': feed arrival times go back in time at row 1"):
+        _core.Engine(q, q["exch_ts"], zero_lat(), {"signals": [signal_cfg()]}, _core.SymmetricQuoter(2, 1), True,
+                     [(s, np.array([10, 5], np.int64))])
+    with pytest.raises(ConfigError, match=r"signals\[0\]: arrival must be an int64 array with one entry per event"):
+        _core.Engine(q, q["exch_ts"], zero_lat(), {"signals": [signal_cfg()]}, _core.SymmetricQuoter(2, 1), True,
+                     [(s, np.array([10], np.int64))])
+    with pytest.raises(ConfigError, match=r"signals\[0\] must be an \(events, arrival\) pair"):
+        _core.Engine(q, q["exch_ts"], zero_lat(), {"signals": [signal_cfg()]}, _core.SymmetricQuoter(2, 1), True,
+                     [(s,)])
+
+
+def test_unknown_venue_key_fails_the_run_naming_the_known_venues():
+    s = events([(1000, R.DEPTH, 1, 50, 1)])
+
+    class Asks:
+        def __init__(self, key):
+            self.key = key
+
+        def on_wakeup(self, ctx):
+            ctx.venue(self.key)
+
+    for key in ("pepr", 2, -1):
+        with pytest.raises(StrategyError, match=r"unknown venue .*; known: 'spot', 'perp' \(or an index 0\.\.1\)"):
+            small_run(s, s["exch_ts"] + 10, strategy=Asks(key))
+
+
+def run_chunked(ev, arr, strategy, sigs, cfg, chunk):
+    c = dict(cfg, signals=[x[2] for x in sigs])
+    eng = _core.Engine(ev[:chunk], arr[:chunk], latencies(), c, strategy, len(ev) <= chunk,
+                       [(x[0], x[1]) for x in sigs])
+    at = chunk
+    while not eng.step(chunk):
+        if eng.needs_data():
+            eng.append(ev[at:at + chunk], arr[at:at + chunk], at + chunk >= len(ev))
+            at += chunk
+    return eng
+
+
+def test_streamed_quoted_rows_with_signal_venues_equal_one_shot(quoted, perp):
+    """Signal venues are held whole while the quoted venue streams in chunks: the same run either way."""
+    sigs = [(*perp, signal_cfg("perp", features=spec_matrix(["ofi:h=10ms"])))]
+    cfg = config(wake_on_feed=True)
+    one = run_chunked(*quoted, _core.SymmetricQuoter(2, 1), sigs, cfg, 1 << 30)
+    many = run_chunked(*quoted, _core.SymmetricQuoter(2, 1), sigs, cfg, 997)
+    assert len(one.decisions()) > 1000
+    assert outputs(one) == outputs(many)
+    assert one.signal_data().tobytes() == many.signal_data().tobytes()
+    assert one.summary() == many.summary()
+
+
+@cfunc_strategy(params={"size": 1.0}, name="lead_follow")
+def lead_follow(ci, cf, p, features, out):
+    """Quotes the quoted venue one tick wider on the side the first signal venue's features and book lean."""
+    out[0] = 1
+    if ci[CI_BID_QTY] == 0 or ci[CI_ASK_QTY] == 0 or ci[CI_N_VENUES] < 2:
+        out[1] = 0
+        out[2] = 0
+        out[3] = 0
+        out[4] = 0
+        return 0
+    b = venue_block(1)
+    lean = 0
+    if ci[b + CV_DATA_ROWS] > 0 and ci[b + CV_BEST_BID] > 0 and ci[b + CV_BEST_ASK] > 0:
+        f0 = venue_features_start(ci, 1)
+        if ci[b + CV_N_FEATURES] > 0 and features[f0] == features[f0]:  # not NaN
+            lean = 1 if features[f0] > 0 else -1
+    out[1] = ci[CI_BEST_BID] - 1 - (1 if lean < 0 else 0)
+    out[2] = np.int64(p[0])
+    out[3] = ci[CI_BEST_ASK] + 1 + (1 if lean > 0 else 0)
+    out[4] = np.int64(p[0])
+    return 0
+
+
+class LeadFollow:
+    """The same rule as ``lead_follow`` through ``ctx.venue``."""
+
+    def on_wakeup(self, ctx):
+        if ctx.bid_qty == 0 or ctx.ask_qty == 0 or len(ctx.venue_names) < 2:
+            return Quotes(0, 0, 0, 0)
+        v = ctx.venue(1)
+        lean = 0
+        if v.data_rows > 0 and v.best_bid > 0 and v.best_ask > 0 and len(v.features) and v.features[0] == v.features[0]:
+            lean = 1 if v.features[0] > 0 else -1
+        return Quotes(ctx.best_bid - 1 - (lean < 0), 1, ctx.best_ask + 1 + (lean > 0), 1)
+
+
+def test_numba_cfunc_reads_a_signal_venues_block_as_a_python_strategy_reads_ctx_venue(quoted, perp):
+    other = generate_l2(10_000, seed=31)
+    sigs = [(*perp, signal_cfg("perp", features=spec_matrix(["ofi:h=20ms", "mid"]))),
+            (other, arrivals(other, 9), signal_cfg("other", features=spec_matrix(["spread"])))]
+    cfg = dict(features=spec_matrix(["queue_imbalance", "spread"]))
+    native = run(quoted, lead_follow.native(), sigs, **cfg)
+    through_python = run(quoted, lead_follow, sigs, **cfg)  # NumbaStrategy.on_wakeup: the layout built in Python
+    plain = run(quoted, LeadFollow(), sigs, **cfg)
+    ignored = run(quoted, lead_follow.native(), **cfg)      # no signal venue: the rule pulls
+    assert len(native.fills()) > 20
+    assert outputs(native) == outputs(through_python) == outputs(plain)
+    assert len(ignored.fills()) == 0
+    # the lean is read from perp's features: without them the same rule quotes differently
+    sigs[0] = (*perp, signal_cfg("perp"))
+    no_lean = run(quoted, lead_follow.native(), sigs, **cfg)
+    assert outputs(no_lean) == outputs(run(quoted, LeadFollow(), sigs, **cfg))
+    assert no_lean.decisions().tobytes() != native.decisions().tobytes()
+
+
+def test_context_layout_signal_blocks_follow_ci_size():
+    L = _core.context_layout()
+    assert L["CI_N_VENUES"] == L["CI_DEPTH0"] + 4 * L["CI_LEVELS"] and L["CI_SIZE"] == L["CI_N_VENUES"] + 1
+    assert L["CI_VENUE_BLOCK"] == 8
+    assert [L[k] for k in ("CV_BEST_BID", "CV_BID_QTY", "CV_BEST_ASK", "CV_ASK_QTY", "CV_DATA_EXCH_TS",
+                           "CV_DATA_ARRIVAL_TS", "CV_DATA_ROWS", "CV_N_FEATURES")] == list(range(8))
+    assert venue_block(1) == L["CI_SIZE"] and venue_block(3) == L["CI_SIZE"] + 16
