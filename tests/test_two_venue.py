@@ -142,3 +142,57 @@ def test_unknown_preset():
     with pytest.raises(ValueError, match="unknown two-venue preset 'x'.*perp_spot"):
         generate_two_venue("x", 10, 0)
     assert "perp_spot" in TWO_VENUE_PRESETS
+
+
+SCENARIO = """
+[scenario]
+name = "spot_behind_perp"
+[instrument]
+tick_size = 0.01
+[source]
+kind = "two_venue"
+preset = "perp_spot"
+n_rows = 20_000
+seed = 4
+lag = "{lag}"
+venue = "{venue}"
+"""
+
+
+def test_scenario_source_gives_either_venue(tmp_path):
+    from mmsim.data.scenario import load_scenario
+
+    m = generate_two_venue("perp_spot", 20_000, 4, lag="40ms")
+    for venue, want in (("lead", m.lead), ("lagging", m.lagging)):
+        f = tmp_path / f"{venue}.toml"
+        f.write_text(SCENARIO.format(lag="40ms", venue=venue))
+        sc = load_scenario(str(f))
+        ev, _ = sc.load_events()
+        assert ev.tobytes() == want.events.tobytes()
+        assert sc.truth.truth.tobytes() == want.truth.tobytes()
+
+
+@pytest.mark.parametrize("lag, venue, text", [
+    ("1500us", "lead", "[source] lag: 1500000 ns must be a multiple"),
+    ("20s", "lead", "at most 10 s"),
+    ("5ms", "both", "[source] venue"),
+])
+def test_scenario_source_bad_input_is_one_line(tmp_path, lag, venue, text):
+    from mmsim.data.scenario import load_scenario
+    from mmsim.errors import ConfigError
+
+    f = tmp_path / "s.toml"
+    f.write_text(SCENARIO.format(lag=lag, venue=venue))
+    with pytest.raises(ConfigError) as e:
+        load_scenario(str(f))
+    assert text in str(e.value) and str(f) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_scenario_source_unknown_preset(tmp_path):
+    from mmsim.data.scenario import load_scenario
+    from mmsim.errors import ConfigError
+
+    f = tmp_path / "s.toml"
+    f.write_text(SCENARIO.format(lag="5ms", venue="lead").replace('"perp_spot"', '"nope"'))
+    with pytest.raises(ConfigError, match=r"\[source\] preset: unknown two-venue preset 'nope'"):
+        load_scenario(str(f))
