@@ -1,4 +1,4 @@
-"""``mmsim compare``, ``sweep``, ``report``, ``audit`` and ``calibrate``: reading the answer."""
+"""``mmsim compare``, ``sweep``, ``report``, ``audit``, ``calibrate`` and ``leadlag``: reading the answer."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ from mmsim.errors import ConfigError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register compare, sweep, report, audit and calibrate."""
+    """Register compare, sweep, report, audit, calibrate and leadlag."""
     cmp_ = sub.add_parser("compare", help="savings of a treated strategy over a baseline, with confidence intervals",
                           description="Run baseline and treated on many market paths (the same events and latency "
                           "draws for both arms on each), and pool them: AS-cost saving, spread capture given up, "
@@ -116,6 +116,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      "simulates at N + 1000; default 0)")
     cal.add_argument("--rows", type=positive_int, metavar="N", help="fit to the store's first N rows only")
     cal.set_defaults(func=cmd_calibrate)
+
+    ll = sub.add_parser("leadlag", help="how far one venue's price follows another's: the lag, its interval, the curve",
+                        description="Cross-correlation of the two venues' price changes (mid or last trade) on a "
+                        "common time grid over lags in [-max-lag, max-lag], the lag that maximises it with a "
+                        "moving-block bootstrap interval, and the Hayashi-Yoshida curve on the irregular change "
+                        "times. A positive lag: LAGGING follows LEAD (docs/lead-lag.md).")
+    ll.add_argument("lead", metavar="LEAD", help="event store of the venue expected to move first")
+    ll.add_argument("lagging", metavar="LAGGING", help="event store of the venue expected to follow")
+    ll.add_argument("--grid", default="1ms", metavar="D", help="time grid of the cross-correlation (default 1ms)")
+    ll.add_argument("--max-lag", default="1s", metavar="D", help="largest lag either way (default 1s)")
+    ll.add_argument("--price", choices=("mid", "trade"), default="mid",
+                    help="the price series: mid after each message (default) or the last trade's price")
+    ll.add_argument("--clock", choices=("exch", "recv"), default="exch",
+                    help="exchange time (default) or the recorded receive time")
+    ll.add_argument("--block", metavar="D", help="bootstrap block of time (default: max(5 x max-lag, span / 40))")
+    ll.add_argument("--n-boot", type=positive_int, default=1000, metavar="N", help="bootstrap replicates (default 1000)")
+    ll.add_argument("--seed", type=seed_int, default=0, metavar="N", help="bootstrap seed (default 0)")
+    ll.add_argument("--out", metavar="DIR", help="also write DIR/leadlag.json and DIR/leadlag_curve.csv")
+    ll.set_defaults(func=cmd_leadlag)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -243,4 +262,33 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     write_twin(cal, out)
     print(format_calibration(cal))
     print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    return EXIT_OK
+
+
+def cmd_leadlag(args: argparse.Namespace) -> int:
+    from mmsim.analysis.leadlag import format_lead_lag, lead_lag, write_lead_lag
+    from mmsim.data.latency import parse_duration
+
+    grid = parse_duration(args.grid, "--grid")
+    max_lag = parse_duration(args.max_lag, "--max-lag")
+    block = parse_duration(args.block, "--block") if args.block is not None else None
+    for opt, v in (("--grid", grid), ("--max-lag", max_lag), ("--block", block)):
+        if v is not None and v <= 0:
+            raise ConfigError(f"{opt} {getattr(args, opt[2:].replace('-', '_'))}: must be > 0")
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out}: exists and is not a directory")
+    try:
+        res = lead_lag(args.lead, args.lagging, grid_ns=grid, max_lag_ns=max_lag, price=args.price,
+                       clock=args.clock, block_ns=block, n_boot=args.n_boot, seed=args.seed)
+    except ConfigError as e:  # the estimator names its settings without the dashes
+        msg = str(e)
+        for name in ("grid", "max-lag", "block", "n-boot"):
+            if msg.startswith(name + ":") or msg.startswith(name + " "):
+                msg = "--" + msg
+                break
+        raise ConfigError(msg) from None
+    print(format_lead_lag(res))
+    if args.out is not None:
+        paths = write_lead_lag(res, args.out)
+        print(f"wrote {paths['json']} and {paths['curve']}")
     return EXIT_OK

@@ -5,7 +5,9 @@
     [scenario]    name, description
     [instrument]  tick_size (required), lot_size, symbol, contract_size, inverse (docs/data.md, "Inverse contracts")
     [source]      kind = "synthetic_l2" (n_rows, seed, generator parameters) | "synthetic_market" (preset,
-                  n_rows, seed, the preset's parameters, mmsim.data.market) | "events_parquet" (path); repair
+                  n_rows, seed, the preset's parameters, mmsim.data.market) | "two_venue" (preset, n_rows,
+                  seed, lag, venue = "lead" | "lagging": one venue of mmsim.data.two_venue) | "events_parquet"
+                  (path); repair
     [latency]     feed, entry, cancel, response, compute      (latency specs, docs/latency.md)
     [fees]        maker_bps, taker_bps
     [engine]      queue_model, queue_power, timer_interval, wake_on_feed, wake_on_response, post_only,
@@ -46,7 +48,7 @@ SCENARIO_DIRS = (PACKAGE_DIR / "scenarios",) + ((_root / "scenarios",) if (_root
 
 LATENCY_LEGS = ("feed", "entry", "cancel", "response", "compute")
 CROSSED_POLICIES = ("error", "repair")
-SOURCE_KINDS = ("synthetic_l2", "synthetic_market", "events_parquet", "store")
+SOURCE_KINDS = ("synthetic_l2", "synthetic_market", "events_parquet", "store", "two_venue")
 DEFAULT_STRATEGY = "symmetric:half_spread=1,size=1"
 #: compute latency "measured" / "measured:xF": the strategy's measured wall time times F (mmsim.engine.sim).
 _MEASURED_RE = re.compile(r"^measured(:x(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)?$")
@@ -164,7 +166,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                    "symbol": _t_str, "contract_size": _chain(_t_float, _positive), "inverse": _t_bool},
     "source": {"kind": _chain(_t_str, _one_of(*SOURCE_KINDS)), "path": _t_str, "repair": _t_bool,
                "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg), "preset": _t_str,
-               "from_ts": _t_time, "until_ts": _t_time, "time_zone": _t_str},
+               "from_ts": _t_time, "until_ts": _t_time, "time_zone": _t_str,
+               "lag": _t_duration, "venue": _chain(_t_str, _one_of("lead", "lagging"))},
     "latency": {leg: _t_latency for leg in LATENCY_LEGS},
     "fees": {"maker_bps": _t_float, "taker_bps": _t_float},
     "engine": {"queue_model": _chain(_t_str, _one_of(*QUEUE_MODELS)),
@@ -189,7 +192,8 @@ _TIME_RANGE = {"from_ts", "until_ts", "time_zone"}  # time_zone: the venue's zon
 _SOURCE_KEYS = {"synthetic_l2": {"kind", "n_rows", "seed", "repair"} | _TIME_RANGE,
                 "synthetic_market": {"kind", "preset", "n_rows", "seed", "repair"} | _TIME_RANGE,
                 "events_parquet": {"kind", "path", "repair"} | _TIME_RANGE,
-                "store": {"kind", "path", "from_ts", "until_ts"}}  # a store records its own zone
+                "store": {"kind", "path", "from_ts", "until_ts"},  # a store records its own zone
+                "two_venue": {"kind", "preset", "n_rows", "seed", "lag", "venue", "repair"} | _TIME_RANGE}
 #: generate_l2 keywords a scenario may not set (they come from elsewhere).
 _GEN_RESERVED = {"n_rows", "seed", "tick_size", "lot_size"}
 
@@ -360,6 +364,8 @@ class Scenario:
             events = self._synthetic()
         elif kind == "synthetic_market":
             events = self._market(limit)
+        elif kind == "two_venue":
+            events = self._two_venue()
         else:
             events = _read_events_parquet(Path(self.source["path"]), self.source_name, self.instrument, limit)
         if len(events):
@@ -496,6 +502,20 @@ class Scenario:
             return self.truth.events
         except ValueError as e:
             raise ConfigError(f"{self.path}: [source]: {e}") from None
+
+    def _two_venue(self) -> np.ndarray:
+        """One venue of a two-venue market (mmsim.data.two_venue): n_rows of the lead venue, the lagging
+        venue over the same span; the same preset, seed and lag give the other venue of the same market."""
+        from mmsim.data.two_venue import generate_two_venue
+
+        src = self.source
+        try:
+            m = generate_two_venue(src.get("preset", "perp_spot"), src["n_rows"], src.get("seed", 0),
+                                   lag=None if "lag" not in src else src["lag"] / 1e9)
+        except ValueError as e:
+            raise ConfigError(f"{self.path}: [source]: {e}") from None
+        self.truth = m.lead if src.get("venue", "lagging") == "lead" else m.lagging
+        return self.truth.events
 
     def sim_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``mmsim.engine.sim.simulate`` this scenario sets (latencies, fees, engine)."""
@@ -707,10 +727,12 @@ def _build_one(doc: dict, path: Path) -> Scenario:
         if k not in allowed:
             raise ConfigError(f"{path}: [source] {k}: not a parameter of kind = \"{kind}\" "
                               f"(allowed: {', '.join(sorted(allowed))})")
-    if kind in ("synthetic_l2", "synthetic_market") and "n_rows" not in source:
+    if kind in ("synthetic_l2", "synthetic_market", "two_venue") and "n_rows" not in source:
         raise ConfigError(f"{path}: [source] n_rows: missing (needed by kind = \"{kind}\")")
     if kind == "synthetic_market":
         _check_market(source, vals["instrument"], path)
+    if kind == "two_venue":
+        _check_two_venue(source, path)
     if kind in ("events_parquet", "store"):
         if "path" not in source:
             raise ConfigError(f"{path}: [source] path: missing (needed by kind = \"{kind}\")")
@@ -756,6 +778,21 @@ def _check_market(source: dict, instrument: dict, path: Path) -> None:
         dataclasses.replace(base, **over).check()
     except ValueError as e:
         raise ConfigError(f"{path}: [source]: {e}") from None
+
+
+def _check_two_venue(source: dict, path: Path) -> None:
+    """A two_venue source's preset and lag checked at load time (mmsim.data.two_venue)."""
+    from mmsim.data.two_venue import MAX_LAG_S, two_venue_preset
+
+    try:
+        p = two_venue_preset(source.get("preset", "perp_spot"))
+    except ValueError as e:
+        raise ConfigError(f"{path}: [source] preset: {e}") from None
+    lag = source.get("lag", int(round(p.lag_s * 1e9)))
+    step = int(round(p.lead.v_dt * 1e9))
+    if lag > MAX_LAG_S * 1e9 or lag % step:
+        raise ConfigError(f"{path}: [source] lag: {lag} ns must be a multiple of the preset's grid step "
+                          f"({step} ns) and at most {MAX_LAG_S:g} s")
 
 
 def _resolve(p: str, base: Path) -> Path:
