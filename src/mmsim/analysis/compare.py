@@ -304,7 +304,7 @@ def _end2(an: Analysis) -> int:
 # --------------------------------------------------------------------------------------------- command
 #: Paths of a synthetic scenario when --seeds is not given: its own seed and the next ones.
 DEFAULT_SYNTHETIC_PATHS = 20
-SYNTHETIC_SOURCES = ("synthetic_market", "synthetic_l2")
+SYNTHETIC_SOURCES = ("synthetic_market", "synthetic_l2", "two_venue")
 
 
 def scenario_paths(sc: Any, seeds: Optional[Sequence[int]]) -> list[tuple[str, Any, dict]]:

@@ -529,7 +529,7 @@ def format_sweep(summary: dict) -> str:
     venue = (summary.get("spec") or {}).get("feed_venue")
     feed_label = f"{venue} feed" if venue else "feed"
     if venue:
-        lines.append(f"feed latency swept: signal venue {venue!r}'s (the quoted venue's stays the scenario's)")
+        lines.append(f"feed latency swept: signal venue {venue}'s (the quoted venue's stays the scenario's)")
     for be in summary["break_even"]:
         g = frame[frame["compute_latency"] == be["compute_latency"]].sort_values("feed_latency_ns")
         params = {k[6:]: v for k, v in be.items() if k.startswith("param_")}

@@ -296,7 +296,7 @@ class Scenario:
         for name, spec in self.signals.items():
             sub = spec.scenario
             src = dict(sub.source)
-            if spec.seed_follows and src["kind"] in ("synthetic_l2", "synthetic_market") \
+            if spec.seed_follows and src["kind"] in ("synthetic_l2", "synthetic_market", "two_venue") \
                     and "seed" in self.source:
                 src["seed"] = self.source["seed"]
             for key, v in (("from_ts", start), ("until_ts", end)):
