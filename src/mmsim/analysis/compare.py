@@ -439,7 +439,10 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
     report = {
         "status": status,
         "verdict": ("UNMATCHED ARMS: " if unmatched else "") + verdict_line(rep)
-                   + f" [feed latency {kw.get('feed_latency', 0)}, compute latency {kw.get('compute_latency', 0)}]",
+                   + f" [feed latency {kw.get('feed_latency', 0)}"
+                   + "".join(f", {n} feed latency {v.get('feed_latency', 0) if isinstance(v, dict) else v.feed_latency}"
+                             for n, v in (kw.get("signals") or {}).items())
+                   + f", compute latency {kw.get('compute_latency', 0)}]",
         **rep,
         "warnings": notes + rep["warnings"],
         "unmatched": bool(unmatched),
