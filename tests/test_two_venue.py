@@ -129,6 +129,7 @@ def test_external_grid_leaves_single_venue_presets_alone():
     (dict(lag="soon"), "not a duration"),
     (dict(lagging={"sigma": 2.0}), "lagging.sigma is the shared fair value's"),
     (dict(lagging={"nope": 1}), "unknown parameter lagging.nope"),
+    (dict(lagging={"informed_horizon": 0.1}), "lagging.informed_horizon is the lag"),
     (dict(lead={"lp_rate": -1.0}), "lp_rate must be > 0"),
 ])
 def test_bad_parameters_name_themselves(kwargs, text):
