@@ -197,3 +197,20 @@ def test_scenario_source_unknown_preset(tmp_path):
     f.write_text(SCENARIO.format(lag="5ms", venue="lead").replace('"perp_spot"', '"nope"'))
     with pytest.raises(ConfigError, match=r"\[source\] preset: unknown two-venue preset 'nope'"):
         load_scenario(str(f))
+
+
+def test_leadlag_cli_on_the_two_venue_scenarios(tmp_path, capsys):
+    """`mmsim leadlag lead.toml lagging.toml`: the lag of the scenario's market comes back."""
+    from mmsim.cli import main
+
+    for venue in ("lead", "lagging"):
+        (tmp_path / f"{venue}.toml").write_text(SCENARIO.format(lag="40ms", venue=venue).replace("20_000", "100_000"))
+    code = main(["leadlag", str(tmp_path / "lead.toml"), str(tmp_path / "lagging.toml"), "--max-lag", "200ms",
+                 "--n-boot", "100", "--out", str(tmp_path / "ll")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "\nlag +40 ms (95 % interval" in out
+    import json
+    js = json.loads((tmp_path / "ll" / "leadlag.json").read_text())
+    lo, hi = js["lag_interval_s"]
+    assert js["lag_s"] == pytest.approx(0.040) and 0.038 <= lo <= 0.040 <= hi <= 0.042

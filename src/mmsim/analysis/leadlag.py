@@ -1,6 +1,6 @@
 """Lead-lag between two venues: which one's price moves first, by how much time, with an interval.
 
-``lead_lag(lead, lagging, grid_ns=1 ms, max_lag_ns=1 s)`` (event arrays or stores; docs/lead-lag.md):
+``lead_lag(lead, lagging, grid_ns=1 ms, max_lag_ns=1 s)`` (event arrays, stores or scenario files; docs/lead-lag.md):
 
 - **Price series** of each venue: the mid (best bid + best ask) / 2 after each exchange message (``price="mid"``,
   sides from the L2 or L3 book rebuilt from the rows; messages where a side is empty are skipped) or the
@@ -275,8 +275,15 @@ def _hy_kernel(tx, x, ty, y, thetas, out):
 
 
 def _read(src: Any, what: str) -> tuple[np.ndarray, str]:
+    """Events of an array, a store folder or a scenario file (``*.toml``: its source, e.g. one venue of a
+    ``two_venue`` market), and the name errors use."""
     if isinstance(src, np.ndarray):
         return src, what
+    if str(src).endswith(".toml"):
+        from mmsim.data.scenario import load_scenario
+
+        ev, _ = load_scenario(str(src)).load_events()
+        return (ev if isinstance(ev, np.ndarray) else ev.read()), str(src)
     from mmsim.data.store import EventStore
 
     return EventStore(src).read(), str(src)
@@ -285,7 +292,8 @@ def _read(src: Any, what: str) -> tuple[np.ndarray, str]:
 def lead_lag(lead: Any, lagging: Any, *, grid_ns: int = 1_000_000, max_lag_ns: int = 1_000_000_000,
              price: str = "mid", clock: str = "exch", block_ns: Optional[int] = None, n_boot: int = 1000,
              seed: int = 0, hy: bool = True) -> LeadLag:
-    """Estimate how far ``lagging``'s price follows ``lead``'s (EVENT_DTYPE arrays or store paths).
+    """Estimate how far ``lagging``'s price follows ``lead``'s (EVENT_DTYPE arrays, store folders or scenario
+    files ``*.toml``).
 
     ConfigError for bad settings, DataError when the two do not overlap in time or show too few changes.
     """
