@@ -129,6 +129,7 @@ def test_external_grid_leaves_single_venue_presets_alone():
     (dict(lag="soon"), "not a duration"),
     (dict(lagging={"sigma": 2.0}), "lagging.sigma is the shared fair value's"),
     (dict(lagging={"nope": 1}), "unknown parameter lagging.nope"),
+    (dict(lagging={"informed_horizon": 0.1}), "lagging.informed_horizon is the lag"),
     (dict(lead={"lp_rate": -1.0}), "lp_rate must be > 0"),
 ])
 def test_bad_parameters_name_themselves(kwargs, text):
@@ -196,3 +197,20 @@ def test_scenario_source_unknown_preset(tmp_path):
     f.write_text(SCENARIO.format(lag="5ms", venue="lead").replace('"perp_spot"', '"nope"'))
     with pytest.raises(ConfigError, match=r"\[source\] preset: unknown two-venue preset 'nope'"):
         load_scenario(str(f))
+
+
+def test_leadlag_cli_on_the_two_venue_scenarios(tmp_path, capsys):
+    """`mmsim leadlag lead.toml lagging.toml`: the lag of the scenario's market comes back."""
+    from mmsim.cli import main
+
+    for venue in ("lead", "lagging"):
+        (tmp_path / f"{venue}.toml").write_text(SCENARIO.format(lag="40ms", venue=venue).replace("20_000", "100_000"))
+    code = main(["leadlag", str(tmp_path / "lead.toml"), str(tmp_path / "lagging.toml"), "--max-lag", "200ms",
+                 "--n-boot", "100", "--out", str(tmp_path / "ll")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "\nlag +40 ms (95 % interval" in out
+    import json
+    js = json.loads((tmp_path / "ll" / "leadlag.json").read_text())
+    lo, hi = js["lag_interval_s"]
+    assert js["lag_s"] == pytest.approx(0.040) and 0.038 <= lo <= 0.040 <= hi <= 0.042

@@ -1,6 +1,6 @@
 """Lead-lag between two venues: which one's price moves first, by how much time, with an interval.
 
-``lead_lag(lead, lagging, grid_ns=1 ms, max_lag_ns=1 s)`` (event arrays or stores; docs/lead-lag.md):
+``lead_lag(lead, lagging, grid_ns=1 ms, max_lag_ns=1 s)`` (event arrays, stores or scenario files; docs/lead-lag.md):
 
 - **Price series** of each venue: the mid (best bid + best ask) / 2 after each exchange message (``price="mid"``,
   sides from the L2 or L3 book rebuilt from the rows; messages where a side is empty are skipped) or the
@@ -275,8 +275,15 @@ def _hy_kernel(tx, x, ty, y, thetas, out):
 
 
 def _read(src: Any, what: str) -> tuple[np.ndarray, str]:
+    """Events of an array, a store folder or a scenario file (``*.toml``: its source, e.g. one venue of a
+    ``two_venue`` market), and the name errors use."""
     if isinstance(src, np.ndarray):
         return src, what
+    if str(src).endswith(".toml"):
+        from mmsim.data.scenario import load_scenario
+
+        ev, _ = load_scenario(str(src)).load_events()
+        return (ev if isinstance(ev, np.ndarray) else ev.read()), str(src)
     from mmsim.data.store import EventStore
 
     return EventStore(src).read(), str(src)
@@ -285,7 +292,8 @@ def _read(src: Any, what: str) -> tuple[np.ndarray, str]:
 def lead_lag(lead: Any, lagging: Any, *, grid_ns: int = 1_000_000, max_lag_ns: int = 1_000_000_000,
              price: str = "mid", clock: str = "exch", block_ns: Optional[int] = None, n_boot: int = 1000,
              seed: int = 0, hy: bool = True) -> LeadLag:
-    """Estimate how far ``lagging``'s price follows ``lead``'s (EVENT_DTYPE arrays or store paths).
+    """Estimate how far ``lagging``'s price follows ``lead``'s (EVENT_DTYPE arrays, store folders or scenario
+    files ``*.toml``).
 
     ConfigError for bad settings, DataError when the two do not overlap in time or show too few changes.
     """
@@ -448,9 +456,34 @@ def _main(argv=None) -> int:  # pragma: no cover - documentation helper
     ap.add_argument("--rows", type=int, default=500_000)
     ap.add_argument("--seeds", default="1-1")
     ap.add_argument("--lags", default="1ms,5ms,20ms,50ms,200ms,500ms")
+    ap.add_argument("--summary", action="store_true", help="one row per lag over all seeds")
     a = ap.parse_args(argv)
     s0, _, s1 = a.seeds.partition("-")
     seeds = range(int(s0), int(s1 or s0) + 1)
+    if a.summary:
+        k = len(seeds)
+        print(f"| lag | estimate = lag | largest error | interval covers the lag | peak corr | informed share | "
+              f"markout 1 s informed, ticks: mean (range) | noise |")
+        print("|---|---|---|---|---|---|---|---|")
+        for lag in a.lags.split(","):
+            lag_ns = parse_duration(lag)
+            err, cover, peak, mi, mn, share = [], [], [], [], [], []
+            for seed in seeds:
+                m = generate_two_venue(a.preset, a.rows, seed, lag=lag)
+                r = lead_lag(m.lead.events, m.lagging.events, grid_ns=1_000_000,
+                             max_lag_ns=max(4 * lag_ns, 100_000_000), n_boot=200, hy=False)
+                err.append(round((r.lag_s - lag_ns / 1e9) * 1e3))
+                cover.append(r.lag_lo_s <= lag_ns / 1e9 <= r.lag_hi_s)
+                peak.append(r.peak_corr)
+                x, y, _, sh = informed_markouts(m, 1.0)
+                mi.append(x)
+                mn.append(y)
+                share.append(sh)
+            e = np.abs(np.array(err))
+            print(f"| {lag} | {(e == 0).sum()}/{k} | {e.max()} ms | {sum(cover)}/{k} | {min(peak):.3f}–{max(peak):.3f} | "
+                  f"{np.mean(share):.2f} | {np.mean(mi):.2f} ({min(mi):.2f}–{max(mi):.2f}) | {np.mean(mn):.2f} "
+                  f"({min(mn):.2f}–{max(mn):.2f}) |")
+        return 0
     print("| lag | seed | measured (95 % interval) | HY | peak corr | lagging MOs | informed | markout 1 s "
           "informed / noise, ticks |")
     print("|---|---|---|---|---|---|---|---|")

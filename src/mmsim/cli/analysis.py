@@ -122,8 +122,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "common time grid over lags in [-max-lag, max-lag], the lag that maximises it with a "
                         "moving-block bootstrap interval, and the Hayashi-Yoshida curve on the irregular change "
                         "times. A positive lag: LAGGING follows LEAD (docs/lead-lag.md).")
-    ll.add_argument("lead", metavar="LEAD", help="event store of the venue expected to move first")
-    ll.add_argument("lagging", metavar="LAGGING", help="event store of the venue expected to follow")
+    ll.add_argument("lead", metavar="LEAD", help="event store (or scenario .toml) of the venue expected to move first")
+    ll.add_argument("lagging", metavar="LAGGING", help="event store (or scenario .toml) of the venue expected to follow")
     ll.add_argument("--grid", default="1ms", metavar="D", help="time grid of the cross-correlation (default 1ms)")
     ll.add_argument("--max-lag", default="1s", metavar="D", help="largest lag either way (default 1s)")
     ll.add_argument("--price", choices=("mid", "trade"), default="mid",

@@ -216,6 +216,9 @@ def generate_two_venue(preset: Union[str, TwoVenueParams], n_rows: int, seed: in
     bad = sorted(set(lagging or {}) & set(TwoVenueParams.SHARED))
     if bad:
         raise ValueError(f"generate_two_venue: lagging.{bad[0]} is the shared fair value's: set it through lead")
+    if "informed_horizon" in (lagging or {}):
+        raise ValueError("generate_two_venue: lagging.informed_horizon is the lag (its informed traders see v(t)): "
+                         "set lag")
     gp = _override(base.lagging, lagging or {}, "lagging")
     gp = dataclasses.replace(gp, **{k: getattr(lp, k) for k in TwoVenueParams.SHARED}, informed_horizon=lag_s)
     lp.check()
