@@ -1,7 +1,8 @@
-// Strategy side: what the strategy knows and when. Feed rows arriving after their latency update the
-// strategy-side book, EWMA and features; responses update its view of its orders; wakeups build the
-// Context, call the model and the strategy, take the compute latency, log the decision and turn targets
-// into actions. Nothing here reads exchange truth (docs/event-loop.md).
+// Strategy side: what the strategy knows and when. Feed rows arriving after their latency update their
+// venue's strategy-side book (the quoted venue's or a read-only signal venue's), EWMA and features;
+// responses update its view of its orders; wakeups build the Context, call the model and the strategy, take
+// the compute latency, log the decision and turn targets into actions. Nothing here reads exchange truth
+// (docs/event-loop.md).
 #include "mmsim/engine.hpp"
 
 #include <algorithm>

@@ -1,5 +1,6 @@
 // The event loop: exchange-side book and matching of own orders at exchange time, a feed that delivers
-// each row to the strategy-side book after its latency, order/response/compute latency, wakeups.
+// each row to the strategy-side book after its latency, order/response/compute latency, wakeups; read-only
+// signal venues with their own feeds and strategy-side books (docs/event-loop.md "Signal venues").
 // The rules are docs/event-loop.md and docs/fills.md; src/mmsim/reference/simulator.py implements the same in Python.
 #pragma once
 #include <cstdint>
