@@ -291,3 +291,172 @@ def test_unknown_venue_key_names_the_known_venues():
 
     with pytest.raises(StrategyError, match=r"ctx\.venue: unknown venue 2; known"):
         run(BadIndex(), [(events(depth(1000, B, 10, 1)), [1000])], metas=[meta("perp")])
+
+
+# ------------------------------------------------------------------------------------------- outputs + audit
+import json  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from mmsim import Instrument, SignalVenue, simulate  # noqa: E402
+from mmsim.analysis.audit import LABEL_CAUSAL, audit_dir  # noqa: E402
+from mmsim.cli import main  # noqa: E402
+from mmsim.data.synthetic import generate_l2  # noqa: E402
+from mmsim.engine.chain import signal_chain_hashes  # noqa: E402
+from mmsim.engine.results import write_results  # noqa: E402
+
+RUN = dict(feed_latency="lognormal:median=200us,sigma=0.7", entry_latency="100us", cancel_latency="100us",
+           response_latency="100us", timer_interval_ns=5_000_000, engine="reference", seed=4)
+
+
+class Lean:
+    """Quotes the quoted top, leaning a tick toward the heavier side of the perp's delayed book."""
+
+    def on_wakeup(self, ctx):
+        if not (ctx.bid_qty and ctx.ask_qty):
+            return None
+        p = ctx.venue("perp")
+        lean = (p.bid_qty > p.ask_qty) - (p.bid_qty < p.ask_qty)
+        return Quotes(ctx.best_bid - 1 + lean, 1, ctx.best_ask + 1 + lean, 1)
+
+
+@pytest.fixture(scope="module")
+def markets():
+    return generate_l2(2_500, seed=31), generate_l2(4_000, seed=32), generate_l2(3_000, seed=33)
+
+
+@pytest.fixture()
+def signal_run(tmp_path, markets):
+    q, p, idx = markets
+    res = simulate(q, Instrument(0.01, 1), Lean(), instrument_name="spot",
+                   signals={"perp": SignalVenue(p, Instrument(0.1, 0.001), feed_latency="50us"),
+                            "idx": SignalVenue(idx, feed_latency="1ms")}, **RUN)
+    write_results(tmp_path / "run", res)
+    return tmp_path / "run", res
+
+
+def test_signal_outputs_are_written_and_pass_the_audit(signal_run, capsys):
+    run_dir, res = signal_run
+    sd = res.signal_data
+    assert list(sd.columns) == ["decision_id", "venue", "instrument", "data_exch_ts", "data_arrival_ts", "data_rows"]
+    assert len(sd) == 2 * len(res.decisions) > 500 and sd["instrument"].astype(str).tolist()[:2] == ["perp", "idx"]
+    assert res.summary["signal_venues"] == ["perp", "idx"] and 1_000 < res.summary["signal_rows"][0] < 4_000
+    on_disk = pd.read_parquet(run_dir / "signal_data.parquet")
+    assert on_disk["chain"].iloc[-1] == json.loads((run_dir / "summary.json").read_text())["signal_data_chain"]
+    report = audit_dir(run_dir)
+    assert report["ok"] and "failure" not in report
+    assert report["signal_labels"] == {"perp": LABEL_CAUSAL, "idx": LABEL_CAUSAL}
+    assert main(["audit", str(run_dir)]) == 0
+    assert "audit passed" in capsys.readouterr().out
+
+
+def test_a_run_without_signals_writes_and_audits_as_before(tmp_path, markets):
+    res = simulate(markets[0], Instrument(0.01, 1), "symmetric", **RUN)
+    written = write_results(tmp_path / "run", res)
+    assert "signal_data.parquet" not in written and not (tmp_path / "run" / "signal_data.parquet").exists()
+    assert not {"signal_venues", "signal_rows", "signal_data_chain"} & set(res.summary)
+    report = audit_dir(tmp_path / "run")
+    assert report["ok"] and not {"signal_venues", "signal_labels", "signal_data_chain", "signal_rows_misplaced",
+                                 "signal_arrival_after_decision", "failure"} & set(report)
+
+
+def _rewrite(run_dir, edit, rechain=True):
+    s = pd.read_parquet(run_dir / "signal_data.parquet")
+    s = edit(s)
+    if rechain:  # a forger who also recomputes the chain and the summary's hash
+        s["chain"] = signal_chain_hashes(s)
+        summary = json.loads((run_dir / "summary.json").read_text())
+        summary["signal_data_chain"] = s["chain"].iloc[-1]
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+    s.to_parquet(run_dir / "signal_data.parquet", index=False)
+
+
+def test_a_signal_row_claiming_data_that_arrived_after_the_decision_fails_with_one_line(signal_run, capsys):
+    run_dir, res = signal_run
+    ts = int(res.decisions["ts"].iloc[300])
+
+    def edit(s):
+        s.loc[601, "data_arrival_ts"] = ts + 1   # row 601 = decision 300, venue 2 ("idx")
+        return s
+
+    _rewrite(run_dir, edit)
+    report = audit_dir(run_dir)
+    assert not report["ok"] and report["signal_arrival_after_decision"] == 1
+    assert report["signal_labels"]["perp"] == LABEL_CAUSAL
+    assert report["signal_labels"]["idx"].startswith("NOT causal: signal_arrival_after_decision")
+    assert report["failure"] == (f"signal_data.parquet: row 601 (decision 300, signal 'idx'): data_arrival_ts {ts + 1} "
+                                 f"is after the decision's ts {ts}: it saw data that had not arrived")
+    assert main(["audit", str(run_dir)]) == 1
+    out = capsys.readouterr()
+    assert "FAILED" in out.err and sum("data that had not arrived" in line for line in out.out.splitlines()) == 1
+
+
+@pytest.mark.parametrize("tamper, check", [
+    ("edit_no_rechain", "signal_chain_first_broken_row"),
+    ("drop", "signal_rows_missing"),
+    ("swap", "signal_rows_misplaced"),
+    ("rename", "signal_name_mismatch"),
+    ("more_rows", "signal_rows_beyond_delivered"),
+    ("back", "signal_rows_went_back"),
+    ("future_exchange", "signal_data_arrived_before_exchange"),
+    ("times_without_rows", "signal_times_without_rows"),
+])
+def test_any_edit_of_the_signal_log_fails_the_audit(signal_run, tamper, check):
+    run_dir, res = signal_run
+    last = res.summary["signal_rows"][0]
+
+    def edit(s):
+        if tamper == "edit_no_rechain":
+            s.loc[40, "data_rows"] -= 1
+        elif tamper == "drop":
+            s = s.drop(index=len(s) - 2).reset_index(drop=True)
+        elif tamper == "swap":
+            s = s.iloc[[*range(10), 12, 11, 10, *range(13, len(s))]].reset_index(drop=True)
+        elif tamper == "rename":
+            s["instrument"] = s["instrument"].astype(str)
+            s.loc[7, "instrument"] = "perp"
+        elif tamper == "more_rows":
+            s.loc[len(s) - 2, "data_rows"] = last + 1
+        elif tamper == "back":
+            s.loc[400, "data_rows"] = s.loc[398, "data_rows"] - 1
+        elif tamper == "future_exchange":
+            s.loc[500, "data_exch_ts"] = s.loc[500, "data_arrival_ts"] + 1
+        else:
+            s.loc[0, "data_rows"], s.loc[0, "data_exch_ts"], s.loc[0, "data_arrival_ts"] = 0, 5, 5
+        return s
+
+    _rewrite(run_dir, edit, rechain=tamper != "edit_no_rechain")
+    report = audit_dir(run_dir)
+    assert not report["ok"] and report[check] not in (0, -1), report
+    assert report["failure"].startswith("signal_data.parquet: ")
+
+
+def test_a_missing_signal_log_is_a_one_line_error(signal_run):
+    run_dir, _ = signal_run
+    (run_dir / "signal_data.parquet").unlink()
+    with pytest.raises(ConfigError, match="signal_data.parquet: missing"):
+        audit_dir(run_dir)
+
+
+def test_simulate_bad_signal_input_is_one_error_naming_the_venue(markets):
+    q, p, _ = markets
+    unsorted = p[:50].copy()
+    unsorted["exch_ts"][20] = unsorted["exch_ts"][19] - 1
+    crossed = events(depth(q["exch_ts"][0], B, 60, 1), depth(q["exch_ts"][0], A, 60, 1))
+    cases = [
+        (dict(signals={"perp": SignalVenue(unsorted)}), DataError, r"^signal 'perp': row 20: "),
+        (dict(signals={"perp": SignalVenue(crossed)}), DataError, r"^signal 'perp': row 1: crossed book"),
+        (dict(signals={"spot": SignalVenue(p)}, instrument_name="spot"), ConfigError, "quoted instrument's"),
+        (dict(signals={"": SignalVenue(p)}), ConfigError, "non-empty"),
+        (dict(signals={"perp": p}), ConfigError, "must be a mmsim.SignalVenue"),
+        (dict(signals=[SignalVenue(p)]), ConfigError, "mapping name -> mmsim.SignalVenue"),
+        (dict(signals={"perp": SignalVenue(p, features="small")}), ConfigError, "features need the C"),
+        (dict(signals={"perp": SignalVenue(p, crossed_policy="fix")}), ConfigError, "crossed_policy"),
+        (dict(signals={"perp": SignalVenue(p, feed_latency="data")}), DataError, r"^signal 'perp': row 0: no recorded recv_ts"),
+    ]
+    for kw, err, msg in cases:
+        for engine in ("reference", "cpp"):
+            if engine == "cpp" and "features" in msg:
+                continue
+            with pytest.raises(err, match=msg):
+                simulate(q, Instrument(0.01, 1), "symmetric", **dict(RUN, engine=engine), **kw)

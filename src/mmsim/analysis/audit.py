@@ -155,7 +155,8 @@ def audit_signal_data(sig_file: Path, decisions: pd.DataFrame, summary: dict) ->
     for v in range(1, k + 1):  # per venue, in decision order: a feed delivers in order
         idx = np.flatnonzero(venue == v)
         if len(idx) > 1:
-            went_back = (np.diff(rows[idx]) < 0) | (np.diff(arr[idx]) < 0) | (np.diff(ex[idx]) < 0)
+            r_, a_, e_ = rows[idx], arr[idx], ex[idx]  # compared, not subtracted: NO_TS - t overflows
+            went_back = (r_[1:] < r_[:-1]) | (a_[1:] < a_[:-1]) | (e_[1:] < e_[:-1])
             back[idx[1:]] |= went_back
         if isinstance(delivered, list) and len(delivered) == k:
             beyond[idx] |= rows[idx] > int(delivered[v - 1])
