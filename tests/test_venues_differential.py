@@ -16,7 +16,7 @@ from mmsim.data.messages import message_ends
 from mmsim.data.synthetic import generate_l2
 from mmsim.engine.numba_strategy import (CI_BEST_ASK, CI_BEST_BID, CI_N_VENUES, CV_ASK_QTY, CV_BID_QTY, cfunc_strategy,
                                          venue_block)
-from mmsim.engine.sim import signal_seed
+from mmsim.data.latency import signal_feed_stream
 from test_differential import LATENCY_SETS, RandomQuoter, assert_identical, l2_streams, l3_streams, to_events
 
 SIGNAL_LATENCIES = (0, "2us", "500ns", "lognormal:median=2us,sigma=0.8", "gamma:shape=2,scale=1us")
@@ -194,10 +194,10 @@ def test_a_signal_venues_draws_follow_its_name_and_the_seed():
     from mmsim.data.latency import feed_arrival
 
     perp = _perp_market()
-    a = feed_arrival("lognormal:median=2us,sigma=1", perp, np.random.default_rng(signal_seed(7, "perp")))
-    b = feed_arrival("lognormal:median=2us,sigma=1", perp, np.random.default_rng(signal_seed(7, "perp")))
-    c = feed_arrival("lognormal:median=2us,sigma=1", perp, np.random.default_rng(signal_seed(7, "perp2")))
-    d = feed_arrival("lognormal:median=2us,sigma=1", perp, np.random.default_rng(signal_seed(8, "perp")))
+    a = feed_arrival("lognormal:median=2us,sigma=1", perp, signal_feed_stream(7, "perp"))
+    b = feed_arrival("lognormal:median=2us,sigma=1", perp, signal_feed_stream(7, "perp"))
+    c = feed_arrival("lognormal:median=2us,sigma=1", perp, signal_feed_stream(7, "perp2"))
+    d = feed_arrival("lognormal:median=2us,sigma=1", perp, signal_feed_stream(8, "perp"))
     assert (a == b).all() and (a != c).any() and (a != d).any()
     # and a run uses exactly that clock: decisions that saw perp saw its rows at these arrivals
     res = simulate(_quoted_market(), Instrument(0.01, 1), "symmetric", engine="cpp",
