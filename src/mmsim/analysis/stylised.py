@@ -185,6 +185,16 @@ def _odd_lots(sizes: np.ndarray) -> dict[str, float]:
     return {"odd_share": float(small.mean()), "odd_mean": float(q[small].mean()), "round_mean": float(q[~small].mean())}
 
 
+def _clustering(ts: np.ndarray, span: float) -> dict[str, float]:
+    """How clustered aggressive orders are in time: the share of gaps between consecutive orders under 100 ms
+    (``quick_share``) and what a Poisson stream of the same rate would give (``quick_poisson``)."""
+    if len(ts) < 2 or span <= 0:
+        return {"quick_share": math.nan, "quick_poisson": math.nan}
+    gap = np.diff(np.asarray(ts, np.int64))
+    return {"quick_share": float((gap < _NS // 10).mean()),
+            "quick_poisson": float(1.0 - math.exp(-len(ts) / span * 0.1))}
+
+
 def _corr(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 3 or x.std() == 0 or y.std() == 0:
         return math.nan
@@ -307,7 +317,7 @@ def stylised_facts(events: np.ndarray) -> StylisedFacts:
             "mode": "l3" if bool(np.isin(ev["kind"], R.L3_KINDS).any()) else "l2",
             "first_ts": int(ts_all[0]), "first_mid": float(mid[first]), "aggressive_orders": int(len(mo["ts"])),
             "two_sided_share": float(w.sum() / max(dur.sum(), 1.0)), "trade_lot": trade_lot(mo["qty"]),
-            **_odd_lots(mo["qty"])}
+            **_odd_lots(mo["qty"]), **_clustering(mo["ts"], span)}
     return StylisedFacts(values=values, se=ses, info=info)
 
 
