@@ -235,7 +235,7 @@ def test_level_gap_and_round_lot_defaults_keep_every_preset_byte_identical(prese
     assert PRESETS[preset].level_gap == 1 and PRESETS[preset].round_lot == 1
     for kw in ({}, {"level_gap": 1, "round_lot": 1},
                {"impact": 0.0, "mo_branch": 0.0, "mo_delay": 0.01, "odd_share": 0.0, "odd_qty": 20.0,
-                "touch_mult": 1.0, "lp_react": 0.0}):
+                "touch_mult": 1.0, "lp_react": 0.0, "p_trim": 0.0}):
         m = generate_market(preset, 60_000, seed, **kw)
         got = hashlib.sha256(m.events.tobytes() + m.truth.tobytes() + m.regime.tobytes()).hexdigest()
         assert got == PRESET_DIGESTS[(preset, seed)], kw
@@ -363,13 +363,26 @@ def test_touch_mult_deepens_the_first_level():
     assert d2 > 1.3 * d1
 
 
+def test_p_trim_cuts_levels_above_their_targets():
+    """p_trim: LP actions that cancel the excess of the level most above its target. With a deep first-level
+    target the old touch, once the anchor moves, keeps its size without trimming (depth_2 follows depth_1)."""
+    from mmsim.analysis.stylised import stylised_facts
+
+    kw = dict(half_spread=2.0, level_qty=40.0, order_qty=8.0, level_growth=0.0, touch_mult=2.5)
+    keep = stylised_facts(generate_market("quiet", 80_000, 12, **kw).events).values
+    trim = stylised_facts(generate_market("quiet", 80_000, 12, p_trim=0.5, **kw).events).values
+    assert trim["depth_2"] < 0.85 * keep["depth_2"]
+    assert trim["depth_1"] / trim["depth_2"] > keep["depth_1"] / keep["depth_2"]
+
+
 def test_level_gap_and_round_lot_are_checked():
     for kw, text in (({"level_gap": 0}, "level_gap must be in"), ({"level_gap": 1.5}, "whole number"),
                      ({"level_gap": 20, "n_levels": 30}, "n_levels \\* level_gap"),
                      ({"round_lot": 0}, "round_lot must be in"), ({"level_growth": -0.5}, "level_growth must be"),
                      ({"mo_branch": 0.99}, "mo_branch must be"), ({"odd_share": 1.5}, "odd_share must be"),
                      ({"impact": -1.0}, "impact must be"), ({"lp_react": 5.0}, "lp_react must be"),
-                     ({"touch_mult": 0.0}, "touch_mult must be"), ({"mo_delay": 0.0}, "mo_delay must be")):
+                     ({"touch_mult": 0.0}, "touch_mult must be"), ({"mo_delay": 0.0}, "mo_delay must be"),
+                     ({"p_trim": 2.0}, "p_trim must be")):
         with pytest.raises(ValueError, match=text):
             generate_market("quiet", 10, **kw)
 

@@ -71,7 +71,7 @@ BASE_PRESET = "quiet"
 FITTED = ("base_price", "start_ts", "n_levels", "level_gap", "half_spread", "level_qty", "level_growth", "order_qty",
           "lp_rate", "lp_lag", "informed_horizon", "v_dt", "sigma", "noise_rate", "noise_qty", "round_lot",
           "informed_rate", "informed_qty", "informed_threshold", "lp_impact", "jump_rate", "burst_rate", "touch_mult",
-          "odd_share", "odd_qty", "impact", "mo_branch", "mo_delay", "lp_react")
+          "odd_share", "odd_qty", "impact", "mo_branch", "mo_delay", "lp_react", "p_trim", "p_refill")
 INFORMED_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 60.0)
 #: informed_threshold tried as half_spread + 0.5 + this many ticks
 THRESHOLD_GRID = (0.0, 2.0, 4.0, 8.0)
@@ -232,6 +232,8 @@ def _initial(real: StylisedFacts, levels: int) -> dict[str, Any]:
         "mo_branch": 0.0,
         "mo_delay": 0.01,
         "lp_react": 0.0,
+        "p_trim": 0.0,
+        "p_refill": 0.5,
     }
     return _with_scales(p)
 
@@ -440,6 +442,19 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
                        for b in BRANCH_GRID for k in REACT_GRID for lam in IMPACT_GRID for x in li],
                       parsimony=True)
 
+    def book(p: dict[str, Any]) -> dict[str, Any]:
+        """For a book deepest at the touch, jointly: a calmer fair value (its anchors move less, so every level
+        fills deeper) with smaller level targets, a deeper first level and more trimming. One parameter at a
+        time cannot get there: a lower sigma alone deepens levels 2-5 too (AMZN)."""
+        return choose(p, "book (sigma, level_qty, touch_mult factors, p_trim)",
+                      [(f"{fs:g}/{fq:g}/{ft:g}/{pt:g}",
+                        {"sigma": float(np.clip(p["sigma"] * fs, *_BOUNDS["sigma"])), "level_qty": p["level_qty"] * fq,
+                         "touch_mult": float(np.clip(p["touch_mult"] * ft, 0.5, 5.0)), "p_trim": pt,
+                         "p_refill": 0.9 if pt > 0 else p["p_refill"]})
+                       for fs in (1.0, 0.85, 0.75) for fq in (1.0, 0.8) for ft in (1.0, 1.4)
+                       for pt in sorted({p["p_trim"], 0.3})
+                       if (fs, fq, ft, pt) != (1.0, 1.0, 1.0, p["p_trim"])], parsimony=True)
+
     def near(grid: tuple, x: float) -> tuple:
         j = int(np.argmin([abs(math.log(g / x)) if g > 0 and x > 0 else abs(g - x) for g in grid]))
         return grid[max(j - 1, 0): j + 2]
@@ -455,11 +470,14 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
                    [(f"{gap}/{f:g}/{g:g}", {"level_gap": gap, "half_spread": max(0.0, hs - (gap - 1) / 2.0),
                                             "level_qty": lq * f, "level_growth": g})
                     for f in (1.0, 0.75, 0.5) for g in sorted({gr, 0.0})])
-    # more levels kept than the five measured (the fifth visible one is then a mature level), with the first
-    # level's own target
-    p = choose(p, "n_levels (levels, touch_mult)",
-               [(f"{k}/{tm:g}", {"n_levels": k, "touch_mult": tm}) for k in (5, *LEVELS_GRID) for tm in (1.0, 1.5)
-                if (k, tm) != (p["n_levels"], p["touch_mult"]) and k * p["level_gap"] <= 512])
+    # more levels kept than the five measured (the fifth visible one is then a mature level), the first level's
+    # own target, and LPs that also trim levels above their targets (a level that stops being the touch keeps
+    # its size otherwise) while refilling the others first
+    p = choose(p, "n_levels (levels, touch_mult, p_trim/p_refill)",
+               [(f"{k}/{tm:g}/{pt:g}/{pr:g}", {"n_levels": k, "touch_mult": tm, "p_trim": pt, "p_refill": pr})
+                for k in (5, *LEVELS_GRID) for tm in (1.0, 1.6) for pt, pr in ((0.0, p["p_refill"]), (0.2, 0.9))
+                if (k, tm, pt, pr) != (p["n_levels"], p["touch_mult"], p["p_trim"], p["p_refill"])
+                and k * p["level_gap"] <= 512])
     p = informed(p, INFORMED_GRID, THRESHOLD_GRID, INFORMED_SIZE_GRID[:2])
     # only when the store's market orders come in clusters (AMZN: 55 % of gaps under 100 ms against 3.6 % for
     # a Poisson stream of its rate); a Poisson store (tests/test_calibrate.py's known market) keeps none
@@ -467,6 +485,8 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
         p = flow(p)
     p = grid(p, "lp_lag", LAG_GRID)
     p = coordinate_rounds(p, rounds)
+    if _depth_shape(real.values) < 1.0:
+        p = book(p)
     off = min(THRESHOLD_GRID, key=lambda o: abs(p["informed_threshold"] - p["half_spread"] - 0.5 - o))
     mult = min(INFORMED_SIZE_GRID, key=lambda k: abs(math.log(max(p["informed_qty"], 1.0) / lot_qty(k * size, p["round_lot"]))))
     p = informed(p, near(INFORMED_GRID, p["informed_horizon"]), near(THRESHOLD_GRID, off), near(INFORMED_SIZE_GRID, mult))

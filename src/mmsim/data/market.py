@@ -134,6 +134,7 @@ class MarketParams:
     odd_qty: float = 20.0              #: mean odd-lot market order size, lots (geometric)
     lp_react: float = 0.0              #: LP actions on the side opposite the aggressor each market order triggers
     touch_mult: float = 1.0            #: target at the LPs' first level, x level_qty (deeper: the growth line)
+    p_trim: float = 0.0                #: chance an LP action trims the level most above its target, if any
 
     model = "l3"
 
@@ -199,6 +200,7 @@ class MarketParams:
         need(0 <= self.impact <= 100, "impact must be in [0, 100] ticks")
         need(0 <= self.lp_react <= 4, "lp_react must be in [0, 4]")
         need(0.1 <= self.touch_mult <= 10, "touch_mult must be in [0.1, 10]")
+        need(0 <= self.p_trim <= 1, "p_trim must be in [0, 1]")
         need(self.level_qty * max(1.0, self.touch_mult, 1 + self.level_growth * (self.n_levels - 1)) / self.order_qty
              < _K - 4,
              f"level_qty / order_qty too large (a level holds at most {_K} orders)")
@@ -333,7 +335,7 @@ _L3_FLOATS = ("sigma", "drift", "jump_rate", "jump_ticks", "lp_rate", "lp_lag", 
               "level_qty", "order_qty", "p_refill", "p_stale", "noise_rate", "noise_qty", "informed_rate",
               "informed_qty", "informed_horizon", "informed_threshold", "burst_rate", "burst_len",
               "burst_mult", "burst_vol", "news_window", "news_mult", "v_dt", "level_growth", "impact",
-              "mo_branch", "mo_delay", "odd_share", "odd_qty", "touch_mult", "lp_react")
+              "mo_branch", "mo_delay", "odd_share", "odd_qty", "touch_mult", "lp_react", "p_trim")
 #: Most follow-up market orders (``mo_branch``) pending at once; a further one is dropped.
 _PEND = 64
 
@@ -371,8 +373,8 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
      burst_len, burst_mult, burst_vol, news_window, news_mult, v_dt, growth) = (
         fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7], fp[8], fp[9], fp[10], fp[11], fp[12],
         fp[13], fp[14], fp[15], fp[16], fp[17], fp[18], fp[19], fp[20], fp[21], fp[22], fp[23], fp[24], fp[25])
-    impact, mo_branch, mo_delay, odd_share, odd_qty, touch_mult, lp_react = (fp[26], fp[27], fp[28], fp[29], fp[30],
-                                                                            fp[31], fp[32])
+    impact, mo_branch, mo_delay, odd_share, odd_qty, touch_mult, lp_react, p_trim = (
+        fp[26], fp[27], fp[28], fp[29], fp[30], fp[31], fp[32], fp[33])
     st = np.empty(1, np.uint64)
     st[0] = seed
     _u(st)
@@ -569,7 +571,18 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
                 if p <= 0 or lvl[s, p & MASK] >= target[0]:
                     action = 0
             else:
-                if _u(st) < p_refill:
+                trim = -1   # p_trim: the level most above its target (its excess is cancelled below)
+                if p_trim > 0.0 and _u(st) < p_trim:
+                    over = 0.0
+                    for dd in range(n_levels):
+                        pp = anchor - sgn * dd * lgap
+                        g = lvl[s, pp & MASK] - target[dd]
+                        if g > over and cnt[s, pp & MASK] > 0:
+                            over = g
+                            trim = dd
+                if trim >= 0:
+                    d = trim
+                elif _u(st) < p_refill:
                     dbest = 0
                     gap = -1e300
                     for d in range(n_levels):
