@@ -28,9 +28,16 @@ started at the store's first time and mid. Both days are measured by one functio
    0, 2, 4 or 8 ticks × informed orders of 1 or 2 × the real mean size; a candidate replaces the current
    setting only if it lowers the loss by :func:`_margin` (max(2, 3 % of it)): several settings fit the same
    facts (tests/test_calibrate.py's known market), and the simpler one is kept. Then ``lp_lag`` again.
+   Before it: ``n_levels`` 5-8 x ``touch_mult`` 1 or 1.6 x (``p_trim``, ``p_refill``) kept or (0.2, 0.9);
+   with odd lots in the store (at least 5 % of the orders below one lot) step 2 also tries the mixture
+   ``odd_share`` / ``odd_qty``. After it, only when the store's market orders are clustered (the share of
+   gaps under 100 ms above twice a Poisson stream's): **order-flow continuation** ``mo_branch`` x ``lp_react``
+   x ``impact`` x ``lp_impact`` jointly (:data:`BRANCH_GRID` ...), with the same parsimony margin.
 6. **Coordinate rounds** (four): each fixed-point step tried one parameter at a time and kept only if it
    lowers the loss (the facts pull against each other: depth_1 wants deeper first levels, depth_2-5
-   shallower ones). Then the informed grid around the current setting, ``lp_lag``, two more rounds.
+   shallower ones). For a book deepest at the touch, a joint **book** step (``sigma``, ``level_qty``,
+   ``touch_mult`` factors and ``p_trim``). Then the informed grid around the current setting, ``lp_lag``, two
+   more rounds.
 
 The fixed-point steps move each parameter by the ratio (or the difference, for ``half_spread`` and
 ``lp_impact``) of the real fact to the twin's, damped (the ratio clipped to [0.5, 2], exponent 0.5):

@@ -24,6 +24,12 @@ measured figures):
   its target: levels are refilled after being hit. A new order never locks or crosses the book.
 - **Noise traders** send market orders (``noise_rate`` per s, random side, mean size ``noise_qty``).
   Every market order's drawn size is rounded up to a multiple of ``round_lot`` lots (1: the geometric draw).
+- **Order-flow continuation** (all off by default): ``impact`` ticks of permanent impact on the fair value per
+  market order; with chance ``mo_branch`` a market order is followed by another of the same sign after an
+  exponential delay of mean ``mo_delay`` s; ``lp_react`` LP actions on the side not hit requote at its anchor
+  after such a delay; ``odd_share`` of the market orders are odd lots (geometric, mean ``odd_qty``, not
+  rounded); the first level's target is ``level_qty`` x ``touch_mult``; with chance ``p_trim`` an LP action
+  trims the level most above its target. docs/synthetic.md has the details.
 - **Informed traders** look ``informed_rate`` times per s (x ``burst_mult`` in a toxic burst,
   x ``news_mult`` for ``news_window`` s after a jump) at the fair value ``informed_horizon`` s ahead; when
   it is more than ``informed_threshold`` ticks away from the mid they send a market order that way (mean
