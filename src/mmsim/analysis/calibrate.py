@@ -480,9 +480,12 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
     # more levels kept than the five measured (the fifth visible one is then a mature level), the first level's
     # own target, and LPs that also trim levels above their targets (a level that stops being the touch keeps
     # its size otherwise) while refilling the others first
+    # (touch_mult and p_trim only for a book deepest at the touch, as AMZN's)
+    touch = _depth_shape(real.values) < 1.0
     p = choose(p, "n_levels (levels, touch_mult, p_trim/p_refill)",
                [(f"{k}/{tm:g}/{pt:g}/{pr:g}", {"n_levels": k, "touch_mult": tm, "p_trim": pt, "p_refill": pr})
-                for k in (5, *LEVELS_GRID) for tm in (1.0, 1.6) for pt, pr in ((0.0, p["p_refill"]), (0.2, 0.9))
+                for k in (5, *LEVELS_GRID) for tm in ((1.0, 1.6) if touch else (1.0,))
+                for pt, pr in (((0.0, p["p_refill"]), (0.2, 0.9)) if touch else ((0.0, p["p_refill"]),))
                 if (k, tm, pt, pr) != (p["n_levels"], p["touch_mult"], p["p_trim"], p["p_refill"])
                 and k * p["level_gap"] <= 512])
     p = informed(p, INFORMED_GRID, THRESHOLD_GRID, INFORMED_SIZE_GRID[:2])
