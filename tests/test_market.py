@@ -233,7 +233,9 @@ def test_level_gap_and_round_lot_defaults_keep_every_preset_byte_identical(prese
     import hashlib
 
     assert PRESETS[preset].level_gap == 1 and PRESETS[preset].round_lot == 1
-    for kw in ({}, {"level_gap": 1, "round_lot": 1}):
+    for kw in ({}, {"level_gap": 1, "round_lot": 1},
+               {"impact": 0.0, "mo_branch": 0.0, "mo_delay": 0.01, "odd_share": 0.0, "odd_qty": 20.0,
+                "touch_mult": 1.0, "lp_react": 0.0, "p_trim": 0.0}):
         m = generate_market(preset, 60_000, seed, **kw)
         got = hashlib.sha256(m.events.tobytes() + m.truth.tobytes() + m.regime.tobytes()).hexdigest()
         assert got == PRESET_DIGESTS[(preset, seed)], kw
@@ -272,10 +274,115 @@ def test_level_gap_spaces_the_lps_levels_and_round_lot_rounds_market_orders(gap,
         assert f.values["markout_0"] > 1.5 * base.values["markout_0"]
 
 
+#: A book deep enough that a market order never empties a side (every order's size and sign stay as drawn).
+_DEEP = dict(half_spread=2.0, level_qty=400.0, order_qty=40.0, noise_qty=10.0, informed_rate=0.0, noise_rate=2.0,
+             lp_rate=200.0, jump_rate=0.0)
+
+
+def _orders(ev):
+    from mmsim.analysis.stylised import aggressive_orders
+    return aggressive_orders(ev)
+
+
+def test_permanent_impact_moves_the_fair_value_by_lambda_per_market_order():
+    """Ground truth: without diffusion the fair value moves only at market orders, by exactly impact x aggressor;
+    the LPs follow it, so the mid markout at long horizons is about impact (vs about 0 without)."""
+    from mmsim.analysis.stylised import stylised_facts
+
+    lam = 1.5
+    m = generate_market("quiet", 80_000, 6, sigma=0.0, impact=lam, lp_lag=0.05, **_DEEP)
+    mo = _orders(m.events)
+    # the rows after a market order carry the moved fair value: impact x its aggressor per order (two orders
+    # back to back show as one step of 0 or 2 impacts), nothing else moves it
+    d = np.diff(m.truth)
+    steps = d / lam
+    assert len(mo["first"]) > 300 and np.allclose(steps, np.round(steps))
+    total = m.truth[-1] - m.truth[0]
+    assert any(math.isclose(total, lam * mo["aggr"][:len(mo["aggr"]) - cut].sum()) for cut in (0, 1))
+    f = stylised_facts(m.events).values
+    base = stylised_facts(generate_market("quiet", 80_000, 6, sigma=0.0, lp_lag=0.05, **_DEEP).events).values
+    assert abs(base["markout_10s"]) < 0.25 and abs(f["markout_10s"] - lam) < 0.35
+
+
+@pytest.mark.parametrize("branch", [0.3, 0.6])
+def test_follow_up_market_orders_have_the_branching_ratio_and_delay(branch):
+    """Ground truth: a cluster of a Poisson order and its follow-ups has mean size 1 / (1 - branch), so the order
+    rate is noise_rate / (1 - branch); follow-ups come mo_delay after their parent (exponential) with its sign."""
+    delay = 0.02
+    m = generate_market("quiet", 150_000, 8, mo_branch=branch, mo_delay=delay, **_DEEP)
+    mo = _orders(m.events)
+    span = (int(m.events["exch_ts"][-1]) - int(m.events["exch_ts"][0])) / 1e9
+    rate = len(mo["ts"]) / span
+    assert abs(rate / (_DEEP["noise_rate"] / (1 - branch)) - 1) < 0.1
+    gap = np.diff(mo["ts"]) / 1e9
+    quick = gap < 5 * delay                 # a follow-up comes this soon with chance 1 - exp(-5) = 99.3 %
+    same = mo["aggr"][1:] == mo["aggr"][:-1]
+    assert quick.mean() > branch            # the follow-ups (a share branch of the orders) and some Poisson ones
+    assert same[quick].mean() > same[~quick].mean() + 0.25 and abs(same[~quick].mean() - 0.5) < 0.1
+    assert abs(np.median(gap[quick & same]) / (delay * math.log(2)) - 1) < 0.25
+    # no follow-up without mo_branch: gaps are exponential at the order rate
+    m0 = generate_market("quiet", 150_000, 8, **_DEEP)
+    g0 = np.diff(_orders(m0.events)["ts"]) / 1e9
+    assert abs((g0 < 5 * delay).mean() - (1 - math.exp(-_DEEP["noise_rate"] * 5 * delay))) < 0.03
+
+
+def test_odd_lot_mixture_gives_its_share_mean_and_median():
+    """odd_share of the market orders are geometric odd lots of mean odd_qty (median about odd_qty ln 2), the
+    rest round lots: the mixture's mean is the weighted mean of the parts."""
+    lot, share, odd = 100, 0.45, 30.0
+    m = generate_market("quiet", 150_000, 9, round_lot=lot, odd_share=share, odd_qty=odd,
+                        **{**_DEEP, "noise_qty": 60.0, "level_qty": 800.0, "order_qty": 80.0})
+    q = _orders(m.events)["qty"]
+    small = q % lot != 0
+    assert len(q) > 1000
+    assert abs(small.mean() - share * (1 - (1 - 1 / odd) ** lot)) < 0.04   # an odd draw of 100, 200 ... is round
+    assert abs(q[q < lot].mean() / odd - 1) < 0.1
+    assert abs(np.median(q[q < lot]) - odd * math.log(2)) <= 3
+    big = lot / (1 - (1 - 1 / 60.0) ** lot)
+    assert abs(q.mean() / (share * odd + (1 - share) * big) - 1) < 0.08
+    assert np.median(q) == lot
+
+
+def test_lp_reactions_move_the_other_side_after_a_market_order():
+    """lp_react: the LPs on the side the aggressor did not hit requote at their (moved) anchor right after it,
+    so the other side's quote follows the aggressor within mo_delay; without it, LP actions come at lp_rate."""
+    from mmsim.analysis.stylised import stylised_facts
+
+    kw = dict(_DEEP, lp_rate=5.0, lp_impact=2.0, level_qty=60.0, order_qty=20.0, half_spread=3.0)
+    slow = stylised_facts(generate_market("quiet", 40_000, 10, **kw).events).values
+    fast = stylised_facts(generate_market("quiet", 40_000, 10, lp_react=2.0, **kw).events).values
+    assert fast["markout_100ms"] > slow["markout_100ms"] + 0.2      # measured 0.45 vs 0.15
+
+
+def test_touch_mult_deepens_the_first_level():
+    from mmsim.analysis.stylised import stylised_facts
+
+    kw = dict(half_spread=2.0, level_qty=40.0, order_qty=8.0, level_growth=0.0)
+    d1 = stylised_facts(generate_market("quiet", 80_000, 11, **kw).events).values["depth_1"]
+    d2 = stylised_facts(generate_market("quiet", 80_000, 11, touch_mult=2.0, **kw).events).values["depth_1"]
+    assert d2 > 1.3 * d1
+
+
+def test_p_trim_cuts_levels_above_their_targets():
+    """p_trim: LP actions that cancel the excess of the level most above its target. With a deep first-level
+    target the old touch, once the anchor moves, keeps its size without trimming (depth_2 follows depth_1)."""
+    from mmsim.analysis.stylised import stylised_facts
+
+    kw = dict(half_spread=2.0, level_qty=40.0, order_qty=8.0, level_growth=0.0, touch_mult=2.5)
+    keep = stylised_facts(generate_market("quiet", 80_000, 12, **kw).events).values
+    trim = stylised_facts(generate_market("quiet", 80_000, 12, p_trim=0.5, **kw).events).values
+    assert trim["depth_2"] < 0.85 * keep["depth_2"]
+    assert trim["depth_1"] / trim["depth_2"] > keep["depth_1"] / keep["depth_2"]
+
+
 def test_level_gap_and_round_lot_are_checked():
     for kw, text in (({"level_gap": 0}, "level_gap must be in"), ({"level_gap": 1.5}, "whole number"),
                      ({"level_gap": 20, "n_levels": 30}, "n_levels \\* level_gap"),
-                     ({"round_lot": 0}, "round_lot must be in"), ({"level_growth": -0.5}, "level_growth must be")):
+                     ({"round_lot": 0}, "round_lot must be in"), ({"level_growth": -0.5}, "level_growth must be"),
+                     ({"mo_branch": 0.99}, "mo_branch must be"), ({"odd_share": 1.5}, "odd_share must be"),
+                     ({"impact": -1.0}, "impact must be"), ({"lp_react": 5.0}, "lp_react must be"),
+                     ({"touch_mult": 0.0}, "touch_mult must be"), ({"mo_delay": 0.0}, "mo_delay must be"),
+                     ({"p_trim": 2.0}, "p_trim must be")):
         with pytest.raises(ValueError, match=text):
             generate_market("quiet", 10, **kw)
 

@@ -28,9 +28,16 @@ started at the store's first time and mid. Both days are measured by one functio
    0, 2, 4 or 8 ticks × informed orders of 1 or 2 × the real mean size; a candidate replaces the current
    setting only if it lowers the loss by :func:`_margin` (max(2, 3 % of it)): several settings fit the same
    facts (tests/test_calibrate.py's known market), and the simpler one is kept. Then ``lp_lag`` again.
+   Before it: ``n_levels`` 5-8 x ``touch_mult`` 1 or 1.6 x (``p_trim``, ``p_refill``) kept or (0.2, 0.9);
+   with odd lots in the store (at least 5 % of the orders below one lot) step 2 also tries the mixture
+   ``odd_share`` / ``odd_qty``. After it, only when the store's market orders are clustered (the share of
+   gaps under 100 ms above twice a Poisson stream's): **order-flow continuation** ``mo_branch`` x ``lp_react``
+   x ``impact`` x ``lp_impact`` jointly (:data:`BRANCH_GRID` ...), with the same parsimony margin.
 6. **Coordinate rounds** (four): each fixed-point step tried one parameter at a time and kept only if it
    lowers the loss (the facts pull against each other: depth_1 wants deeper first levels, depth_2-5
-   shallower ones). Then the informed grid around the current setting, ``lp_lag``, two more rounds.
+   shallower ones). For a book deepest at the touch, a joint **book** step (``sigma``, ``level_qty``,
+   ``touch_mult`` factors and ``p_trim``). Then the informed grid around the current setting, ``lp_lag``, two
+   more rounds.
 
 The fixed-point steps move each parameter by the ratio (or the difference, for ``half_spread`` and
 ``lp_impact``) of the real fact to the twin's, damped (the ratio clipped to [0.5, 2], exponent 0.5):
@@ -70,17 +77,26 @@ BASE_PRESET = "quiet"
 #: Parameters the fit sets, in the order they are written.
 FITTED = ("base_price", "start_ts", "n_levels", "level_gap", "half_spread", "level_qty", "level_growth", "order_qty",
           "lp_rate", "lp_lag", "informed_horizon", "v_dt", "sigma", "noise_rate", "noise_qty", "round_lot",
-          "informed_rate", "informed_qty", "informed_threshold", "lp_impact", "jump_rate", "burst_rate")
+          "informed_rate", "informed_qty", "informed_threshold", "lp_impact", "jump_rate", "burst_rate", "touch_mult",
+          "odd_share", "odd_qty", "impact", "mo_branch", "mo_delay", "lp_react", "p_trim", "p_refill")
 INFORMED_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 60.0)
 #: informed_threshold tried as half_spread + 0.5 + this many ticks
 THRESHOLD_GRID = (0.0, 2.0, 4.0, 8.0)
 #: informed orders tried with a mean size this many times the real mean aggressive-order size
 INFORMED_SIZE_GRID = (1.0, 2.0, 4.0)
 LAG_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+#: The order-flow continuation step: branching ratio of follow-up market orders x LP reactions per market order x
+#: permanent impact (ticks per order) x lp_impact (kept or half the half spread).
+BRANCH_GRID = (0.3, 0.5, 0.7)
+REACT_GRID = (1.0, 2.0)
+IMPACT_GRID = (0.5, 1.0)
+#: LPs' levels per side tried (the fifth visible level is a mature one only when the LPs keep more than five).
+LEVELS_GRID = (6, 7, 8)
 _DAMP = 0.5
 #: The parameters (groups) a coordinate round steps one after another.
 _STEP_ORDER = (("lp_rate",), ("half_spread", "informed_threshold"), ("level_qty",), ("level_growth",), ("order_qty",),
-               ("sigma",), ("noise_rate",), ("noise_qty",), ("informed_qty",), ("informed_rate",), ("lp_impact",))
+               ("sigma",), ("noise_rate",), ("noise_qty",), ("informed_qty",), ("informed_rate",), ("lp_impact",),
+               ("touch_mult",), ("impact",))
 _CLIP = 25.0
 #: Bounds the fit keeps each parameter in (the generator's own checks are wider or equal).
 _BOUNDS = {"half_spread": (0.0, 25.0), "sigma": (0.01, 500.0), "lp_rate": (0.2, 20_000.0),
@@ -141,8 +157,8 @@ def _with_scales(p: dict[str, Any]) -> dict[str, Any]:
     q = dict(p)
     q["v_dt"] = _sig(min(0.01, q["lp_lag"] / 10.0, q["informed_horizon"] / 10.0))
     # the generator's limit on orders per level: level_qty * max(1, 1 + level_growth (n_levels - 1)) / order_qty < 28
-    q["order_qty"] = max(q["order_qty"],
-                         q["level_qty"] * max(1.0, 1 + q["level_growth"] * (q["n_levels"] - 1)) / 27.0)
+    q["order_qty"] = max(q["order_qty"], q["level_qty"] * max(1.0, q.get("touch_mult", 1.0),
+                                                              1 + q["level_growth"] * (q["n_levels"] - 1)) / 27.0)
     return {k: (_sig(v) if isinstance(v, float) else v) for k, v in q.items()}
 
 
@@ -215,6 +231,16 @@ def _initial(real: StylisedFacts, levels: int) -> dict[str, Any]:
         "lp_impact": 0.05,
         "jump_rate": 0.0,
         "burst_rate": 0.0,
+        # off until the fit's steps 2, 4 and 6 (docs/calibrate.md) try them
+        "touch_mult": 1.0,
+        "odd_share": 0.0,
+        "odd_qty": 20.0,
+        "impact": 0.0,
+        "mo_branch": 0.0,
+        "mo_delay": 0.01,
+        "lp_react": 0.0,
+        "p_trim": 0.0,
+        "p_refill": 0.5,
     }
     return _with_scales(p)
 
@@ -271,6 +297,12 @@ def _update(p: dict[str, Any], real: StylisedFacts, twin: StylisedFacts) -> dict
     if p["informed_rate"] > 0:
         q["informed_rate"] = clip("informed_rate", p["informed_rate"] * ratio(max(rm, 0.01), max(tm, 0.01)))
     q["informed_threshold"] = max(1.25, q["half_spread"] + 0.5 + _threshold_offset(p))
+    # the first level's own target follows depth_1 over the deeper levels' mean; the permanent impact markout_1s
+    # (only for a book deepest at the touch, as AMZN's: 179 lots against 120 behind it)
+    if _depth_shape(r) < 1.0:
+        q["touch_mult"] = float(np.clip(p["touch_mult"] * ratio(_depth_shape(t), _depth_shape(r)), 0.5, 5.0))
+    if p["impact"] > 0:
+        q["impact"] = float(np.clip(p["impact"] * ratio(r["markout_1s"], t["markout_1s"]), 0.05, 20.0))
     # the LPs' reaction to a market order sets the immediate impact (markout_0)
     q["lp_impact"] = float(np.clip(p["lp_impact"] + _DAMP * 0.5 * (r["markout_0"] - t["markout_0"]), 0.0, 10.0))
     return _with_scales(q)
@@ -385,8 +417,16 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
     lot = int(real.info.get("trade_lot", 1))
     size = max(real.values["trade_size_mean"], 1.0)
     if lot > 1:
-        p = choose(p, "round_lot", [(f"{lot}", {"round_lot": lot, "noise_qty": lot_qty(size, lot),
-                                                "informed_qty": lot_qty(size, lot)})])
+        cands = [(f"{lot}", {"round_lot": lot, "noise_qty": lot_qty(size, lot), "informed_qty": lot_qty(size, lot)})]
+        odd = float(real.info.get("odd_share", 0.0))
+        if odd >= 0.05:
+            # a mixture: odd lots (geometric, their own mean) beside round lots of the round orders' mean
+            big = max(float(real.info["round_mean"]), float(lot))
+            cands.append((f"{lot}+odd {odd:.2f}", {"round_lot": lot, "noise_qty": lot_qty(big, lot),
+                                                   "informed_qty": lot_qty(big, lot), "odd_share": _sig(odd),
+                                                   "odd_qty": _sig(max(float(real.info["odd_mean"]), 1.0))}))
+        p = choose(p, "round_lot", cands)
+        size = max(float(real.info["round_mean"]), float(lot)) if p["odd_share"] > 0 else size
 
     def informed(p: dict[str, Any], horizons: tuple, offsets: tuple, mults: tuple) -> dict[str, Any]:
         """The informed traders jointly: horizon x threshold (half_spread + 0.5 + offset) x order size (mult x
@@ -395,6 +435,32 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
                       [(f"{h:g}/{o:g}/{k:g}", {"informed_horizon": h, "informed_qty": lot_qty(k * size, p["round_lot"]),
                                                "informed_threshold": max(1.25, p["half_spread"] + 0.5 + o)})
                        for h in horizons for o in offsets for k in mults], parsimony=True)
+
+    def flow(p: dict[str, Any]) -> dict[str, Any]:
+        """Order-flow continuation within the second after a market order: follow-up market orders of the same
+        sign (branching ratio b; the Poisson rates x (1 − b) keep the order rate), LP reactions on the other
+        side, permanent impact on the fair value; a richer setting must earn its place (:func:`_margin`)."""
+        li = sorted({p["lp_impact"], _sig(max(p["half_spread"] / 2.0, p["lp_impact"]))})
+        return choose(p, "flow (mo_branch, lp_react, impact, lp_impact)",
+                      [(f"{b:g}/{k:g}/{lam:g}/{x:g}",
+                        {"mo_branch": b, "lp_react": k, "impact": lam, "lp_impact": x,
+                         "noise_rate": float(np.clip(p["noise_rate"] * (1 - b), *_BOUNDS["noise_rate"])),
+                         "informed_rate": float(np.clip(p["informed_rate"] * (1 - b), *_BOUNDS["informed_rate"]))})
+                       for b in BRANCH_GRID for k in REACT_GRID for lam in IMPACT_GRID for x in li],
+                      parsimony=True)
+
+    def book(p: dict[str, Any]) -> dict[str, Any]:
+        """For a book deepest at the touch, jointly: a calmer fair value (its anchors move less, so every level
+        fills deeper) with smaller level targets, a deeper first level and more trimming. One parameter at a
+        time cannot get there: a lower sigma alone deepens levels 2-5 too (AMZN)."""
+        return choose(p, "book (sigma, level_qty, touch_mult factors, p_trim)",
+                      [(f"{fs:g}/{fq:g}/{ft:g}/{pt:g}",
+                        {"sigma": float(np.clip(p["sigma"] * fs, *_BOUNDS["sigma"])), "level_qty": p["level_qty"] * fq,
+                         "touch_mult": float(np.clip(p["touch_mult"] * ft, 0.5, 5.0)), "p_trim": pt,
+                         "p_refill": 0.9 if pt > 0 else p["p_refill"]})
+                       for fs in (1.0, 0.85, 0.75) for fq in (1.0, 0.8) for ft in (1.0, 1.4)
+                       for pt in sorted({p["p_trim"], 0.3})
+                       if (fs, fq, ft, pt) != (1.0, 1.0, 1.0, p["p_trim"])], parsimony=True)
 
     def near(grid: tuple, x: float) -> tuple:
         j = int(np.argmin([abs(math.log(g / x)) if g > 0 and x > 0 else abs(g - x) for g in grid]))
@@ -411,9 +477,26 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
                    [(f"{gap}/{f:g}/{g:g}", {"level_gap": gap, "half_spread": max(0.0, hs - (gap - 1) / 2.0),
                                             "level_qty": lq * f, "level_growth": g})
                     for f in (1.0, 0.75, 0.5) for g in sorted({gr, 0.0})])
+    # more levels kept than the five measured (the fifth visible one is then a mature level), the first level's
+    # own target, and LPs that also trim levels above their targets (a level that stops being the touch keeps
+    # its size otherwise) while refilling the others first
+    # (touch_mult and p_trim only for a book deepest at the touch, as AMZN's)
+    touch = _depth_shape(real.values) < 1.0
+    p = choose(p, "n_levels (levels, touch_mult, p_trim/p_refill)",
+               [(f"{k}/{tm:g}/{pt:g}/{pr:g}", {"n_levels": k, "touch_mult": tm, "p_trim": pt, "p_refill": pr})
+                for k in (5, *LEVELS_GRID) for tm in ((1.0, 1.6) if touch else (1.0,))
+                for pt, pr in (((0.0, p["p_refill"]), (0.2, 0.9)) if touch else ((0.0, p["p_refill"]),))
+                if (k, tm, pt, pr) != (p["n_levels"], p["touch_mult"], p["p_trim"], p["p_refill"])
+                and k * p["level_gap"] <= 512])
     p = informed(p, INFORMED_GRID, THRESHOLD_GRID, INFORMED_SIZE_GRID[:2])
+    # only when the store's market orders come in clusters (AMZN: 55 % of gaps under 100 ms against 3.6 % for
+    # a Poisson stream of its rate); a Poisson store (tests/test_calibrate.py's known market) keeps none
+    if real.info.get("quick_share", 0.0) > 2.0 * real.info.get("quick_poisson", 1.0):
+        p = flow(p)
     p = grid(p, "lp_lag", LAG_GRID)
     p = coordinate_rounds(p, rounds)
+    if _depth_shape(real.values) < 1.0:
+        p = book(p)
     off = min(THRESHOLD_GRID, key=lambda o: abs(p["informed_threshold"] - p["half_spread"] - 0.5 - o))
     mult = min(INFORMED_SIZE_GRID, key=lambda k: abs(math.log(max(p["informed_qty"], 1.0) / lot_qty(k * size, p["round_lot"]))))
     p = informed(p, near(INFORMED_GRID, p["informed_horizon"]), near(THRESHOLD_GRID, off), near(INFORMED_SIZE_GRID, mult))
@@ -585,7 +668,10 @@ def format_calibration(cal: Calibration) -> str:
                f"lp_rate {p['lp_rate']:g}/s, lp_lag {p['lp_lag']:g} s, informed_horizon {p['informed_horizon']:g} s, "
                f"sigma {p['sigma']:g} ticks/√s, noise_rate {p['noise_rate']:g}/s, informed_rate {p['informed_rate']:g}/s, "
                f"market order sizes: noise {p['noise_qty']:g}, informed {p['informed_qty']:g}, informed_threshold "
-               f"{p['informed_threshold']:g}, round_lot {p['round_lot']:g}; twin informed share of market orders "
+               f"{p['informed_threshold']:g}, round_lot {p['round_lot']:g}, odd lots {p['odd_share']:g} of mean {p['odd_qty']:g}, "
+               f"n_levels {p['n_levels']:g}, touch_mult {p['touch_mult']:g}, impact {p['impact']:g} ticks/order, "
+               f"lp_impact {p['lp_impact']:g}, mo_branch {p['mo_branch']:g} (delay {p['mo_delay']:g} s), lp_react "
+               f"{p['lp_react']:g}; twin informed share of market orders "
                f"{cal.informed_share:.2f}")
     out.append(f"twin: {cal.n_rows:,} rows, seed {cal.seed}; fit: {cal.log.get('evals', 0)} simulations, "
                f"loss {cal.log.get('loss', math.nan):.1f}")

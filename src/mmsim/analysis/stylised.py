@@ -174,6 +174,27 @@ def trade_lot(sizes: np.ndarray) -> int:
     return 1
 
 
+def _odd_lots(sizes: np.ndarray) -> dict[str, float]:
+    """With round lots (:func:`trade_lot` > 1): the share of aggressive orders smaller than one lot
+    (``odd_share``), their mean size (``odd_mean``) and the mean size of the others (``round_mean``)."""
+    q = np.asarray(sizes, np.int64)
+    lot = trade_lot(q)
+    small = q < lot
+    if lot <= 1 or not small.any() or small.all():
+        return {"odd_share": 0.0, "odd_mean": math.nan, "round_mean": float(q.mean()) if len(q) else math.nan}
+    return {"odd_share": float(small.mean()), "odd_mean": float(q[small].mean()), "round_mean": float(q[~small].mean())}
+
+
+def _clustering(ts: np.ndarray, span: float) -> dict[str, float]:
+    """How clustered aggressive orders are in time: the share of gaps between consecutive orders under 100 ms
+    (``quick_share``) and what a Poisson stream of the same rate would give (``quick_poisson``)."""
+    if len(ts) < 2 or span <= 0:
+        return {"quick_share": math.nan, "quick_poisson": math.nan}
+    gap = np.diff(np.asarray(ts, np.int64))
+    return {"quick_share": float((gap < _NS // 10).mean()),
+            "quick_poisson": float(1.0 - math.exp(-len(ts) / span * 0.1))}
+
+
 def _corr(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 3 or x.std() == 0 or y.std() == 0:
         return math.nan
@@ -295,7 +316,8 @@ def stylised_facts(events: np.ndarray) -> StylisedFacts:
     info = {"rows": int(len(ev)), "messages": int(len(idx)), "span_s": float(span), "msg_end_flag": flagged,
             "mode": "l3" if bool(np.isin(ev["kind"], R.L3_KINDS).any()) else "l2",
             "first_ts": int(ts_all[0]), "first_mid": float(mid[first]), "aggressive_orders": int(len(mo["ts"])),
-            "two_sided_share": float(w.sum() / max(dur.sum(), 1.0)), "trade_lot": trade_lot(mo["qty"])}
+            "two_sided_share": float(w.sum() / max(dur.sum(), 1.0)), "trade_lot": trade_lot(mo["qty"]),
+            **_odd_lots(mo["qty"]), **_clustering(mo["ts"], span)}
     return StylisedFacts(values=values, se=ses, info=info)
 
 

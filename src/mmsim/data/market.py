@@ -24,6 +24,12 @@ measured figures):
   its target: levels are refilled after being hit. A new order never locks or crosses the book.
 - **Noise traders** send market orders (``noise_rate`` per s, random side, mean size ``noise_qty``).
   Every market order's drawn size is rounded up to a multiple of ``round_lot`` lots (1: the geometric draw).
+- **Order-flow continuation** (all off by default): ``impact`` ticks of permanent impact on the fair value per
+  market order; with chance ``mo_branch`` a market order is followed by another of the same sign after an
+  exponential delay of mean ``mo_delay`` s; ``lp_react`` LP actions on the side not hit requote at its anchor
+  after such a delay; ``odd_share`` of the market orders are odd lots (geometric, mean ``odd_qty``, not
+  rounded); the first level's target is ``level_qty`` x ``touch_mult``; with chance ``p_trim`` an LP action
+  trims the level most above its target. docs/synthetic.md has the details.
 - **Informed traders** look ``informed_rate`` times per s (x ``burst_mult`` in a toxic burst,
   x ``news_mult`` for ``news_window`` s after a jump) at the fair value ``informed_horizon`` s ahead; when
   it is more than ``informed_threshold`` ticks away from the mid they send a market order that way (mean
@@ -127,11 +133,19 @@ class MarketParams:
     news_window: float = 0.0           #: seconds after a jump with news_mult x informed looks
     news_mult: float = 1.0             #: informed look rate multiplier in a news window
     v_dt: float = 0.01                 #: fair-value grid step, seconds (v is constant between grid points)
+    impact: float = 0.0                #: permanent impact: ticks the fair value moves per market order, its way
+    mo_branch: float = 0.0             #: chance a market order is followed by another of the same sign
+    mo_delay: float = 0.01             #: mean delay of that follow-up order, seconds (exponential)
+    odd_share: float = 0.0             #: share of market orders of an odd-lot size (not rounded to round_lot)
+    odd_qty: float = 20.0              #: mean odd-lot market order size, lots (geometric)
+    lp_react: float = 0.0              #: LP actions on the side opposite the aggressor each market order triggers
+    touch_mult: float = 1.0            #: target at the LPs' first level, x level_qty (deeper: the growth line)
+    p_trim: float = 0.0                #: chance an LP action trims the level most above its target, if any
 
     model = "l3"
 
     #: Parameters in seconds (x c in :meth:`time_scaled`) and per second (/ c).
-    TIME_FIELDS = ("lp_lag", "informed_horizon", "burst_len", "news_window", "v_dt")
+    TIME_FIELDS = ("lp_lag", "informed_horizon", "burst_len", "news_window", "v_dt", "mo_delay")
     RATE_FIELDS = ("jump_rate", "lp_rate", "noise_rate", "informed_rate", "burst_rate", "drift")
 
     def time_scaled(self, c: float) -> "MarketParams":
@@ -185,7 +199,16 @@ class MarketParams:
         need(abs(self.drift) <= 50 and self.sigma <= 500, "|drift| must be <= 50 ticks per s and sigma <= 500 ticks per sqrt s")
         need(-1 < self.level_growth <= 10 and 1 + self.level_growth * (self.n_levels - 1) >= 0.1,
              "level_growth must be in (-1, 10] with 1 + level_growth (n_levels - 1) >= 0.1")
-        need(self.level_qty * max(1.0, 1 + self.level_growth * (self.n_levels - 1)) / self.order_qty < _K - 4,
+        need(0 <= self.mo_branch <= 0.95, "mo_branch must be in [0, 0.95]")
+        need(1e-6 <= self.mo_delay <= 60, "mo_delay must be in [1e-6, 60] s")
+        need(0 <= self.odd_share <= 1, "odd_share must be in [0, 1]")
+        need(self.odd_qty >= 1, "odd_qty must be >= 1")
+        need(0 <= self.impact <= 100, "impact must be in [0, 100] ticks")
+        need(0 <= self.lp_react <= 4, "lp_react must be in [0, 4]")
+        need(0.1 <= self.touch_mult <= 10, "touch_mult must be in [0.1, 10]")
+        need(0 <= self.p_trim <= 1, "p_trim must be in [0, 1]")
+        need(self.level_qty * max(1.0, self.touch_mult, 1 + self.level_growth * (self.n_levels - 1)) / self.order_qty
+             < _K - 4,
              f"level_qty / order_qty too large (a level holds at most {_K} orders)")
 
 
@@ -317,7 +340,10 @@ def _seed_state(seed: int) -> np.uint64:
 _L3_FLOATS = ("sigma", "drift", "jump_rate", "jump_ticks", "lp_rate", "lp_lag", "lp_impact", "half_spread",
               "level_qty", "order_qty", "p_refill", "p_stale", "noise_rate", "noise_qty", "informed_rate",
               "informed_qty", "informed_horizon", "informed_threshold", "burst_rate", "burst_len",
-              "burst_mult", "burst_vol", "news_window", "news_mult", "v_dt", "level_growth")
+              "burst_mult", "burst_vol", "news_window", "news_mult", "v_dt", "level_growth", "impact",
+              "mo_branch", "mo_delay", "odd_share", "odd_qty", "touch_mult", "lp_react", "p_trim")
+#: Most follow-up market orders (``mo_branch``) pending at once; a further one is dropped.
+_PEND = 64
 
 
 @njit(cache=True, inline="always")
@@ -357,6 +383,8 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
      burst_len, burst_mult, burst_vol, news_window, news_mult, v_dt, growth) = (
         fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7], fp[8], fp[9], fp[10], fp[11], fp[12],
         fp[13], fp[14], fp[15], fp[16], fp[17], fp[18], fp[19], fp[20], fp[21], fp[22], fp[23], fp[24], fp[25])
+    impact, mo_branch, mo_delay, odd_share, odd_qty, touch_mult, lp_react, p_trim = (
+        fp[26], fp[27], fp[28], fp[29], fp[30], fp[31], fp[32], fp[33])
     st = np.empty(1, np.uint64)
     st[0] = seed
     _u(st)
@@ -375,6 +403,16 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
     target = np.empty(n_levels, np.float64)
     for d in range(n_levels):
         target[d] = level_qty * (1.0 + growth * d)
+    target[0] = level_qty * touch_mult
+    # pending follow-ups: a market order (mo_branch; kind 0) or an LP reaction (lp_react; kind 1, on side
+    # pend_aggr: 0 bids, 1 asks): exchange time, aggressor, informed flag, limit (informed: v ahead)
+    pend_kind = np.zeros(_PEND, np.uint8)
+    pend_ts = np.zeros(_PEND, np.int64)
+    pend_aggr = np.zeros(_PEND, np.int64)
+    pend_inf = np.zeros(_PEND, np.uint8)
+    pend_lim = np.zeros(_PEND, np.float64)
+    npend = 0
+    imp = 0.0           # permanent impact of the market orders so far (impact), added to the fair value
 
     # Fair value on a grid of v_dt seconds, generated `horizon` ahead of the clock (ring buffer).
     G = 1
@@ -446,7 +484,18 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
         lam_inf = informed_rate * mult
         lam = lp_rate + noise_rate + lam_inf
         dt = _exp1(st) / lam
-        ts += int(dt * 1e9)
+        follow = -1   # index of the pending follow-up market order due before the next Poisson event
+        if npend > 0:
+            ts_next = ts + int(dt * 1e9)
+            for k in range(npend):
+                if pend_ts[k] < ts_next and (follow < 0 or pend_ts[k] < pend_ts[follow]):
+                    follow = k
+        if follow >= 0:
+            # the competing Poisson clocks are memoryless: the draw above is simply superseded
+            dt = (pend_ts[follow] - ts) * 1e-9
+            ts = pend_ts[follow]
+        else:
+            ts += int(dt * 1e9)
         t = (ts - start_ts) * 1e-9
         # ---- fair value and burst regime on the grid up to t + horizon; news window from jumps passed
         g_need = int((t + horizon) / v_dt)
@@ -487,7 +536,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
             g_cur += 1
             if jg[g_cur & GM] != 0:
                 news_until = g_cur * v_dt + news_window
-        v = vg[g_cur & GM]
+        v = vg[g_cur & GM] + imp
         burst = bg[g_cur & GM] != 0
         reg = 0
         if t < news_until:
@@ -497,10 +546,22 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
         # ---- LPs lean toward v
         r += (v - r) * (1.0 - math.exp(-dt / lp_lag))
 
-        u = _u(st) * lam
-        if u < lp_rate:
+        u = lam   # a follow-up market order: no draw
+        react = follow >= 0 and pend_kind[follow] == 1
+        if follow < 0:
+            u = _u(st) * lam
+        if (follow < 0 and u < lp_rate) or react:
             # ================= LP action
-            s = 0 if _u(st) < 0.5 else 1
+            if react:
+                s = pend_aggr[follow]
+                npend -= 1
+                pend_kind[follow] = pend_kind[npend]
+                pend_ts[follow] = pend_ts[npend]
+                pend_aggr[follow] = pend_aggr[npend]
+                pend_inf[follow] = pend_inf[npend]
+                pend_lim[follow] = pend_lim[npend]
+            else:
+                s = 0 if _u(st) < 0.5 else 1
             bstar, astar = _anchors(r, half_spread, lgap)
             # this side's anchor, never locking the other side (the nearest multiple of gap that does not)
             if s == 0:
@@ -526,8 +587,25 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
             elif far:
                 p = worst[s]
                 action = 1
+            elif react:
+                d = 0   # a reaction requotes at the anchor, the new touch (nothing when it is full)
+                p = anchor
+                action = 2
+                if p <= 0 or lvl[s, p & MASK] >= target[0]:
+                    action = 0
             else:
-                if _u(st) < p_refill:
+                trim = -1   # p_trim: the level most above its target (its excess is cancelled below)
+                if p_trim > 0.0 and _u(st) < p_trim:
+                    over = 0.0
+                    for dd in range(n_levels):
+                        pp = anchor - sgn * dd * lgap
+                        g = lvl[s, pp & MASK] - target[dd]
+                        if g > over and cnt[s, pp & MASK] > 0:
+                            over = g
+                            trim = dd
+                if trim >= 0:
+                    d = trim
+                elif _u(st) < p_refill:
                     dbest = 0
                     gap = -1e300
                     for d in range(n_levels):
@@ -594,8 +672,20 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
         else:
             # ================= market order
             informed = u >= lp_rate + noise_rate
-            if informed:
-                vh = vg[int((t + horizon) / v_dt) & GM]
+            if follow >= 0:
+                aggr = pend_aggr[follow]
+                informed = pend_inf[follow] != 0
+                vh = pend_lim[follow]
+                flag = FLAG_INFORMED if informed else 0
+                q = _geom(st, informed_qty if informed else noise_qty)
+                npend -= 1
+                pend_kind[follow] = pend_kind[npend]
+                pend_ts[follow] = pend_ts[npend]
+                pend_aggr[follow] = pend_aggr[npend]
+                pend_inf[follow] = pend_inf[npend]
+                pend_lim[follow] = pend_lim[npend]
+            elif informed:
+                vh = vg[int((t + horizon) / v_dt) & GM] + imp
                 if nlev[0] > 0 and nlev[1] > 0:
                     mid = 0.5 * (best[0] + best[1])
                 else:
@@ -614,8 +704,18 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
                 aggr = 1 if _u(st) < 0.5 else -1
                 q = _geom(st, noise_qty)
                 flag = 0
-            if lot > 1:
+            if odd_share > 0.0 and _u(st) < odd_share:
+                q = _geom(st, odd_qty)   # an odd lot: not rounded
+            elif lot > 1:
                 q = ((q + lot - 1) // lot) * lot
+            if aggr != 0 and mo_branch > 0.0 and _u(st) < mo_branch and npend < _PEND:
+                # a follow-up of the same sign (and limit) after an exponential delay, at least 1 us later
+                pend_kind[npend] = 0
+                pend_ts[npend] = ts + max(1000, int(_exp1(st) * mo_delay * 1e9))
+                pend_aggr[npend] = aggr
+                pend_inf[npend] = 1 if informed else 0
+                pend_lim[npend] = vh
+                npend += 1
             if aggr != 0:
                 s = 1 if aggr == 1 else 0   # passive side
                 side_v = ASK if s == 1 else BID
@@ -640,6 +740,20 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
                         q_qty[s, x, 0] = oq - take
                 if done > 0:
                     r += lp_impact * aggr
+                    if impact > 0.0:
+                        imp += impact * aggr
+                    if lp_react > 0.0:
+                        # the LPs on the other side requote toward the new reference: int(lp_react) actions,
+                        # one more with the fractional part's chance, each after an exponential delay
+                        nr = int(lp_react)
+                        if _u(st) < lp_react - nr:
+                            nr += 1
+                        for _k in range(nr):
+                            if npend < _PEND:
+                                pend_kind[npend] = 1
+                                pend_ts[npend] = ts + max(1000, int(_exp1(st) * mo_delay * 1e9))
+                                pend_aggr[npend] = 0 if aggr == 1 else 1
+                                npend += 1
     return i
 
 
