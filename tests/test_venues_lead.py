@@ -253,3 +253,50 @@ def test_batch_equals_loop_for_signal_venue_features_and_a_two_venue_model(tmp_p
     pred_loop = np.array([seen[k][2] for k in rows])
     pred_batch = predict(m.doc, s.X[[i for i, a in enumerate(s.arrival) if int(a) in at]])
     assert np.allclose(pred_loop, np.asarray(pred_batch).reshape(len(rows), -1)[:, 0], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["cpp", "reference"])
+def test_truncating_the_quoted_data_keeps_every_earlier_decision_and_what_it_saw(engine):
+    """No decision depends on quoted or signal data after it: a run on a prefix of the quoted rows takes exactly
+    the full run's decisions up to its end, with the same signal_data rows (issue 12, item 6)."""
+    from mmsim.data.two_venue import generate_two_venue
+    from mmsim.engine.sim import simulate
+
+    m = generate_two_venue("perp_spot", 6000, seed=3, lag="20ms")
+    q, p = m.lagging.events, m.lead.events
+    kw = dict(strategy="lead_defence:window=10ms,threshold=0.5,half_spread=1,max_position=3", engine=engine,
+              signals={"perp": {"events": p, "feed_latency": "lognormal:median=1ms,sigma=0.7"}},
+              feed_latency="lognormal:median=2ms,sigma=0.5", entry_latency="1ms", seed=5)
+    full = simulate(q, **kw)
+    for limit in (1500, 4000):
+        part = simulate(q, limit=limit, **kw)
+        n = len(part.decisions)
+        assert 0 < n < len(full.decisions)
+        # every decision of the shorter run but possibly the last instant's (which may wait for rows the cut removed)
+        last_ts = int(part.decisions["ts"].iloc[-1])
+        keep = part.decisions["ts"] < last_ts
+        k = int(keep.sum())
+        assert part.decisions[keep].reset_index(drop=True).equals(full.decisions.iloc[:k].reset_index(drop=True))
+        sd_part = part.signal_data[part.signal_data["decision_id"] < k].reset_index(drop=True)
+        sd_full = full.signal_data[full.signal_data["decision_id"] < k].reset_index(drop=True)
+        assert sd_part.equals(sd_full)
+
+
+@pytest.mark.parametrize("engine", ["cpp", "reference"])
+def test_truncating_a_signal_venue_leaves_every_decision_before_its_cut(engine):
+    from mmsim.data.messages import complete_prefix
+    from mmsim.data.two_venue import generate_two_venue
+    from mmsim.engine.sim import simulate
+
+    m = generate_two_venue("perp_spot", 6000, seed=4, lag="20ms")
+    q, p = m.lagging.events, m.lead.events
+    cut = complete_prefix(p[:3000], int(p["exch_ts"][3000]))
+    kw = dict(strategy="lead_defence:window=10ms,threshold=0.5,half_spread=1,max_position=3", engine=engine,
+              feed_latency="1ms", entry_latency="1ms", seed=5)
+    full = simulate(q, signals={"perp": {"events": p, "feed_latency": "2ms"}}, **kw)
+    part = simulate(q, signals={"perp": {"events": p[:cut], "feed_latency": "2ms"}}, **kw)
+    t_cut = int(p["exch_ts"][cut])  # the first row removed cannot arrive before its exchange time
+    k = int((full.decisions["ts"] < t_cut).sum())
+    assert 0 < k < len(full.decisions)
+    assert part.decisions.iloc[:k].equals(full.decisions.iloc[:k])
+    assert not part.decisions.equals(full.decisions)  # later decisions did read the rows the cut removed
