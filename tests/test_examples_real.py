@@ -48,3 +48,27 @@ def test_usdm_scenarios_load_and_split_the_capture(tmp_path, monkeypatch):
     split = 1723161430000000000  # 2024-08-08T23:57:10Z
     assert first.meta["n_rows"] > 100_000 and second.meta["n_rows"] > 100_000
     assert next(first.iter_chunks())["exch_ts"][0] < split <= next(second.iter_chunks())["exch_ts"][0]
+
+
+def test_spot_quoted_with_the_perp_as_a_signal_venue(tmp_path, monkeypatch, capsys):
+    """Both Binance captures convert, the scenario loads the perp as a signal venue over the spot's window, the
+    whole spot capture replays (its far resting orders fit the book), and compare runs the defence in windows."""
+    _setup(tmp_path, "spot_perp.toml")
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "convert", "--format", "binance", str(shared("binance", "usdm_btcusdt_20240808.gz")),
+                 "--tick-size", "0.1", "--lot-size", "0.001", "--out", "usdm.mmstore"]) == 0
+    assert main(["data", "convert", "--format", "binance", str(shared("binance", "spot_btcusdt_20240808.gz")),
+                 "--tick-size", "0.01", "--lot-size", "0.00000001", "--out", "spot.mmstore"]) == 0
+    assert main(["run", "spot_perp.toml", "--out", "run"]) == 0
+    s = json.loads(Path("run/summary.json").read_text())
+    assert s["signal_venues"] == ["perp"] and s["n_events"] > 120_000 and s["signal_rows"][0] > 400_000
+    assert main(["audit", "run"]) == 0
+    capsys.readouterr()
+    b = "symmetric:half_spread=1,size=100000,max_position=500000"
+    t = "lead_defence:window=20ms,threshold=1,half_spread=1,size=100000,max_position=500000"
+    assert main(["compare", "spot_perp.toml", "--baseline", b, "--treated", t, "--windows", "2",
+                 "--feed-latency", "perp=2ms", "--n-boot", "200", "--out", "cmp"]) == 0
+    out = capsys.readouterr().out
+    assert "perp feed latency 2ms" in out
+    report = json.loads(Path("cmp/compare.json").read_text())
+    assert report["n_paths"] == 2

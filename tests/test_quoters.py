@@ -171,12 +171,15 @@ def test_skew_pull_without_prediction_is_symmetric(c):
 def test_native_twin_parameters_agree():
     for name, schema in BUILTINS.items():
         marked = MarkedPath([0, 5], [200, 202], 10) if name in ORACLES else None  # the oracles' marked path
-        twin = from_builtin(name, {k: v[1] for k, v in schema.items()}, marked)
-        native = engine_strategy(name, {k: v[1] for k, v in schema.items()}, "cpp", marked)
+        params = {k: v[1] for k, v in schema.items()}
+        if "lead" in params:  # simulate resolves the lead venue's name to its index
+            params["lead_index"] = 1
+        twin = from_builtin(name, params, marked)
+        native = engine_strategy(name, params, "cpp", marked)
         assert isinstance(native, _core.Quoter) and type(native).__name__ == type(twin).__name__
         assert native.clairvoyant == (name in ORACLES) == getattr(twin, "clairvoyant", False)
         for attr in ("half_spread", "skew", "pull_threshold", "gamma", "sigma", "k", "horizon", "session", "A",
-                     "c1", "c2", "horizon_ns", "anchor", "widen", "toxic_mask"):
+                     "c1", "c2", "horizon_ns", "anchor", "widen", "toxic_mask", "lead_index", "window_ns"):
             if hasattr(native, attr):
                 assert getattr(native, attr) == getattr(twin, attr), (name, attr)
 
@@ -187,7 +190,8 @@ def test_loader_accepts_builtins_with_params():
     assert obj == BuiltinSpec("skew", {"half_spread": 2.0, "k": 0.5, "size": 1, "max_position": 0, "fair": "mid"})
     assert name == "skew:half_spread=2.0,k=0.5,size=1,max_position=0,fair=mid"
     assert load_strategy(name)[0] == obj                           # the display name round-trips
-    assert set(BUILTINS) == {"symmetric", "avellaneda_stoikov", "glft", "skew", "pull", "skew_pull", *ORACLES}
+    assert set(BUILTINS) == {"symmetric", "avellaneda_stoikov", "glft", "skew", "pull", "skew_pull", "lead_defence",
+                             *ORACLES}
     assert set(ORACLES) == {"oracle", "oracle_regime"}  # the clairvoyant bound: tests/test_oracle.py
     for n in BUILTINS:
         assert {"size", "max_position", "fair"} <= set(BUILTINS[n])

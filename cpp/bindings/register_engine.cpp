@@ -127,15 +127,92 @@ EngineConfig parse_config(const py::dict& d) {
   }
   c.strategy_name = get<std::string>(d, "strategy_name", "strategy");
   if (d.contains("features") && !d["features"].is_none()) c.features = feature_specs(d["features"]);
+  if (d.contains("model_inputs") && !d["model_inputs"].is_none())
+    for (const py::handle& pair : d["model_inputs"]) {
+      const py::tuple t = py::reinterpret_borrow<py::object>(pair).cast<py::tuple>();
+      if (t.size() != 2) throw ConfigError("model_inputs must be (venue, feature index) pairs");
+      c.model_inputs.emplace_back(t[0].cast<int32_t>(), t[1].cast<int32_t>());
+    }
+  if (d.contains("name") && !d["name"].is_none()) c.name = d["name"].cast<std::string>();
+  if (d.contains("signals") && !d["signals"].is_none()) {
+    if (!py::isinstance<py::sequence>(d["signals"]) || py::isinstance<py::str>(d["signals"]))
+      throw ConfigError("config['signals'] must be a list of dicts, one per signal venue");
+    size_t k = 0;
+    for (py::handle h : d["signals"]) {
+      const std::string where = "config['signals'][" + std::to_string(k++) + "]";
+      if (!py::isinstance<py::dict>(h)) throw ConfigError(where + " must be a dict");
+      py::dict sd = py::reinterpret_borrow<py::dict>(h);
+      for (auto item : sd) {
+        const std::string key = py::str(item.first);
+        if (key != "name" && key != "mode" && key != "tick_size" && key != "lot_size" && key != "crossed_policy" &&
+            key != "features")
+          throw ConfigError(where + ": unknown key '" + key +
+                            "' (known: name, mode, tick_size, lot_size, crossed_policy, features)");
+      }
+      if (!sd.contains("name")) throw ConfigError(where + " needs a 'name'");
+      SignalConfig sc;
+      sc.name = sd["name"].cast<std::string>();
+      const std::string where_n = "signal '" + sc.name + "'";
+      const std::string smode = get<std::string>(sd, "mode", "l2");
+      if (smode != "l2" && smode != "l3") throw ConfigError(where_n + ": mode must be 'l2' or 'l3', not '" + smode + "'");
+      sc.l3 = smode == "l3";
+      sc.tick_size = get<double>(sd, "tick_size", 1.0);
+      sc.lot_size = get<double>(sd, "lot_size", 1.0);
+      const std::string scp = get<std::string>(sd, "crossed_policy", "error");
+      if (scp != "error" && scp != "repair")
+        throw ConfigError(where_n + ": crossed_policy must be 'error' or 'repair', not '" + scp + "'");
+      sc.repair_crossed = scp == "repair";
+      if (sd.contains("features") && !sd["features"].is_none()) {
+        try {
+          sc.features = feature_specs(sd["features"]);
+        } catch (const ConfigError& e) {
+          throw ConfigError(where_n + ": " + e.what());
+        }
+      }
+      c.signals.push_back(std::move(sc));
+    }
+  }
   return c;
 }
+
+// ctx.venue(key): one venue as the strategy sees it at this wakeup (a live view of the Context).
+struct PyVenue {
+  const Context* ctx;
+  int64_t index;
+  const VenueView& view() const { return ctx->venues[index]; }
+};
 
 // Owns everything the C++ engine points at: the numpy arrays and the strategy.
 class PyEngine {
  public:
   PyEngine(py::array events, py::array arrival, py::dict latencies, py::dict config, py::object strategy,
-           bool final) {
+           bool final, py::object signals) {
     check_rows(events, arrival);
+    std::vector<SignalRows> rows;
+    if (!signals.is_none()) {
+      size_t k = 0;
+      for (py::handle h : signals) {
+        const std::string where = "signals[" + std::to_string(k++) + "]";
+        if (!py::isinstance<py::sequence>(h) || py::len(h) != 2)
+          throw ConfigError(where + " must be an (events, arrival) pair");
+        py::sequence pair = py::reinterpret_borrow<py::sequence>(h);
+        py::object ev_obj = pair[0], arr_obj = pair[1];
+        if (!py::isinstance<py::array>(ev_obj))
+          throw ConfigError(where + ": events must be a contiguous 1-d EVENT_DTYPE array");
+        py::array ev = ev_obj.cast<py::array>();
+        auto arr = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(arr_obj);
+        if (!arr) throw ConfigError(where + ": arrival must be an int64 array with one entry per event");
+        try {
+          check_rows(ev, arr);
+        } catch (const ConfigError& e) {
+          throw ConfigError(where + ": " + e.what());
+        }
+        rows.push_back(SignalRows{static_cast<const EventRecord*>(ev.data()), arr.data(),
+                                  static_cast<int64_t>(ev.size())});
+        signal_arrays_.push_back(ev);
+        signal_arrays_.push_back(arr);
+      }
+    }
     events_ = events;
     arrival_ = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(arrival);
     LatencyTables lat;
@@ -156,7 +233,7 @@ class PyEngine {
     }
     engine_ = std::make_unique<Engine>(static_cast<const EventRecord*>(events_.data()), arrival_.data(),
                                        static_cast<int64_t>(events_.size()), std::move(lat), parse_config(config), s,
-                                       final);
+                                       final, std::move(rows));
   }
 
   static void check_rows(const py::array& events, const py::array& arrival) {
@@ -191,6 +268,7 @@ class PyEngine {
  private:
   py::array events_;
   py::array_t<int64_t> arrival_;
+  std::vector<py::array> signal_arrays_;  // the signal venues' rows and arrivals, held whole
   py::object strategy_obj_;
   std::unique_ptr<PyStrategy> py_strategy_;
   std::unique_ptr<Engine> engine_;
@@ -267,6 +345,32 @@ void register_engine(py::module_& m) {
         if (!c.depth(side, level, p, q)) p = q = 0;
         return py::make_tuple(p, q);
       }, py::arg("side"), py::arg("level"))
+      .def_readonly("n_venues", &Context::n_venues, "1 + the number of signal venues")
+      .def_property_readonly("venue_names", [](const Context& c) {
+        py::tuple out(c.n_venues);
+        for (int64_t v = 0; v < c.n_venues; ++v) out[v] = py::str(c.engine->venue_name(v));
+        return out;
+      }, "Every venue's name, the quoted instrument first, then the signal venues in order.")
+      .def("venue", [](const Context& c, py::object key) {
+        int64_t index = -1;
+        if (py::isinstance<py::str>(key)) {
+          const std::string name = key.cast<std::string>();
+          for (int64_t v = 0; v < c.n_venues; ++v)
+            if (c.engine->venue_name(v) == name) index = v;
+        } else if (py::isinstance<py::int_>(key)) {
+          const int64_t v = key.cast<int64_t>();
+          if (v >= 0 && v < c.n_venues) index = v;
+        }
+        if (index < 0) {
+          std::string known;
+          for (int64_t v = 0; v < c.n_venues; ++v)
+            known += (v ? ", '" : "'") + c.engine->venue_name(v) + "'";
+          throw StrategyError("ctx.venue: unknown venue " + std::string(py::repr(key)) + "; known: " + known +
+                              " (or an index 0.." + std::to_string(c.n_venues - 1) + ")");
+        }
+        return PyVenue{&c, index};
+      }, py::arg("key"), py::keep_alive<0, 1>(),
+         "One venue by name or index (0 = the quoted instrument): its delayed book top, data seen, features.")
       .def("open_orders", [](const Context& c) {
         py::list out;
         for (auto& o : c.open_orders()) out.append(py::make_tuple(o.order_id, o.side, o.price, o.qty, o.leaves));
@@ -278,9 +382,40 @@ void register_engine(py::module_& m) {
       .def("cancel", &Context::cancel, py::arg("order_id"))
       .def("modify", &Context::modify, py::arg("order_id"), py::arg("qty"));
 
+  py::class_<PyVenue>(m, "Venue", "One venue as the strategy sees it at this wakeup (ctx.venue(key)).")
+      .def_property_readonly("name", [](const PyVenue& v) { return v.ctx->engine->venue_name(v.index); })
+      .def_property_readonly("index", [](const PyVenue& v) { return v.index; }, "0 = the quoted instrument")
+      .def_property_readonly("best_bid", [](const PyVenue& v) { return v.view().best_bid; })
+      .def_property_readonly("bid_qty", [](const PyVenue& v) { return v.view().bid_qty; })
+      .def_property_readonly("best_ask", [](const PyVenue& v) { return v.view().best_ask; })
+      .def_property_readonly("ask_qty", [](const PyVenue& v) { return v.view().ask_qty; })
+      .def_property_readonly("mid", [](const PyVenue& v) -> py::object {
+        const VenueView& w = v.view();
+        if (w.bid_qty == 0 || w.ask_qty == 0) return py::none();
+        return py::float_(static_cast<double>(w.best_bid + w.best_ask) / 2.0);
+      }, "(best_bid + best_ask) / 2 in ticks; None when a side is empty")
+      .def_property_readonly("data_exch_ts", [](const PyVenue& v) { return v.view().data_exch_ts; })
+      .def_property_readonly("data_arrival_ts", [](const PyVenue& v) { return v.view().data_arrival_ts; })
+      .def_property_readonly("data_rows", [](const PyVenue& v) { return v.view().data_rows; })
+      .def_property_readonly("tick_size", [](const PyVenue& v) { return v.view().tick_size; })
+      .def_property_readonly("lot_size", [](const PyVenue& v) { return v.view().lot_size; })
+      .def_property_readonly("features", [](const PyVenue& v) {
+        const VenueView& w = v.view();
+        py::array_t<double> out(w.n_features);
+        std::copy(w.features, w.features + w.n_features, out.mutable_data());
+        out.attr("setflags")(py::arg("write") = false);
+        return out;
+      }, "This venue's feature bank values as of now (spec order); empty without a bank.")
+      .def("depth", [](const PyVenue& v, int side, int level) {
+        int64_t p = 0, q = 0;
+        if (!v.ctx->venue_depth(static_cast<int>(v.index), side, level, p, q)) p = q = 0;
+        return py::make_tuple(p, q);
+      }, py::arg("side"), py::arg("level"));
+
   py::class_<PyEngine>(m, "Engine", "The C++ event loop (see mmsim.engine.sim for the arguments).")
-      .def(py::init<py::array, py::array, py::dict, py::dict, py::object, bool>(), py::arg("events"),
-           py::arg("arrival"), py::arg("latencies"), py::arg("config"), py::arg("strategy"), py::arg("final") = true)
+      .def(py::init<py::array, py::array, py::dict, py::dict, py::object, bool, py::object>(), py::arg("events"),
+           py::arg("arrival"), py::arg("latencies"), py::arg("config"), py::arg("strategy"), py::arg("final") = true,
+           py::arg("signals") = py::none())
       .def("step", &PyEngine::step, py::arg("n_rows"))
       .def("append", &PyEngine::append, py::arg("events"), py::arg("arrival"), py::arg("final"),
            "Stream the next chunk of rows (copied); `final` when no more follow.")
@@ -290,6 +425,8 @@ void register_engine(py::module_& m) {
       .def("fills", [](PyEngine& e) { return PyEngine::records(e.engine().fills(), "FILL_DTYPE"); })
       .def("orders", [](PyEngine& e) { return PyEngine::records(e.engine().orders(), "ORDER_DTYPE"); })
       .def("decisions", [](PyEngine& e) { return PyEngine::records(e.engine().decisions(), "DECISION_DTYPE"); })
+      .def("signal_data", [](PyEngine& e) { return PyEngine::records(e.engine().signal_data(), "SIGNAL_DATA_DTYPE"); },
+           "What each decision had seen of each signal venue (decision then venue order); empty without signals.")
       .def("summary", [](PyEngine& e) {
         const Summary s = e.engine().summary();
         py::dict d;
@@ -297,6 +434,11 @@ void register_engine(py::module_& m) {
         d["position"] = s.position; d["cash_ticklots"] = s.cash_ticklots; d["fees"] = s.fees;
         d["final_mid"] = s.final_mid; d["pnl"] = s.pnl; d["n_orders"] = s.n_orders;
         d["n_decisions"] = s.n_decisions; d["repaired_crossed_levels"] = s.repaired_crossed_levels;
+        if (e.engine().n_venues() > 1) {  // absent without signals: single-venue summaries stay as they were
+          py::list rows;
+          for (int64_t k = 1; k < e.engine().n_venues(); ++k) rows.append(e.engine().signal_rows(k));
+          d["signal_rows"] = rows;
+        }
         return d;
       });
 
@@ -330,6 +472,10 @@ void register_engine(py::module_& m) {
         {"n_new", offsetof(DecisionRecord, n_new)}, {"n_cancel", offsetof(DecisionRecord, n_cancel)},
         {"n_modify", offsetof(DecisionRecord, n_modify)}, {"reason", offsetof(DecisionRecord, reason)},
         {"flags", offsetof(DecisionRecord, flags)}});
+    d["SIGNAL_DATA_DTYPE"] = layout_of<SignalDataRecord>({{"decision_id", offsetof(SignalDataRecord, decision_id)},
+        {"venue", offsetof(SignalDataRecord, venue)}, {"data_exch_ts", offsetof(SignalDataRecord, data_exch_ts)},
+        {"data_arrival_ts", offsetof(SignalDataRecord, data_arrival_ts)},
+        {"data_rows", offsetof(SignalDataRecord, data_rows)}});
     return d;
   }, "Byte offsets of every record field as compiled, to check against the numpy dtypes.");
 
@@ -341,6 +487,11 @@ void register_engine(py::module_& m) {
     d["CI_DATA_ARRIVAL_TS"] = int(CI_DATA_ARRIVAL_TS); d["CI_DATA_ROWS"] = int(CI_DATA_ROWS);
     d["CI_N_FEATURES"] = int(CI_N_FEATURES);
     d["CI_DEPTH0"] = int(CI_DEPTH0); d["CI_LEVELS"] = int(CI_LEVELS); d["CI_SIZE"] = int(CI_SIZE);
+    d["CI_N_VENUES"] = int(CI_N_VENUES); d["CI_VENUE_BLOCK"] = int(CI_VENUE_BLOCK);
+    d["CV_BEST_BID"] = int(CV_BEST_BID); d["CV_BID_QTY"] = int(CV_BID_QTY); d["CV_BEST_ASK"] = int(CV_BEST_ASK);
+    d["CV_ASK_QTY"] = int(CV_ASK_QTY); d["CV_DATA_EXCH_TS"] = int(CV_DATA_EXCH_TS);
+    d["CV_DATA_ARRIVAL_TS"] = int(CV_DATA_ARRIVAL_TS); d["CV_DATA_ROWS"] = int(CV_DATA_ROWS);
+    d["CV_N_FEATURES"] = int(CV_N_FEATURES);
     d["CF_EWMA_MID"] = int(CF_EWMA_MID); d["CF_CASH"] = int(CF_CASH); d["CF_TICK_SIZE"] = int(CF_TICK_SIZE);
     d["CF_LOT_SIZE"] = int(CF_LOT_SIZE); d["CF_SIZE"] = int(CF_SIZE);
     d["CF_PRED_MOVE"] = int(CF_PRED_MOVE); d["CF_P_DOWN"] = int(CF_P_DOWN); d["CF_P_FLAT"] = int(CF_P_FLAT);

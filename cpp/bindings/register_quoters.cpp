@@ -90,6 +90,19 @@ void register_quoters(py::module_& m) {
       .def_property_readonly("skew", &SpreadQuoter::skew)
       .def_property_readonly("pull_threshold", &SpreadQuoter::pull_threshold);
 
+  py::class_<LeadDefenceQuoter, SpreadQuoter, std::shared_ptr<LeadDefenceQuoter>>(
+      m, "LeadDefenceQuoter", "lead_defence: skew_pull on the lead venue's mid move over a window, in quoted ticks.")
+      .def(py::init([](int64_t lead_index, int64_t window_ns, double half_spread, int64_t size, int64_t max_position,
+                       const std::string& fair, double skew, double pull_threshold) {
+             return std::make_shared<LeadDefenceQuoter>(lead_index, window_ns, half_spread, size, max_position,
+                                                        parse_fair(fair), skew, pull_threshold);
+           }),
+           py::arg("lead_index"), py::arg("window_ns"), py::arg("half_spread") = 1.0, py::arg("size") = 1,
+           py::arg("max_position") = 0, py::arg("fair") = "mid", py::arg("skew") = 0.0,
+           py::arg("pull_threshold") = 1.0)
+      .def_property_readonly("lead_index", &LeadDefenceQuoter::lead_index)
+      .def_property_readonly("window_ns", &LeadDefenceQuoter::window_ns);
+
   py::class_<AvellanedaStoikovQuoter, Quoter, std::shared_ptr<AvellanedaStoikovQuoter>>(
       m, "AvellanedaStoikovQuoter", "Avellaneda-Stoikov (2008) reservation price and optimal spread.")
       .def(py::init([](double gamma, double sigma, double k, double horizon, bool session, int64_t size,

@@ -17,13 +17,15 @@ void Book::ensure(Side& s, int64_t price, int64_t row) {
     return;
   }
   if (price >= s.base && price < s.base + size) return;
-  // Grow to cover the new price with as much room again on that side.
+  // Grow to cover the new price with as much room again on that side, capped at the limit: only a range that
+  // itself exceeds the limit is refused (a spot book with resting orders from 0.5x to 4x the price fits).
   int64_t lo = std::min(s.base, price), hi = std::max(s.base + size, price + 1);
   const int64_t span = hi - lo;
-  if (price < s.base) lo -= span; else hi += span;
-  if (hi - lo > kMaxLevels)
+  if (span > kMaxLevels)
     throw DataError(row, "price " + std::to_string(price) + " ticks is too far from the book (over " +
                              std::to_string(kMaxLevels) + " ticks of range)");
+  const int64_t room = std::min(span, kMaxLevels - span);
+  if (price < s.base) lo -= room; else hi += room;
   std::vector<int64_t> grown(static_cast<size_t>(hi - lo), 0);
   std::copy(s.qty.begin(), s.qty.end(), grown.begin() + (s.base - lo));
   s.qty.swap(grown);

@@ -1,5 +1,5 @@
-// The engine's frame: construction and validation of the config, step() -- the loop that merges the six
-// time-ordered streams (exchange rows, requests, feed rows, responses, timer, wakeups) -- and append() for
+// The engine's frame: construction and validation of the config, step() -- the loop that merges the seven
+// time-ordered streams (exchange rows, requests, feed rows, signal venues' feed rows, responses, timer, wakeups) -- and append() for
 // streamed chunks. What each stream does lives beside it: engine_exchange.cpp, engine_strategy.cpp,
 // engine_wire.cpp; the rules are docs/event-loop.md. The end-of-group check is here as both books use it.
 #include "mmsim/engine.hpp"
@@ -24,32 +24,52 @@ std::vector<int64_t> non_empty(std::vector<int64_t> v, const char* leg) {
 }  // namespace
 
 Engine::Engine(const EventRecord* events, const int64_t* arrival, int64_t n, LatencyTables lat, EngineConfig cfg,
-               Strategy* strategy, bool final)
-    : ev_(events), arrival_(arrival), loaded_(n), final_(final), cfg_(std::move(cfg)), strategy_(strategy) {
+               Strategy* strategy, bool final, std::vector<SignalRows> signals)
+    : final_(final), cfg_(std::move(cfg)), strategy_(strategy) {
+  q_.name = cfg_.name;
+  q_.ev = events;
+  q_.arrival = arrival;
+  q_.loaded = n;
+  q_.repair_crossed = cfg_.repair_crossed;
+  q_.track_ewma = true;
   lat_.entry = non_empty(std::move(lat.entry), "entry");
   lat_.cancel = non_empty(std::move(lat.cancel), "cancel");
   lat_.response = non_empty(std::move(lat.response), "response");
   lat_.compute = non_empty(std::move(lat.compute), "compute");
-  if (mmsim_ewma_init(&ewma_, cfg_.ewma_tau_ns) != MMSIM_OK) throw ConfigError("ewma_tau_ns must be > 0");
+  if (mmsim_ewma_init(&q_.ewma, cfg_.ewma_tau_ns) != MMSIM_OK) throw ConfigError("ewma_tau_ns must be > 0");
   if (cfg_.timer_interval_ns < 0) throw ConfigError("timer_interval_ns must be >= 0");
   if (strategy_ == nullptr) throw ConfigError("no strategy");
   if (strategy_->clairvoyant()) decision_flags_ = DECISION_CLAIRVOYANT;
-  t_end_ = !final_ ? kInf : (n > 0 ? arrival_[n - 1] : NO_TS);
-  next_timer_ = (cfg_.timer_interval_ns > 0 && n > 0) ? arrival_[0] : kInf;
+  t_end_ = !final_ ? kInf : (n > 0 ? arrival[n - 1] : NO_TS);
+  next_timer_ = (cfg_.timer_interval_ns > 0 && n > 0) ? arrival[0] : kInf;
   done_ = final_ && n == 0;
   if (!final_ && n == 0) throw ConfigError("a streamed run needs rows in its first chunk");
   if (!cfg_.features.empty()) {
-    features_ = std::make_unique<FeatureRunner>(cfg_.features);
-    feature_values_.assign(features_->size(), std::numeric_limits<double>::quiet_NaN());
+    q_.features = std::make_unique<FeatureRunner>(cfg_.features);
+    q_.feature_values.assign(q_.features->size(), std::numeric_limits<double>::quiet_NaN());
   }
-  ctx_.features = feature_values_.data();
-  ctx_.n_features = static_cast<int64_t>(feature_values_.size());
+  ctx_.features = q_.feature_values.data();
+  ctx_.n_features = static_cast<int64_t>(q_.feature_values.size());
+  setup_signals(std::move(signals));
   const double nan = std::numeric_limits<double>::quiet_NaN();
   ctx_.pred_move = ctx_.p_down = ctx_.p_flat = ctx_.p_up = nan;
+  if (cfg_.model && !cfg_.model_inputs.empty()) {  // inputs from several venues' banks
+    if (cfg_.model->n_inputs() != cfg_.model_inputs.size())
+      throw ConfigError("the model takes " + std::to_string(cfg_.model->n_inputs()) + " features but model_inputs "
+                        "maps " + std::to_string(cfg_.model_inputs.size()));
+    for (const auto& [venue, j] : cfg_.model_inputs) {
+      const FeedVenue* v = venue == 0 ? &q_ : (venue >= 1 && static_cast<size_t>(venue) <= sig_.size()
+                                                   ? &sig_[static_cast<size_t>(venue) - 1] : nullptr);
+      if (v == nullptr) throw ConfigError("model_inputs: venue " + std::to_string(venue) + " is not in this run");
+      if (!v->features || j < 0 || static_cast<size_t>(j) >= v->features->size())
+        throw ConfigError("model_inputs: venue " + std::to_string(venue) + " has no feature " + std::to_string(j));
+    }
+    model_in_.assign(cfg_.model_inputs.size(), std::numeric_limits<double>::quiet_NaN());
+  }
   if (cfg_.model) {
-    if (!features_ || cfg_.model->n_inputs() != features_->size())
+    if (cfg_.model_inputs.empty() && (!q_.features || cfg_.model->n_inputs() != q_.features->size()))
       throw ConfigError("the model takes " + std::to_string(cfg_.model->n_inputs()) + " features but the bank has " +
-                        std::to_string(features_ ? features_->size() : 0));
+                        std::to_string(q_.features ? q_.features->size() : 0));
     prediction_.assign(cfg_.model->n_outputs(), nan);
     const std::vector<std::string> names = cfg_.model->output_names();
     const char* canonical[4] = {"move", "p_down", "p_flat", "p_up"};
@@ -66,18 +86,82 @@ Engine::Engine(const EventRecord* events, const int64_t* arrival, int64_t n, Lat
   ctx_.lot_size = cfg_.lot_size;
 }
 
+void Engine::setup_signals(std::vector<SignalRows> rows) {
+  if (rows.size() != cfg_.signals.size())
+    throw ConfigError("config has " + std::to_string(cfg_.signals.size()) + " signal venue(s) but " +
+                      std::to_string(rows.size()) + " signal stream(s) were given");
+  if (q_.name.empty()) throw ConfigError("the quoted instrument's name must not be empty");
+  sig_.resize(rows.size());
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const SignalConfig& c = cfg_.signals[k];
+    FeedVenue& v = sig_[k];
+    const std::string where = "signal " + std::to_string(k + 1) + (c.name.empty() ? "" : " '" + c.name + "'");
+    if (c.name.empty()) throw ConfigError(where + ": the name must not be empty");
+    if (c.name == q_.name)
+      throw ConfigError(where + ": the name is the quoted instrument's name; venue names must be unique");
+    for (size_t j = 0; j < k; ++j)
+      if (sig_[j].name == c.name) throw ConfigError(where + ": the name is used twice; venue names must be unique");
+    if (!(c.tick_size > 0) || !(c.lot_size > 0)) throw ConfigError(where + ": tick_size and lot_size must be > 0");
+    if (rows[k].n < 0 || (rows[k].n > 0 && (rows[k].events == nullptr || rows[k].arrival == nullptr)))
+      throw ConfigError(where + ": no rows");
+    for (int64_t i = 1; i < rows[k].n; ++i)
+      if (rows[k].arrival[i] < rows[k].arrival[i - 1])
+        throw ConfigError(where + ": feed arrival times go back in time at row " + std::to_string(i));
+    v.name = c.name;
+    v.ev = rows[k].events;
+    v.arrival = rows[k].arrival;
+    v.loaded = rows[k].n;
+    v.repair_crossed = c.repair_crossed;
+    if (!c.features.empty()) {
+      try {
+        v.features = std::make_unique<FeatureRunner>(c.features);
+      } catch (const ConfigError& e) {
+        throw ConfigError(where + ": " + e.what());
+      }
+      v.feature_values.assign(v.features->size(), std::numeric_limits<double>::quiet_NaN());
+    }
+  }
+  views_.assign(1 + sig_.size(), VenueView{});
+  views_[0].tick_size = cfg_.tick_size;
+  views_[0].lot_size = cfg_.lot_size;
+  views_[0].features = q_.feature_values.data();
+  views_[0].n_features = static_cast<int64_t>(q_.feature_values.size());
+  for (size_t k = 0; k < sig_.size(); ++k) {
+    VenueView& w = views_[k + 1];
+    w.tick_size = cfg_.signals[k].tick_size;
+    w.lot_size = cfg_.signals[k].lot_size;
+    w.features = sig_[k].feature_values.data();
+    w.n_features = static_cast<int64_t>(sig_[k].feature_values.size());
+  }
+  ctx_.n_venues = static_cast<int64_t>(views_.size());
+  ctx_.venues = views_.data();
+  next_signal();
+}
+
+void Engine::next_signal() {
+  sig_next_t_ = kInf;
+  for (size_t k = 0; k < sig_.size(); ++k) {
+    const FeedVenue& v = sig_[k];
+    if (v.fd_i < v.loaded && v.arrival_of(v.fd_i) < sig_next_t_) {  // strict: the lower venue first at a tie
+      sig_next_t_ = v.arrival_of(v.fd_i);
+      sig_next_ = k;
+    }
+  }
+}
+
 bool Engine::step(int64_t n_rows) {
   if (done_) return true;
-  const int64_t target = fd_i_ + std::max<int64_t>(n_rows, 1);
+  const int64_t target = q_.fd_i + std::max<int64_t>(n_rows, 1);
   for (;;) {
-    if (fd_i_ >= target && fd_i_ < loaded_) return false;
+    if (q_.fd_i >= target && q_.fd_i < q_.loaded) return false;
     if (needs_data()) return false;  // the next row's successor decides group ends: wait for it
     // The smallest (time, stream priority); strict '<' keeps the lower priority at equal times.
     int64_t t = kInf;
     int which = -1;
-    if (ex_i_ < loaded_) { t = row(ex_i_).exch_ts; which = 0; }
+    if (ex_i_ < q_.loaded) { t = row(ex_i_).exch_ts; which = 0; }
     if (!requests_.empty() && requests_.front().t < t) { t = requests_.front().t; which = 1; }
-    if (fd_i_ < loaded_ && arrival_of(fd_i_) < t) { t = arrival_of(fd_i_); which = 2; }
+    if (q_.fd_i < q_.loaded && arrival_of(q_.fd_i) < t) { t = arrival_of(q_.fd_i); which = 2; }
+    if (sig_next_t_ < t) { t = sig_next_t_; which = 6; }  // signal feeds: after the quoted feed at a tie
     if (!responses_.empty() && responses_.front().t < t) { t = responses_.front().t; which = 3; }
     if (next_timer_ < t) { t = next_timer_; which = 4; }
     if (wake_pending_ && wake_time_ < t) { t = wake_time_; which = 5; }
@@ -88,7 +172,8 @@ bool Engine::step(int64_t n_rows) {
     switch (which) {
       case 0: on_exchange_row(ex_i_); break;
       case 1: { Request r = requests_.front(); requests_.pop_front(); on_request(r); break; }
-      case 2: on_feed_row(fd_i_); break;
+      case 2: on_feed_row(q_, q_.fd_i); break;
+      case 6: on_signal_row(); break;
       case 3: { Response r = responses_.front(); responses_.pop_front(); on_response(r); break; }
       case 4: request_wake(next_timer_, WAKE_TIMER); next_timer_ += cfg_.timer_interval_ns; break;
       default: wakeup(wake_time_); break;
@@ -98,28 +183,28 @@ bool Engine::step(int64_t n_rows) {
 
 void Engine::append(const EventRecord* events, const int64_t* arrival, int64_t n, bool final) {
   if (final_) throw ConfigError("append after the final chunk");
-  if (n > 0 && loaded_ > 0) {
-    if (events[0].exch_ts < row(loaded_ - 1).exch_ts)
-      throw DataError(loaded_, "exch_ts goes back in time across chunks");
-    if (arrival[0] < arrival_of(loaded_ - 1))
+  if (n > 0 && q_.loaded > 0) {
+    if (events[0].exch_ts < row(q_.loaded - 1).exch_ts)
+      throw DataError(q_.loaded, "exch_ts goes back in time across chunks");
+    if (arrival[0] < arrival_of(q_.loaded - 1))
       throw ConfigError("feed arrival times go back in time across chunks");
   }
   // Keep only the rows not yet consumed by both the exchange and the feed (the feed lags behind).
-  const int64_t keep = std::min(ex_i_, fd_i_);
-  std::vector<EventRecord> ev(static_cast<size_t>(loaded_ - keep + n));
+  const int64_t keep = std::min(ex_i_, q_.fd_i);
+  std::vector<EventRecord> ev(static_cast<size_t>(q_.loaded - keep + n));
   std::vector<int64_t> arr(ev.size());
-  std::copy(ev_ + (keep - base_), ev_ + (loaded_ - base_), ev.begin());
-  std::copy(arrival_ + (keep - base_), arrival_ + (loaded_ - base_), arr.begin());
-  std::copy(events, events + n, ev.begin() + (loaded_ - keep));
-  std::copy(arrival, arrival + n, arr.begin() + (loaded_ - keep));
+  std::copy(q_.ev + (keep - q_.base), q_.ev + (q_.loaded - q_.base), ev.begin());
+  std::copy(q_.arrival + (keep - q_.base), q_.arrival + (q_.loaded - q_.base), arr.begin());
+  std::copy(events, events + n, ev.begin() + (q_.loaded - keep));
+  std::copy(arrival, arrival + n, arr.begin() + (q_.loaded - keep));
   ev_buf_.swap(ev);
   arr_buf_.swap(arr);
-  ev_ = ev_buf_.data();
-  arrival_ = arr_buf_.data();
-  base_ = keep;
-  loaded_ += n;
+  q_.ev = ev_buf_.data();
+  q_.arrival = arr_buf_.data();
+  q_.base = keep;
+  q_.loaded += n;
   final_ = final;
-  if (final_) t_end_ = loaded_ > 0 ? arrival_of(loaded_ - 1) : NO_TS;
+  if (final_) t_end_ = q_.loaded > 0 ? arrival_of(q_.loaded - 1) : NO_TS;
 }
 
 void Engine::end_of_group_check(Book& book, int64_t row, bool exchange_side) {

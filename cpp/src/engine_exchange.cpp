@@ -23,7 +23,7 @@ void Engine::on_exchange_row(int64_t i) {
     taken_[e.side > 0 ? 0 : 1].erase(e.price);
   }
   ex_i_ = i + 1;
-  if (i + 1 == loaded_ || row(i + 1).exch_ts != e.exch_ts) end_of_group_check(ex_book_, i, true);
+  if (i + 1 == q_.loaded || row(i + 1).exch_ts != e.exch_ts) end_of_group_check(ex_book_, i, true);
   if (e.kind != CLEAR) check_crosses(i);
   if (ex_book_.has(BID) && ex_book_.has(ASK)) {
     last_mid2_ = ex_book_.best(BID) + ex_book_.best(ASK);

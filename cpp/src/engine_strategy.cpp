@@ -1,7 +1,8 @@
-// Strategy side: what the strategy knows and when. Feed rows arriving after their latency update the
-// strategy-side book, EWMA and features; responses update its view of its orders; wakeups build the
-// Context, call the model and the strategy, take the compute latency, log the decision and turn targets
-// into actions. Nothing here reads exchange truth (docs/event-loop.md).
+// Strategy side: what the strategy knows and when. Feed rows arriving after their latency update their
+// venue's strategy-side book (the quoted venue's or a read-only signal venue's), EWMA and features;
+// responses update its view of its orders; wakeups build the Context, call the model and the strategy, take
+// the compute latency, log the decision and turn targets into actions. Nothing here reads exchange truth
+// (docs/event-loop.md).
 #include "mmsim/engine.hpp"
 
 #include <algorithm>
@@ -13,24 +14,35 @@
 
 namespace mmsim {
 
-void Engine::on_feed_row(int64_t i) {
-  const EventRecord& e = row(i);
-  const int64_t t = arrival_of(i);
-  apply_feed_event(st_book_, e, i);
-  fd_i_ = i + 1;
-  last_fd_exch_ts_ = e.exch_ts;
-  last_fd_arrival_ = t;
-  const bool group_end = i + 1 == loaded_ || row(i + 1).exch_ts != e.exch_ts;
-  if (group_end) end_of_group_check(st_book_, i, false);
-  if (st_book_.has(BID) && st_book_.has(ASK)) {
+void Engine::on_feed_row(FeedVenue& v, int64_t i) {
+  const EventRecord& e = v.row(i);
+  const int64_t t = v.arrival_of(i);
+  apply_feed_event(v.book, e, i);
+  v.fd_i = i + 1;
+  v.last_exch_ts = e.exch_ts;
+  v.last_arrival = t;
+  const bool group_end = i + 1 == v.loaded || v.row(i + 1).exch_ts != e.exch_ts;
+  if (group_end) check_crossed(v.book, i, v.repair_crossed);
+  if (v.track_ewma && v.book.has(BID) && v.book.has(ASK)) {
     // The mid is a step function: feeding it only when it changes is exact and saves an exp() per row.
-    const double mid = static_cast<double>(st_book_.best(BID) + st_book_.best(ASK)) / 2.0;
-    if (!ewma_.initialized || mid != ewma_.last_x)
-      if (mmsim_ewma_update(&ewma_, t, mid) != MMSIM_OK) throw DataError(i, "feature update failed (time went back)");
+    const double mid = static_cast<double>(v.book.best(BID) + v.book.best(ASK)) / 2.0;
+    if (!v.ewma.initialized || mid != v.ewma.last_x)
+      if (mmsim_ewma_update(&v.ewma, t, mid) != MMSIM_OK) throw DataError(i, "feature update failed (time went back)");
   }
   // The delayed view only, never exchange truth; the book as of the last whole message (docs/event-loop.md).
-  if (features_) features_->on_event(t, st_book_, e, i, group_end || (e.flags & FLAG_MSG_END) != 0);
+  if (v.features) v.features->on_event(t, v.book, e, i, group_end || (e.flags & FLAG_MSG_END) != 0);
   if (cfg_.wake_on_feed) request_wake(t, WAKE_FEED);
+}
+
+void Engine::on_signal_row() {
+  // A signal row reaches only its venue's strategy side (no exchange side, no own orders there).
+  FeedVenue& v = sig_[sig_next_];
+  try {
+    on_feed_row(v, v.fd_i);
+  } catch (const DataError& e) {
+    throw DataError("signal '" + v.name + "': ", e);
+  }
+  next_signal();
 }
 
 void Engine::on_response(const Response& r) {
@@ -88,26 +100,56 @@ void Engine::wakeup(int64_t ts) {
 
   ctx_.now = ts;
   ctx_.reason = reason;
-  ctx_.bid_qty = st_book_.best_qty(BID);
-  ctx_.best_bid = ctx_.bid_qty ? st_book_.best(BID) : 0;
-  ctx_.ask_qty = st_book_.best_qty(ASK);
-  ctx_.best_ask = ctx_.ask_qty ? st_book_.best(ASK) : 0;
+  ctx_.bid_qty = q_.book.best_qty(BID);
+  ctx_.best_bid = ctx_.bid_qty ? q_.book.best(BID) : 0;
+  ctx_.ask_qty = q_.book.best_qty(ASK);
+  ctx_.best_ask = ctx_.ask_qty ? q_.book.best(ASK) : 0;
   ctx_.position = st_position_;
   ctx_.cash = static_cast<double>(st_cash_) * cfg_.tick_size * cfg_.lot_size - st_fees_;
   ctx_.ewma_mid = std::numeric_limits<double>::quiet_NaN();
-  if (ewma_.initialized) mmsim_ewma_value_at(&ewma_, ts, &ctx_.ewma_mid);  // decayed to the wakeup time
-  ctx_.data_rows = fd_i_;
-  if (features_) features_->values(ts, feature_values_.data());
-  ctx_.data_exch_ts = last_fd_exch_ts_;
-  ctx_.data_arrival_ts = last_fd_arrival_;
+  if (q_.ewma.initialized) mmsim_ewma_value_at(&q_.ewma, ts, &ctx_.ewma_mid);  // decayed to the wakeup time
+  ctx_.data_rows = q_.fd_i;
+  if (q_.features) q_.features->values(ts, q_.feature_values.data());
+  ctx_.data_exch_ts = q_.last_exch_ts;
+  ctx_.data_arrival_ts = q_.last_arrival;
+  {
+    VenueView& w = views_[0];
+    w.best_bid = ctx_.best_bid; w.bid_qty = ctx_.bid_qty; w.best_ask = ctx_.best_ask; w.ask_qty = ctx_.ask_qty;
+    w.data_exch_ts = ctx_.data_exch_ts; w.data_arrival_ts = ctx_.data_arrival_ts; w.data_rows = ctx_.data_rows;
+  }
+  for (size_t k = 0; k < sig_.size(); ++k) {  // the signal venues' delayed views (none without signals)
+    FeedVenue& v = sig_[k];
+    VenueView& w = views_[k + 1];
+    w.bid_qty = v.book.best_qty(BID);
+    w.best_bid = w.bid_qty ? v.book.best(BID) : 0;
+    w.ask_qty = v.book.best_qty(ASK);
+    w.best_ask = w.ask_qty ? v.book.best(ASK) : 0;
+    w.data_exch_ts = v.last_exch_ts;
+    w.data_arrival_ts = v.last_arrival;
+    w.data_rows = v.fd_i;
+    if (v.features) v.features->values(ts, v.feature_values.data());
+  }
 
   cur_decision_ = static_cast<int64_t>(decisions_.size());
+  for (size_t k = 0; k < sig_.size(); ++k) {
+    const FeedVenue& v = sig_[k];
+    signal_data_.push_back(SignalDataRecord{cur_decision_, static_cast<int64_t>(k + 1), v.last_exch_ts,
+                                            v.last_arrival, v.fd_i});
+  }
   api_actions_.clear();
   Targets tg;
   const auto t0 = std::chrono::steady_clock::now();
   double model_ns = 0.0;
   if (cfg_.model) {
-    cfg_.model->predict(feature_values_.data(), prediction_.data());
+    if (cfg_.model_inputs.empty()) {
+      cfg_.model->predict(q_.feature_values.data(), prediction_.data());
+    } else {  // gathered from the venues' banks, all evaluated at this wakeup above
+      for (size_t k = 0; k < model_in_.size(); ++k) {
+        const auto& [venue, j] = cfg_.model_inputs[k];
+        model_in_[k] = (venue == 0 ? q_ : sig_[static_cast<size_t>(venue) - 1]).feature_values[static_cast<size_t>(j)];
+      }
+      cfg_.model->predict(model_in_.data(), prediction_.data());
+    }
     model_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
     double* slots[4] = {&ctx_.pred_move, &ctx_.p_down, &ctx_.p_flat, &ctx_.p_up};
     for (int k = 0; k < 4; ++k)
@@ -150,7 +192,7 @@ void Engine::wakeup(int64_t ts) {
   d.wire_ts = wire;
   d.data_exch_ts = ctx_.data_exch_ts;
   d.data_arrival_ts = ctx_.data_arrival_ts;
-  d.data_rows = fd_i_;
+  d.data_rows = q_.fd_i;
   d.position = st_position_;
   if (tg.has) {
     d.bid_price = tg.bid_price; d.bid_qty = tg.bid_qty; d.ask_price = tg.ask_price; d.ask_qty = tg.ask_qty;

@@ -84,4 +84,24 @@ void feature_batch(const EventRecord* events, const int64_t* arrival, int64_t n,
   }
 }
 
+void feature_batch_at(const EventRecord* events, const int64_t* arrival, int64_t n,
+                      const std::vector<MmsimFeatureSpec>& specs, bool repair_crossed, const int64_t* query,
+                      int64_t n_query, std::vector<double>& out) {
+  FeatureRunner runner(specs);
+  Book book;
+  out.assign(static_cast<size_t>(n_query) * runner.size(), 0.0);
+  int64_t i = 0;
+  for (int64_t k = 0; k < n_query; ++k) {
+    if (k > 0 && query[k] < query[k - 1]) throw ConfigError("feature_batch_at: query times must not decrease");
+    for (; i < n && arrival[i] <= query[k]; ++i) {
+      const EventRecord& e = events[i];
+      apply_feed_event(book, e, i);
+      const bool group_end = i + 1 == n || events[i + 1].exch_ts != e.exch_ts;
+      if (group_end) check_crossed(book, i, repair_crossed);
+      runner.on_event(arrival[i], book, e, i, group_end || (e.flags & FLAG_MSG_END) != 0);
+    }
+    runner.values(query[k], out.data() + static_cast<size_t>(k) * runner.size());
+  }
+}
+
 }  // namespace mmsim

@@ -107,6 +107,33 @@ void SpreadQuoter::prices(const Context& ctx, double fair, double& bid, double& 
   ask = fv + h_;
 }
 
+// ------------------------------------------------------------------------------------------ lead_defence
+
+LeadDefenceQuoter::LeadDefenceQuoter(int64_t lead_index, int64_t window_ns, double half_spread, int64_t size,
+                                     int64_t max_position, FairValue fair, double skew, double pull_threshold)
+    : SpreadQuoter(half_spread, size, max_position, fair, skew, pull_threshold), lead_(lead_index),
+      window_(window_ns) {
+  require(lead_index >= 1, "lead_defence: the lead must be a signal venue (index >= 1)");
+  require(window_ns > 0, "lead_defence: window must be > 0");
+}
+
+double LeadDefenceQuoter::move(const Context& ctx) const {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (lead_ >= ctx.n_venues)
+    throw StrategyError("lead_defence: venue " + std::to_string(lead_) + " is not in this run (" +
+                        std::to_string(ctx.n_venues) + " venues)");
+  const VenueView& v = ctx.venues[lead_];
+  if (v.bid_qty <= 0 || v.ask_qty <= 0) return nan;
+  const int64_t now = ctx.now, m_now = v.best_bid + v.best_ask;
+  seen_.emplace_back(now, m_now);
+  const int64_t cut = now - window_;
+  while (seen_.size() >= 2 && seen_[1].first <= cut) seen_.pop_front();  // newest at or before the cut stays
+  if (seen_.front().first > cut || seen_.front().second == 0) return nan;
+  const int64_t m_then = seen_.front().second;
+  return static_cast<double>(m_now - m_then) / static_cast<double>(m_then) *
+         (static_cast<double>(ctx.best_bid + ctx.best_ask) * 0.5);
+}
+
 // ------------------------------------------------------------------------------------------ Avellaneda–Stoikov
 
 AvellanedaStoikovQuoter::AvellanedaStoikovQuoter(double gamma, double sigma, double k, double horizon, bool session,

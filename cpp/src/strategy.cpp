@@ -13,6 +13,10 @@ namespace mmsim {
 bool Context::depth(int side, int lvl, int64_t& price, int64_t& qty) const {
   return engine->strategy_book().level(side, lvl, price, qty);
 }
+bool Context::venue_depth(int venue, int side, int lvl, int64_t& price, int64_t& qty) const {
+  if (venue < 0 || venue >= n_venues) return false;
+  return engine->venue_book(venue).level(side, lvl, price, qty);
+}
 int64_t Context::submit(int side, int64_t price, int64_t qty, Tif tif) { return engine->api_submit(side, price, qty, tif); }
 void Context::cancel(int64_t order_id) { engine->api_cancel(order_id); }
 void Context::modify(int64_t order_id, int64_t qty) { engine->api_modify(order_id, qty); }
@@ -45,9 +49,32 @@ int CfuncStrategy::on_wakeup(Context& ctx, Targets& out) {
   ci_[CI_DATA_ROWS] = ctx.data_rows;
   ci_[CI_N_FEATURES] = ctx.n_features;
   for (int lvl = 0; lvl < CI_LEVELS; ++lvl) {
-    int64_t* d = ci_ + CI_DEPTH0 + 4 * lvl;
+    int64_t* d = ci_.data() + CI_DEPTH0 + 4 * lvl;
     if (!ctx.depth(BID, lvl, d[0], d[1])) d[0] = d[1] = 0;
     if (!ctx.depth(ASK, lvl, d[2], d[3])) d[2] = d[3] = 0;
+  }
+  ci_[CI_N_VENUES] = ctx.n_venues;
+  const double* features = ctx.features;
+  int64_t n_features = ctx.n_features;
+  if (ctx.n_venues > 1) {  // a block per signal venue; features: the quoted venue's then each signal's
+    const size_t size = CI_SIZE + CI_VENUE_BLOCK * static_cast<size_t>(ctx.n_venues - 1);
+    if (ci_.size() != size) ci_.resize(size, 0);
+    features_.assign(ctx.features, ctx.features + ctx.n_features);
+    for (int64_t k = 1; k < ctx.n_venues; ++k) {
+      const VenueView& w = ctx.venues[k];
+      int64_t* b = ci_.data() + CI_SIZE + CI_VENUE_BLOCK * (k - 1);
+      b[CV_BEST_BID] = w.best_bid;
+      b[CV_BID_QTY] = w.bid_qty;
+      b[CV_BEST_ASK] = w.best_ask;
+      b[CV_ASK_QTY] = w.ask_qty;
+      b[CV_DATA_EXCH_TS] = w.data_exch_ts;
+      b[CV_DATA_ARRIVAL_TS] = w.data_arrival_ts;
+      b[CV_DATA_ROWS] = w.data_rows;
+      b[CV_N_FEATURES] = w.n_features;
+      features_.insert(features_.end(), w.features, w.features + w.n_features);
+    }
+    features = features_.data();
+    n_features = static_cast<int64_t>(features_.size());
   }
   cf_[CF_EWMA_MID] = ctx.ewma_mid;
   cf_[CF_CASH] = ctx.cash;
@@ -59,7 +86,7 @@ int CfuncStrategy::on_wakeup(Context& ctx, Targets& out) {
   cf_[CF_P_UP] = ctx.p_up;
   out_[0] = 0;
   static const double kNoFeatures[1] = {0.0};
-  last_status_ = fn_(ci_, cf_, params_.data(), ctx.n_features ? ctx.features : kNoFeatures, out_);
+  last_status_ = fn_(ci_.data(), cf_, params_.data(), n_features ? features : kNoFeatures, out_);
   if (last_status_ != 0) return last_status_;
   out.has = out_[0] != 0;
   out.bid_price = out_[1];

@@ -124,6 +124,17 @@ DECISION_DTYPE = np.dtype([
 ])
 assert DECISION_DTYPE.itemsize == 104
 
+#: What a decision had seen of one read-only signal venue (docs/event-loop.md "Signal venues"): one row per
+#: decision per signal venue, in decision order then venue order (C++ ``SignalDataRecord``).
+SIGNAL_DATA_DTYPE = np.dtype([
+    ("decision_id", "<i8"),
+    ("venue", "<i8"),            # 1..K, the order of the run's signal venues
+    ("data_exch_ts", "<i8"),     # exch_ts of that venue's last delivered row (NO_TS before any)
+    ("data_arrival_ts", "<i8"),  # its arrival at the strategy (NO_TS before any)
+    ("data_rows", "<i8"),        # rows of that venue delivered so far
+])
+assert SIGNAL_DATA_DTYPE.itemsize == 40
+
 WAKE_FEED = 1
 WAKE_TIMER = 2
 WAKE_RESPONSE = 4

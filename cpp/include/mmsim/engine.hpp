@@ -1,5 +1,6 @@
 // The event loop: exchange-side book and matching of own orders at exchange time, a feed that delivers
-// each row to the strategy-side book after its latency, order/response/compute latency, wakeups.
+// each row to the strategy-side book after its latency, order/response/compute latency, wakeups; read-only
+// signal venues with their own feeds and strategy-side books (docs/event-loop.md "Signal venues").
 // The rules are docs/event-loop.md and docs/fills.md; src/mmsim/reference/simulator.py implements the same in Python.
 #pragma once
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "mmsim/book.hpp"
@@ -22,6 +24,23 @@ enum class QueueModel { RiskAverse, Power, Log };
 
 // Where a decision's compute latency comes from.
 enum class ComputeSource { Table, MeasuredStrategy, MeasuredModel };
+
+// A read-only signal venue (docs/event-loop.md "Signal venues"): its rows reach only its own strategy-side
+// book, features and VenueView, never the exchange side.
+struct SignalConfig {
+  std::string name;
+  bool l3 = false;  // informational: a strategy-side book takes L2 and L3 rows alike
+  double tick_size = 1.0, lot_size = 1.0;
+  bool repair_crossed = false;
+  std::vector<MmsimFeatureSpec> features;
+};
+
+// The rows of one signal venue, held whole (signal venues are not streamed); they must outlive the engine.
+struct SignalRows {
+  const EventRecord* events = nullptr;
+  const int64_t* arrival = nullptr;
+  int64_t n = 0;
+};
 
 struct EngineConfig {
   bool l3 = false;
@@ -39,6 +58,11 @@ struct EngineConfig {
   std::string strategy_name = "strategy";
   std::vector<MmsimFeatureSpec> features;  // the feature bank the strategy sees (empty: none)
   std::shared_ptr<const Model> model;       // called on the features at each wakeup (null: none)
+  // The model's inputs across venues: (venue, feature index in that venue's bank), venue 0 the quoted one and
+  // 1..K the signal venues. Empty: the quoted venue's bank is the model's input, as it is.
+  std::vector<std::pair<int32_t, int32_t>> model_inputs;
+  std::string name = "quoted";              // the quoted instrument's name (venue 0)
+  std::vector<SignalConfig> signals;        // read-only signal venues 1..K, in the order of their rows
 };
 
 // Latency streams: the k-th use of a leg takes element k % size (size >= 1).
@@ -56,8 +80,9 @@ class Engine {
  public:
   // `events` and `arrival` must outlive the engine (the bindings keep the numpy arrays alive) unless
   // more rows are appended later (append() copies the rows it still needs). `final` = no more rows follow.
+  // `signals` (one per cfg.signals entry, same order) are the signal venues' rows, held whole.
   Engine(const EventRecord* events, const int64_t* arrival, int64_t n, LatencyTables lat, EngineConfig cfg,
-         Strategy* strategy, bool final = true);
+         Strategy* strategy, bool final = true, std::vector<SignalRows> signals = {});
 
   // Runs until `n_rows` more feed rows were delivered, the run ended (returns true), or it needs the next
   // chunk of rows (returns false with needs_data() true).
@@ -65,22 +90,29 @@ class Engine {
   // Streams the next chunk (exchange times continuing the previous ones). Rows already consumed by both
   // the exchange and the feed are released, so memory stays bounded by the chunk size plus the feed lag.
   void append(const EventRecord* events, const int64_t* arrival, int64_t n, bool final);
-  bool needs_data() const { return !final_ && ex_i_ + 1 >= loaded_; }
+  bool needs_data() const { return !final_ && ex_i_ + 1 >= q_.loaded; }
   bool done() const { return done_; }
-  int64_t rows_delivered() const { return fd_i_; }
-  int64_t rows_held() const { return loaded_ - base_; }
+  int64_t rows_delivered() const { return q_.fd_i; }
+  int64_t rows_held() const { return q_.loaded - q_.base; }
 
   const std::vector<FillRecord>& fills() const { return fills_; }
   std::vector<OrderRecord> orders() const;
   const std::vector<DecisionRecord>& decisions() const { return decisions_; }
+  // One per decision per signal venue (empty without signal venues).
+  const std::vector<SignalDataRecord>& signal_data() const { return signal_data_; }
   Summary summary() const;
+  // 1 + K; names in venue order (the quoted venue first); rows delivered of signal venue k (1..K).
+  int64_t n_venues() const { return 1 + static_cast<int64_t>(sig_.size()); }
+  const std::string& venue_name(int64_t v) const { return v == 0 ? q_.name : sig_[v - 1].name; }
+  int64_t signal_rows(int64_t k) const { return sig_[k - 1].fd_i; }
 
   // Strategy-side order API (called through Context during a wakeup).
   int64_t api_submit(int side, int64_t price, int64_t qty, Tif tif);
   void api_cancel(int64_t order_id);
   void api_modify(int64_t order_id, int64_t qty);
   std::vector<Context::OpenOrder> api_open_orders() const;
-  const Book& strategy_book() const { return st_book_; }
+  const Book& strategy_book() const { return q_.book; }
+  const Book& venue_book(int64_t v) const { return v == 0 ? q_.book : sig_[v - 1].book; }
 
  private:
   // ---- exchange side
@@ -104,9 +136,31 @@ class Engine {
   struct StOrder { int64_t price, qty, leaves; int8_t side; Known state; bool cancel_sent; };
   struct Action { ReqType type; int64_t order_id, qty; };
 
+  // One venue's strategy side: its rows (a window of them), the delayed book built from the rows delivered,
+  // its features, and what the strategy has seen of it. The quoted venue (q_) and each signal venue are one.
+  struct FeedVenue {
+    std::string name;
+    const EventRecord* ev = nullptr;  // global row i lives at ev[i - base] for base <= i < loaded
+    const int64_t* arrival = nullptr;
+    int64_t base = 0, loaded = 0;
+    int64_t fd_i = 0;                                   // rows delivered
+    int64_t last_exch_ts = NO_TS, last_arrival = NO_TS;  // newest row delivered
+    bool repair_crossed = false;
+    bool track_ewma = false;  // the quoted venue's EWMA mid (Context::ewma_mid)
+    Book book;
+    MmsimEwma ewma{};
+    std::unique_ptr<FeatureRunner> features;
+    std::vector<double> feature_values;
+    const EventRecord& row(int64_t i) const { return ev[i - base]; }
+    int64_t arrival_of(int64_t i) const { return arrival[i - base]; }
+  };
+
   void on_exchange_row(int64_t i);
   void on_request(const Request& r);
-  void on_feed_row(int64_t i);
+  void on_feed_row(FeedVenue& v, int64_t i);
+  void on_signal_row();
+  void next_signal();
+  void setup_signals(std::vector<SignalRows> rows);
   void on_response(const Response& r);
   void request_wake(int64_t t, int32_t reason);
   void wakeup(int64_t ts);
@@ -126,16 +180,12 @@ class Engine {
   double fee_of(int64_t price, int64_t qty, bool maker) const;
   [[noreturn]] void strategy_failed(int64_t ts, const std::string& why) const;
 
-  // Row window: global row i lives at ev_[i - base_] for base_ <= i < loaded_.
-  const EventRecord& row(int64_t i) const { return ev_[i - base_]; }
-  int64_t arrival_of(int64_t i) const { return arrival_[i - base_]; }
-  const EventRecord* ev_;
-  const int64_t* arrival_;
-  int64_t base_ = 0, loaded_ = 0;
+  // The quoted venue's row window (shared by the exchange side and the feed).
+  const EventRecord& row(int64_t i) const { return q_.row(i); }
+  int64_t arrival_of(int64_t i) const { return q_.arrival_of(i); }
   bool final_ = true;
   std::vector<EventRecord> ev_buf_;  // owned rows once append() was used
   std::vector<int64_t> arr_buf_;
-  int64_t last_fd_exch_ts_ = NO_TS, last_fd_arrival_ = NO_TS;  // newest row the strategy has seen
   LatencyTables lat_;
   EngineConfig cfg_;
   Strategy* strategy_;
@@ -158,11 +208,14 @@ class Engine {
   std::vector<int64_t> scratch_;     // candidates of one trade allocation
 
   // strategy side
-  Book st_book_;
-  MmsimEwma ewma_{};
-  std::unique_ptr<FeatureRunner> features_;
-  std::vector<double> feature_values_;
+  FeedVenue q_;                      // the quoted venue's feed side
+  std::vector<FeedVenue> sig_;       // signal venues 1..K
+  std::vector<VenueView> views_;     // Context::venues: [0] the quoted venue, [k] signal k
+  std::vector<SignalDataRecord> signal_data_;
+  int64_t sig_next_t_;               // arrival of the next signal row over all venues (kInf: none)
+  size_t sig_next_ = 0;              // its venue (index into sig_; the lowest at equal times)
   std::vector<double> prediction_;
+  std::vector<double> model_in_;  // the model's inputs gathered across venues (cfg_.model_inputs)
   int pred_slot_[4] = {-1, -1, -1, -1};  // model outputs named move, p_down, p_flat, p_up
   std::vector<StOrder> st_orders_;   // index = id - 1
   std::vector<int64_t> st_active_;   // ids not known done, ascending
@@ -175,7 +228,7 @@ class Engine {
   Context ctx_;
 
   // streams
-  int64_t ex_i_ = 0, fd_i_ = 0;
+  int64_t ex_i_ = 0;
   std::deque<Request> requests_;
   std::deque<Response> responses_;
   int64_t last_req_arrival_ = NO_TS, last_resp_arrival_ = NO_TS;

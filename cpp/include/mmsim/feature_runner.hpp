@@ -39,4 +39,11 @@ class FeatureRunner {
 void feature_batch(const EventRecord* events, const int64_t* arrival, int64_t n,
                    const std::vector<MmsimFeatureSpec>& specs, bool repair_crossed, std::vector<double>& out);
 
+// Batch mode at given times: the same replay, and every feature at each `query` time (non-decreasing) after
+// all rows arriving at or before it — what a strategy waking at that time reads of this venue's bank (a
+// feed row arriving at a wakeup's instant is applied before it, docs/event-loop.md): out[k * n_features + j].
+void feature_batch_at(const EventRecord* events, const int64_t* arrival, int64_t n,
+                      const std::vector<MmsimFeatureSpec>& specs, bool repair_crossed, const int64_t* query,
+                      int64_t n_query, std::vector<double>& out);
+
 }  // namespace mmsim

@@ -6,7 +6,9 @@
 // operation, so both give identical targets.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <limits>
+#include <utility>
 
 #include "mmsim/strategy.hpp"
 
@@ -57,6 +59,26 @@ class SpreadQuoter : public Quoter {
  private:
   int64_t h2_;
   double h_, skew_, pull_;
+};
+
+// lead_defence (docs/venues.md): SpreadQuoter on the lead venue's recent move instead of a prediction. The move
+// (quoted ticks) = (m_now − m_then) / m_then · quoted mid, m the lead's doubled mid in its own ticks: m_now at
+// this wakeup, m_then at the latest earlier wakeup at or before now − window (recorded at every wakeup where
+// both venues are two-sided). NaN (quote symmetric) while the lead is one-sided or less than a window was seen.
+// The lead is ctx.venues[lead_index] (1 = the first signal venue). Python twin: quoters.LeadDefenceQuoter.
+class LeadDefenceQuoter final : public SpreadQuoter {
+ public:
+  LeadDefenceQuoter(int64_t lead_index, int64_t window_ns, double half_spread, int64_t size, int64_t max_position,
+                    FairValue fair, double skew, double pull_threshold);
+  int64_t lead_index() const { return lead_; }
+  int64_t window_ns() const { return window_; }
+
+ protected:
+  double move(const Context& ctx) const override;
+
+ private:
+  int64_t lead_, window_;
+  mutable std::deque<std::pair<int64_t, int64_t>> seen_;  // (wakeup time, lead doubled mid), oldest first
 };
 
 // Avellaneda–Stoikov (2008): r = f − q·γσ²(T−t), bid r − δ, ask r + δ,

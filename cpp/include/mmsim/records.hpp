@@ -61,11 +61,23 @@ struct DecisionRecord {
 };
 static_assert(sizeof(DecisionRecord) == 104, "DecisionRecord must match DECISION_DTYPE");
 
+// What a decision had seen of one signal venue (one per decision per signal venue, decision then venue order).
+struct SignalDataRecord {
+  int64_t decision_id;
+  int64_t venue;            // 1..K
+  int64_t data_exch_ts;     // the last delivered row's exch_ts (NO_TS before any)
+  int64_t data_arrival_ts;  // its arrival at the strategy (NO_TS before any)
+  int64_t data_rows;        // rows of that venue delivered so far
+};
+static_assert(sizeof(SignalDataRecord) == 40, "SignalDataRecord must match SIGNAL_DATA_DTYPE");
+
 // Errors a user can cause; the bindings translate them to mmsim.errors classes.
 struct DataError : std::runtime_error {
   int64_t row;
   DataError(int64_t row_, const std::string& what)
       : std::runtime_error("row " + std::to_string(row_) + ": " + what), row(row_) {}
+  // The same error with a prefix naming where the rows came from (a signal venue: "signal 'perp': row 12: ...").
+  DataError(const std::string& prefix, const DataError& e) : std::runtime_error(prefix + e.what()), row(e.row) {}
 };
 struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;

@@ -304,7 +304,7 @@ def _end2(an: Analysis) -> int:
 # --------------------------------------------------------------------------------------------- command
 #: Paths of a synthetic scenario when --seeds is not given: its own seed and the next ones.
 DEFAULT_SYNTHETIC_PATHS = 20
-SYNTHETIC_SOURCES = ("synthetic_market", "synthetic_l2")
+SYNTHETIC_SOURCES = ("synthetic_market", "synthetic_l2", "two_venue")
 
 
 def scenario_paths(sc: Any, seeds: Optional[Sequence[int]]) -> list[tuple[str, Any, dict]]:
@@ -393,6 +393,7 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
         arms_spec = [("baseline", baseline), ("treated", treated)] + ([("bound", bound)] if bound else [])
         if psc.session is not None:  # the venue's zone, known once the data is loaded: clock times in the summaries
             kw["time_zone"] = psc.session.zone
+        kw.update(psc.signal_kwargs())  # this path's signal venues (docs/venues.md)
         for role, spec in arms_spec:
             r = simulate(events, instrument, spec, source_name=psc.source_name, progress=False, truth=psc.truth, **kw)
             r.summary.update(events_hash=digest, scenario=sc.name, role=role, strategy_spec=spec, path=label)
@@ -438,7 +439,10 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
     report = {
         "status": status,
         "verdict": ("UNMATCHED ARMS: " if unmatched else "") + verdict_line(rep)
-                   + f" [feed latency {kw.get('feed_latency', 0)}, compute latency {kw.get('compute_latency', 0)}]",
+                   + f" [feed latency {kw.get('feed_latency', 0)}"
+                   + "".join(f", {n} feed latency {v.get('feed_latency', 0) if isinstance(v, dict) else v.feed_latency}"
+                             for n, v in (kw.get("signals") or {}).items())
+                   + f", compute latency {kw.get('compute_latency', 0)}]",
         **rep,
         "warnings": notes + rep["warnings"],
         "unmatched": bool(unmatched),

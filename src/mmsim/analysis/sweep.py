@@ -46,6 +46,7 @@ class SweepSpec:
     unmatched: bool = False
     bound: Optional[str] = None     # a clairvoyant third arm (oracle:...): the treated saving as its share
     windows: Optional[int] = None   # one history (real data) cut into this many paths of equal exchange time
+    feed_venue: Optional[str] = None  # the signal venue whose feed latency is swept (None: the quoted venue's)
 
     def paths(self) -> list[tuple[str, Optional[int]]]:
         """(label, market seed) per path, in order; seed None: the scenario's own data."""
@@ -94,7 +95,9 @@ def point_id(spec: SweepSpec, point: dict) -> str:
     key = json.dumps({"scenario": spec.scenario, "baseline": spec.baseline, "treated": spec.treated,
                       "bound": spec.bound,
                       "model": spec.model, "seed": spec.seed, "rows": spec.rows, "feed": point["feed_latency"],
-                      "compute": point["compute_latency"], "params": point["params"]}, sort_keys=True)
+                      "compute": point["compute_latency"], "params": point["params"],
+                      # only when set, so that the ids of single-venue sweeps (and their resumes) do not change
+                      **({"feed_venue": spec.feed_venue} if spec.feed_venue else {})}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -167,8 +170,13 @@ def run_path(spec: SweepSpec, path: tuple[str, Optional[int]], points: list[dict
         if _done(f):
             continue
         kw = sc.sim_kwargs()
-        kw.update(feed_latency=point["feed_latency"], compute_latency=point["compute_latency"], seed=spec.seed,
-                  source_name=sc.source_name, progress=False)
+        kw.update(compute_latency=point["compute_latency"], seed=spec.seed, source_name=sc.source_name,
+                  progress=False)
+        if spec.feed_venue:  # this point's latency is the signal venue's; the quoted feed keeps the scenario's
+            kw["signals"] = {n: dict(d) for n, d in kw["signals"].items()}
+            kw["signals"][spec.feed_venue]["feed_latency"] = point["feed_latency"]
+        else:
+            kw["feed_latency"] = point["feed_latency"]
         if spec.model is not None:
             kw["model"] = spec.model
         frames = []
@@ -518,6 +526,10 @@ def format_sweep(summary: dict) -> str:
     lines = [f"{summary['n_paths']} paths per point   horizon {summary['horizon']} ({summary['horizon_rule']})   "
              f"blocks of {summary['block']} ({summary['block_rule']})"]
     frame = pd.DataFrame(summary["points"])
+    venue = (summary.get("spec") or {}).get("feed_venue")
+    feed_label = f"{venue} feed" if venue else "feed"
+    if venue:
+        lines.append(f"feed latency swept: signal venue {venue}'s (the quoted venue's stays the scenario's)")
     for be in summary["break_even"]:
         g = frame[frame["compute_latency"] == be["compute_latency"]].sort_values("feed_latency_ns")
         params = {k[6:]: v for k, v in be.items() if k.startswith("param_")}
@@ -527,7 +539,7 @@ def format_sweep(summary: dict) -> str:
         lines.append("")
         lines.append(f"{head}: net saving per path (95% CI)")
         for _, r in g.iterrows():
-            line = (f"  feed {r['feed_latency']:>12}   {r['net_pnl_difference']:+10.4g}   "
+            line = (f"  {feed_label:<4} {r['feed_latency']:>12}   {r['net_pnl_difference']:+10.4g}   "
                     f"[{r['net_pnl_difference_lo']:+.4g}, {r['net_pnl_difference_hi']:+.4g}]")
             if "share_of_bound_as" in r and r["share_of_bound_as"] == r["share_of_bound_as"]:
                 line += (f"   captures {r['share_of_bound_as']:.0%} [{r['share_of_bound_as_lo']:.0%}, "

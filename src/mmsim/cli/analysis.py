@@ -1,4 +1,4 @@
-"""``mmsim compare``, ``sweep``, ``report``, ``audit`` and ``calibrate``: reading the answer."""
+"""``mmsim compare``, ``sweep``, ``report``, ``audit``, ``calibrate`` and ``leadlag``: reading the answer."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ from mmsim.errors import ConfigError
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register compare, sweep, report, audit and calibrate."""
+    """Register compare, sweep, report, audit, calibrate and leadlag."""
     cmp_ = sub.add_parser("compare", help="savings of a treated strategy over a baseline, with confidence intervals",
                           description="Run baseline and treated on many market paths (the same events and latency "
                           "draws for both arms on each), and pool them: AS-cost saving, spread capture given up, "
@@ -41,7 +41,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                       help="mid a fill is measured against: m(t) (default) or the mid before its data row")
     cmp_.add_argument("--seed", type=seed_int, default=0, metavar="N",
                       help="seed of the latency draws (both runs) and of the bootstrap (default 0)")
-    cmp_.add_argument("--feed-latency", metavar="L", help="market data feed latency (default: the scenario's)")
+    cmp_.add_argument("--feed-latency", metavar="[VENUE=]L", help="market data feed latency (default: the "
+                      "scenario's); VENUE=L sets that signal venue's (docs/venues.md)")
     cmp_.add_argument("--order-latency", metavar="L", help="entry, cancel and response latency at once")
     cmp_.add_argument("--compute-latency", metavar="L", help="strategy compute time")
     cmp_.add_argument("--rows", type=positive_int, metavar="N", help="use only the first N data rows")
@@ -59,7 +60,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--baseline", required=True, metavar="S")
     sw.add_argument("--treated", required=True, metavar="S")
     sw.add_argument("--model", metavar="MODEL.json")
-    sw.add_argument("--feed-latency", required=True, metavar="L1,L2,...", help="feed latencies to sweep")
+    sw.add_argument("--feed-latency", required=True, metavar="[VENUE=]L1,L2,...",
+                    help="feed latencies to sweep; VENUE=... sweeps that signal venue's (docs/venues.md)")
     sw.add_argument("--compute-latency", default="0", metavar="C1,C2,...",
                     help="compute latencies (e.g. profile:cheap_cloud_vcpu,profile:high_clock); default 0")
     sw.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2",
@@ -115,6 +117,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--rows", type=positive_int, metavar="N", help="fit to the store's first N rows only")
     cal.set_defaults(func=cmd_calibrate)
 
+    ll = sub.add_parser("leadlag", help="how far one venue's price follows another's: the lag, its interval, the curve",
+                        description="Cross-correlation of the two venues' price changes (mid or last trade) on a "
+                        "common time grid over lags in [-max-lag, max-lag], the lag that maximises it with a "
+                        "moving-block bootstrap interval, and the Hayashi-Yoshida curve on the irregular change "
+                        "times. A positive lag: LAGGING follows LEAD (docs/lead-lag.md).")
+    ll.add_argument("lead", metavar="LEAD", help="event store (or scenario .toml) of the venue expected to move first")
+    ll.add_argument("lagging", metavar="LAGGING", help="event store (or scenario .toml) of the venue expected to follow")
+    ll.add_argument("--grid", default="1ms", metavar="D", help="time grid of the cross-correlation (default 1ms)")
+    ll.add_argument("--max-lag", default="1s", metavar="D", help="largest lag either way (default 1s)")
+    ll.add_argument("--price", choices=("mid", "trade"), default="mid",
+                    help="the price series: mid after each message (default) or the last trade's price")
+    ll.add_argument("--clock", choices=("exch", "recv"), default="exch",
+                    help="exchange time (default) or the recorded receive time")
+    ll.add_argument("--block", metavar="D", help="bootstrap block of time (default: max(5 x max-lag, span / 40))")
+    ll.add_argument("--n-boot", type=positive_int, default=1000, metavar="N", help="bootstrap replicates (default 1000)")
+    ll.add_argument("--seed", type=seed_int, default=0, metavar="N", help="bootstrap seed (default 0)")
+    ll.add_argument("--out", metavar="DIR", help="also write DIR/leadlag.json and DIR/leadlag_curve.csv")
+    ll.set_defaults(func=cmd_leadlag)
+
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from mmsim.analysis.compare import format_compare, run_compare
@@ -164,7 +185,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if not eq or not name or not values:
             raise ConfigError(f"--param {text}: expected NAME=V1,V2,...")
         params.append((name.strip(), tuple(v.strip() for v in values.split(","))))
-    feeds, computes = split_specs(args.feed_latency), split_specs(args.compute_latency)
+    from mmsim.data.scenario import split_venue_spec
+
+    venue, feed_text = split_venue_spec(args.feed_latency)
+    if venue is not None:  # --feed-latency perp=0,1ms,...: the signal venue's latency is swept
+        sc.set_signal_latency(venue, split_specs(feed_text)[0])
+    feeds, computes = split_specs(feed_text), split_specs(args.compute_latency)
     for name, specs in (("--feed-latency", feeds), ("--compute-latency", computes)):
         twice = sorted({s for s in specs if specs.count(s) > 1})
         if twice:
@@ -178,7 +204,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = SweepSpec(scenario=args.scenario, baseline=args.baseline, treated=args.treated, feed_latencies=feeds,
                      compute_latencies=computes, treated_params=tuple(params), model=args.model, seed=args.seed,
                      horizon=args.horizon, block=args.block, n_boot=args.n_boot, rows=args.rows, seeds=seeds,
-                     unmatched=args.unmatched, bound=args.bound, windows=args.windows)
+                     unmatched=args.unmatched, bound=args.bound, windows=args.windows, feed_venue=venue)
     summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress)
     print(format_sweep(summary))
@@ -236,4 +262,33 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     write_twin(cal, out)
     print(format_calibration(cal))
     print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    return EXIT_OK
+
+
+def cmd_leadlag(args: argparse.Namespace) -> int:
+    from mmsim.analysis.leadlag import format_lead_lag, lead_lag, write_lead_lag
+    from mmsim.data.latency import parse_duration
+
+    grid = parse_duration(args.grid, "--grid")
+    max_lag = parse_duration(args.max_lag, "--max-lag")
+    block = parse_duration(args.block, "--block") if args.block is not None else None
+    for opt, v in (("--grid", grid), ("--max-lag", max_lag), ("--block", block)):
+        if v is not None and v <= 0:
+            raise ConfigError(f"{opt} {getattr(args, opt[2:].replace('-', '_'))}: must be > 0")
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out}: exists and is not a directory")
+    try:
+        res = lead_lag(args.lead, args.lagging, grid_ns=grid, max_lag_ns=max_lag, price=args.price,
+                       clock=args.clock, block_ns=block, n_boot=args.n_boot, seed=args.seed)
+    except ConfigError as e:  # the estimator names its settings without the dashes
+        msg = str(e)
+        for name in ("grid", "max-lag", "block", "n-boot"):
+            if msg.startswith(name + ":") or msg.startswith(name + " "):
+                msg = "--" + msg
+                break
+        raise ConfigError(msg) from None
+    print(format_lead_lag(res))
+    if args.out is not None:
+        paths = write_lead_lag(res, args.out)
+        print(f"wrote {paths['json']} and {paths['curve']}")
     return EXIT_OK

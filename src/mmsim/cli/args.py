@@ -95,6 +95,14 @@ def run_kwargs(args: argparse.Namespace, scenario: Any) -> dict[str, Any]:
     from mmsim.data.latency import parse_leg
 
     kw = scenario.sim_kwargs()
+    feed = getattr(args, "feed_latency", None)
+    if isinstance(feed, str):  # --feed-latency NAME=SPEC sets signal venue NAME's (docs/venues.md)
+        from mmsim.data.scenario import split_venue_spec
+
+        venue, spec = split_venue_spec(feed)
+        if venue is not None:
+            scenario.set_signal_latency(venue, spec)
+            args.feed_latency = None
     if args.order_latency is not None:
         for leg in ("entry", "cancel", "response"):
             kw[f"{leg}_latency"] = args.order_latency

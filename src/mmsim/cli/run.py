@@ -20,7 +20,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      "file.py:ClassName[:k=v,...] or an entry-point name; default: the scenario's")
     lat = run.add_argument_group("latency (specs: 0, 250us, 2ms, data, data+3ms, "
                                  "lognormal:median=2ms,sigma=0.6, empirical:FILE, regime:...)")
-    lat.add_argument("--feed-latency", metavar="L", help="market data feed latency")
+    lat.add_argument("--feed-latency", metavar="[VENUE=]L", help="market data feed latency; VENUE=L sets that "
+                     "signal venue's (docs/venues.md)")
     lat.add_argument("--order-latency", metavar="L", help="sets entry, cancel and response latency at once")
     lat.add_argument("--entry-latency", metavar="L", help="new/modify order entry latency")
     lat.add_argument("--cancel-latency", metavar="L", help="cancel latency")
@@ -71,6 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: exists and is not a directory")
     strategy, strategy_name = load_strategy(args.strategy if args.strategy is not None else scenario.strategy)
     events, instrument = scenario.load_events(limit=args.rows)
+    kw.update(scenario.signal_kwargs())  # the signal venues, read with the events (docs/venues.md)
     from mmsim.engine.sim import simulate
 
     if "strategy_name" in inspect.signature(simulate).parameters:

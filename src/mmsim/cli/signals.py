@@ -131,13 +131,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     for opt, v in (("--start-ts", args.start_ts), ("--end-ts", args.end_ts)):
         if v is not None:
             check_time_syntax(v, opt)
-    specs = parse_specs(args.spec)
+    from mmsim.signals.features import venue_columns
+
+    cols = venue_columns(args.spec)  # "perp/ofi:l=1:h=1s": signal venue perp's bank (docs/venues.md)
+    specs = parse_specs(args.spec) if all(v is None for v, _ in cols) else args.spec
+    for venue in dict.fromkeys(v for v, _ in cols if v is not None):
+        if venue not in scenario.signals:
+            known = ", ".join(scenario.signals) or "none: add a [signals.NAME] table"
+            raise ConfigError(f"--spec {venue}/...: no signal venue {venue!r} in scenario {scenario.name} "
+                              f"(signal venues: {known})")
     feed = args.feed_latency if args.feed_latency is not None else scenario.sim_kwargs()["feed_latency"]
     try:
         parse_latency(feed)
     except ConfigError as e:
         raise ConfigError(f"--feed-latency: {e}") from None
     events, _ = scenario.load_events(limit=args.rows)
+    signals = {name: {"events": ev, "feed_latency": scenario.signals[name].feed_latency}
+               for name, (ev, _inst) in scenario.signal_events.items()}
     if isinstance(events, EventStore):
         events = events.read()
     start_ts = None if args.start_ts is None else parse_time(args.start_ts, "--start-ts", scenario.session)
@@ -145,7 +155,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     results = T.train(events, specs, args.model, horizons, target=target, every_ns=every, folds=args.folds,
                       scheme=args.scheme, embargo_ns=embargo, feed_latency=feed, seed=args.seed,
                       crossed_policy=scenario.sim_kwargs()["crossed_policy"], start_ts=start_ts,
-                      end_ts=end_ts, scenario=scenario.name, source_name=scenario.source_name, options=options)
+                      end_ts=end_ts, scenario=scenario.name, source_name=scenario.source_name, options=options,
+                      signals=signals)
     paths = T.model_paths(out, horizons)
     print(T.format_header(results[0], scenario.name, args.model))
     for r in results:

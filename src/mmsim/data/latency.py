@@ -663,6 +663,17 @@ def seeded_streams(seed: int) -> dict[str, np.random.Generator]:
     return {name: np.random.Generator(np.random.PCG64(ss)) for name, ss in zip(STREAMS, children)}
 
 
+def signal_feed_stream(seed: int, name: str) -> np.random.Generator:
+    """The feed-latency generator of signal venue ``name`` (docs/venues.md): seeded by the run's seed and the
+    venue's name (CRC-32), so adding, removing or changing a signal venue never changes another venue's draws.
+    The loop (mmsim.engine.sim) and batch mode (mmsim.signals.batch) both draw from it."""
+    import zlib
+
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed {seed!r}: must be a non-negative integer")
+    return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8"))]))
+
+
 def _label(model: LatencyModel) -> str:
     return model.spec if model.spec.startswith("<") else f"'{model.spec}'"
 

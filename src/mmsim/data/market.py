@@ -373,7 +373,11 @@ def _remove_at(q_id, q_qty, cnt, s, x, j):
 
 @njit(cache=True)
 def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_o, qty_o, oid_o, kind_o, side_o, fl_o,
-               v_o, reg_o):
+               v_o, reg_o, vext, fext):
+    """Write up to ``n`` rows; returns how many. ``vext``/``fext`` (empty: the kernel draws its own fair value):
+    an externally supplied fair-value grid (``vext[g]`` = v at grid point g, ticks) and its flags (bit 0: toxic
+    burst, bit 1: a jump at that point); no fair-value draws are made then, and the run ends early (fewer rows)
+    at the first row whose ``t + informed_horizon`` is past the grid's last point (mmsim.data.two_venue)."""
     (sigma, drift, jump_rate, jump_ticks, lp_rate, lp_lag, lp_impact, half_spread, level_qty, order_qty,
      p_refill, p_stale, noise_rate, noise_qty, informed_rate, informed_qty, horizon, threshold, burst_rate,
      burst_len, burst_mult, burst_vol, news_window, news_mult, v_dt, growth) = (
@@ -419,6 +423,11 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
     jg = np.zeros(G, np.uint8)    # a jump happened at this grid point
     bg = np.zeros(G, np.uint8)    # toxic-burst regime at this grid point
     vg[0] = base_price + 0.5
+    n_ext = len(vext)
+    if n_ext > 0:
+        vg[0] = vext[0]
+        bg[0] = fext[0] & 1
+        jg[0] = (fext[0] >> 1) & 1
     g_gen = 0   # newest generated grid index
     g_cur = 0   # grid index of the clock
     sq_dt = math.sqrt(v_dt)
@@ -497,6 +506,14 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
                 g_cur += 1
                 if jg[g_cur & GM] != 0:
                     news_until = g_cur * v_dt + news_window
+            if n_ext > 0:   # external grid: read, do not draw; past its end the run stops here
+                if g_gen + 1 >= n_ext:
+                    return i
+                g_gen += 1
+                vg[g_gen & GM] = vext[g_gen]
+                jg[g_gen & GM] = (fext[g_gen] >> 1) & 1
+                bg[g_gen & GM] = fext[g_gen] & 1
+                continue
             if b_gen:
                 if _u(st) < p_burst_off:
                     b_gen = False
@@ -910,7 +927,7 @@ def generate_market(preset: Union[str, Params], n_rows: int, seed: int = 0, **ov
         got = _l3_kernel(n, state, np.int64(base.start_ts), np.int64(base.base_price), int(base.n_levels),
                          np.int64(base.level_gap), np.int64(base.round_lot), fp,
                          out["exch_ts"], out["price"], out["qty"], out["order_id"], out["kind"], out["side"],
-                         out["flags"], truth, regime)
+                         out["flags"], truth, regime, np.empty(0, np.float64), np.empty(0, np.uint8))
         info = {"model": "l3"}
     else:
         tick = float(base.tick_size)

@@ -5,12 +5,17 @@
     [scenario]    name, description
     [instrument]  tick_size (required), lot_size, symbol, contract_size, inverse (docs/data.md, "Inverse contracts")
     [source]      kind = "synthetic_l2" (n_rows, seed, generator parameters) | "synthetic_market" (preset,
-                  n_rows, seed, the preset's parameters, mmsim.data.market) | "events_parquet" (path); repair
+                  n_rows, seed, the preset's parameters, mmsim.data.market) | "two_venue" (preset, n_rows,
+                  seed, lag, venue = "lead" | "lagging": one venue of mmsim.data.two_venue) | "events_parquet"
+                  (path); repair
     [latency]     feed, entry, cancel, response, compute      (latency specs, docs/latency.md)
     [fees]        maker_bps, taker_bps
     [engine]      queue_model, queue_power, timer_interval, wake_on_feed, wake_on_response, post_only,
                   crossed_policy
     [strategy]    default
+    [signals.NAME] a read-only signal venue (docs/venues.md): tick_size, lot_size, symbol, feed_latency,
+                  features; its [signals.NAME.source] takes the keys of [source] (synthetic sources default
+                  to the quoted source's seed, and every source to its time window)
     [calibration] what `mmsim calibrate` fitted a twin to (store, SHA-256, the facts); read, not used
 
 Unknown tables or keys and wrong types raise :class:`mmsim.errors.ConfigError` naming the file and the key.
@@ -35,7 +40,7 @@ from mmsim.errors import ConfigError, DataError
 from mmsim.data.latency import parse_duration, parse_leg
 from mmsim.records import DEFAULT_CONFIG, QUEUE_MODELS, Instrument
 
-__all__ = ["Scenario", "load_scenario", "list_scenarios", "scenario_path", "SCENARIO_DIRS", "LATENCY_LEGS"]
+__all__ = ["Scenario", "SignalSpec", "split_venue_spec", "load_scenario", "list_scenarios", "scenario_path", "SCENARIO_DIRS", "LATENCY_LEGS"]
 
 #: Where bundled scenarios are looked up, in order: ``mmsim/scenarios/`` (where the wheel installs them), then
 #: the repository's ``scenarios/`` when the package is imported from its source checkout (editable install).
@@ -43,7 +48,7 @@ SCENARIO_DIRS = (PACKAGE_DIR / "scenarios",) + ((_root / "scenarios",) if (_root
 
 LATENCY_LEGS = ("feed", "entry", "cancel", "response", "compute")
 CROSSED_POLICIES = ("error", "repair")
-SOURCE_KINDS = ("synthetic_l2", "synthetic_market", "events_parquet", "store")
+SOURCE_KINDS = ("synthetic_l2", "synthetic_market", "events_parquet", "store", "two_venue")
 DEFAULT_STRATEGY = "symmetric:half_spread=1,size=1"
 #: compute latency "measured" / "measured:xF": the strategy's measured wall time times F (mmsim.engine.sim).
 _MEASURED_RE = re.compile(r"^measured(:x(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)?$")
@@ -120,6 +125,12 @@ def _t_time(v):
         raise ValueError(str(e).split(": ", 1)[-1]) from None
 
 
+def _t_features(v):
+    if isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+        return v
+    raise TypeError("a feature set name (\"small\") or a list of feature specs")
+
+
 def _positive(x):
     if not x > 0:
         raise ValueError("must be > 0")
@@ -155,7 +166,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                    "symbol": _t_str, "contract_size": _chain(_t_float, _positive), "inverse": _t_bool},
     "source": {"kind": _chain(_t_str, _one_of(*SOURCE_KINDS)), "path": _t_str, "repair": _t_bool,
                "n_rows": _chain(_t_int, _positive), "seed": _chain(_t_int, _nonneg), "preset": _t_str,
-               "from_ts": _t_time, "until_ts": _t_time, "time_zone": _t_str},
+               "from_ts": _t_time, "until_ts": _t_time, "time_zone": _t_str,
+               "lag": _t_duration, "venue": _chain(_t_str, _one_of("lead", "lagging"))},
     "latency": {leg: _t_latency for leg in LATENCY_LEGS},
     "fees": {"maker_bps": _t_float, "taker_bps": _t_float},
     "engine": {"queue_model": _chain(_t_str, _one_of(*QUEUE_MODELS)),
@@ -170,12 +182,18 @@ SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
                     "real": _t_facts, "twin": _t_facts, "tolerance": _t_facts},
 }
 _REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
+#: keys of a [signals.NAME] table besides its [signals.NAME.source] sub-table
+SIGNAL_KEYS: dict[str, Callable[[Any], Any]] = {
+    "tick_size": _chain(_t_float, _positive), "lot_size": _chain(_t_float, _positive), "symbol": _t_str,
+    "feed_latency": _t_latency, "features": lambda v: _t_features(v)}
+_SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: exchange-time window [from_ts, until_ts) for every source: int ns, ISO timestamps or session clock times
 _TIME_RANGE = {"from_ts", "until_ts", "time_zone"}  # time_zone: the venue's zone of a source without one (not a store)
 _SOURCE_KEYS = {"synthetic_l2": {"kind", "n_rows", "seed", "repair"} | _TIME_RANGE,
                 "synthetic_market": {"kind", "preset", "n_rows", "seed", "repair"} | _TIME_RANGE,
                 "events_parquet": {"kind", "path", "repair"} | _TIME_RANGE,
-                "store": {"kind", "path", "from_ts", "until_ts"}}  # a store records its own zone
+                "store": {"kind", "path", "from_ts", "until_ts"},  # a store records its own zone
+                "two_venue": {"kind", "preset", "n_rows", "seed", "lag", "venue", "repair"} | _TIME_RANGE}
 #: generate_l2 keywords a scenario may not set (they come from elsewhere).
 _GEN_RESERVED = {"n_rows", "seed", "tick_size", "lot_size"}
 
@@ -253,6 +271,14 @@ class Scenario:
     #: a synthetic_market source's generated Market (events with their ground truth: .regime, .truth) after
     #: load_events(); None for other sources. Only the oracle_regime built-in reads it (simulate's truth=).
     truth: Optional[Any] = field(default=None, repr=False, compare=False)
+    #: read-only signal venues by name (``[signals.NAME]``, docs/venues.md)
+    signals: dict = field(default_factory=dict)
+    #: each signal venue's (events, instrument) after load_events()
+    signal_events: dict = field(default_factory=dict, repr=False, compare=False)
+    #: the resolved exchange-time window [start, end) of the last load_events() (None: open)
+    window_ns: tuple = field(default=(None, None), repr=False, compare=False)
+    #: a signal venue's window: a start before its data starts at its data (it may begin later than the quoted)
+    lenient_window: bool = field(default=False, repr=False, compare=False)
 
     @property
     def source_name(self) -> str:
@@ -261,6 +287,38 @@ class Scenario:
         return f"{self.name} ({self.source['kind']})"
 
     def load_events(self, limit: Optional[int] = None) -> tuple[Any, Instrument]:
+        """The quoted venue's events (:meth:`load_quoted`), and each signal venue's into ``signal_events``:
+        over the same exchange-time window, a synthetic signal source at the quoted source's seed unless it
+        sets its own. A signal venue is read whole (not streamed) and not cut by ``limit``."""
+        out = self.load_quoted(limit)
+        loaded: dict = {}
+        start, end = self.window_ns
+        for name, spec in self.signals.items():
+            sub = spec.scenario
+            src = dict(sub.source)
+            if spec.seed_follows and src["kind"] in ("synthetic_l2", "synthetic_market", "two_venue") \
+                    and "seed" in self.source:
+                src["seed"] = self.source["seed"]
+            for key, v in (("from_ts", start), ("until_ts", end)):
+                if v is not None and key not in sub.source:
+                    src[key] = v
+            sub = replace(sub, source=src, signals={}, lenient_window=True, window_labels={
+                k: f"{self._label(k)} (applied to signal venue '{name}')" for k in ("from_ts", "until_ts")
+                if k not in sub.source})
+            try:
+                ev, inst = sub.load_quoted(None)
+            except ConfigError as e:
+                msg = str(e)
+                raise ConfigError(msg if f"signals.{name}" in msg else f"signal venue '{name}': {msg}") from None
+            from mmsim.data.store import EventStore
+
+            if isinstance(ev, EventStore):
+                ev = ev.read()
+            loaded[name] = (ev, inst)
+        self.signal_events = loaded
+        return out
+
+    def load_quoted(self, limit: Optional[int] = None) -> tuple[Any, Instrument]:
         """Read or generate the events (the time range, then the first ``limit`` rows), validated:
         ``(events, instrument)``. A ``store`` source gives an EventStore view, streamed by simulate().
 
@@ -289,6 +347,7 @@ class Scenario:
                 self.instrument = replace(self.instrument, contract_size=got.contract_size, inverse=True)
             self.session = session_of_meta(store.meta)
             start, end = self._window()
+            self.window_ns = (start, end)
             try:
                 view = store.window(start, end, limit) if (start, end, limit) != (None, None, None) else store
             except ConfigError as e:
@@ -305,6 +364,8 @@ class Scenario:
             events = self._synthetic()
         elif kind == "synthetic_market":
             events = self._market(limit)
+        elif kind == "two_venue":
+            events = self._two_venue()
         else:
             events = _read_events_parquet(Path(self.source["path"]), self.source_name, self.instrument, limit)
         if len(events):
@@ -317,6 +378,7 @@ class Scenario:
                 raise ConfigError(f"{self.path}: [source] time_zone: {e}") from None
             self.session = session_of_span(int(events["exch_ts"][0]), int(events["exch_ts"][-1]), zone)
         start, end = self._window()
+        self.window_ns = (start, end)
         seek = None
         if start is not None or end is not None:
             import time
@@ -340,6 +402,29 @@ class Scenario:
         if seek is not None:
             self.report["seek"] = seek
         return events, self.instrument
+
+    def signal_kwargs(self) -> dict[str, Any]:
+        """``{"signals": {name: {events, instrument, feed_latency, features}}}`` once load_events() has read
+        the signal venues, else ``{}``: what simulate() needs of them (merged into sim_kwargs())."""
+        if not self.signal_events:
+            return {}
+        return {"instrument_name": self.instrument.symbol or "quoted",
+                "signals": {name: {"events": ev, "instrument": inst,
+                                   "feed_latency": self.signals[name].feed_latency,
+                                   "features": self.signals[name].features}
+                            for name, (ev, inst) in self.signal_events.items()}}
+
+    def set_signal_latency(self, name: str, spec: Any, label: str = "--feed-latency") -> None:
+        """Set signal venue ``name``'s feed latency (checked now; errors name ``label`` and the known venues)."""
+        if name not in self.signals:
+            known = ", ".join(self.signals) or "none: add a [signals.NAME] table"
+            raise ConfigError(f"{label} {name}=...: no signal venue {name!r} in scenario {self.name} "
+                              f"(signal venues: {known})")
+        try:
+            parse_leg("feed", spec)
+        except ConfigError as e:
+            raise ConfigError(f"{label} {name}={spec}: {e}") from None
+        self.signals[name].feed_latency = spec
 
     def set_window(self, from_ts: Any = None, until_ts: Any = None, *, labels: tuple[str, str] = ("--from", "--until")
                    ) -> None:
@@ -370,6 +455,9 @@ class Scenario:
             zone = sess.zone if sess is not None else "UTC"
             return f"{self._label(key)} {typed} ({format_clock(ns, zone, with_date=True)} {zone})"
 
+        if self.lenient_window and sess is not None and sess.first_ts is not None and start is not None \
+                and start <= sess.first_ts:
+            start = None
         if sess is not None and sess.first_ts is not None and start is not None and start < sess.first_ts:
             # not silently the whole data: a mistyped time (another day, another zone) must not pass for a window
             raise ConfigError(f"{show('from_ts', start)}: before the data's first row "
@@ -415,6 +503,20 @@ class Scenario:
         except ValueError as e:
             raise ConfigError(f"{self.path}: [source]: {e}") from None
 
+    def _two_venue(self) -> np.ndarray:
+        """One venue of a two-venue market (mmsim.data.two_venue): n_rows of the lead venue, the lagging
+        venue over the same span; the same preset, seed and lag give the other venue of the same market."""
+        from mmsim.data.two_venue import generate_two_venue
+
+        src = self.source
+        try:
+            m = generate_two_venue(src.get("preset", "perp_spot"), src["n_rows"], src.get("seed", 0),
+                                   lag=None if "lag" not in src else src["lag"] / 1e9)
+        except ValueError as e:
+            raise ConfigError(f"{self.path}: [source]: {e}") from None
+        self.truth = m.lead if src.get("venue", "lagging") == "lead" else m.lagging
+        return self.truth.events
+
     def sim_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``mmsim.engine.sim.simulate`` this scenario sets (latencies, fees, engine)."""
         e = {**_ENGINE_DEFAULTS, **self.engine}
@@ -431,7 +533,20 @@ class Scenario:
             "crossed_policy": e["crossed_policy"],
             # the venue's zone once the data is loaded: a run on a window of a store shows its clock times
             **({"time_zone": self.session.zone} if getattr(self, "session", None) is not None else {}),
+            # read-only signal venues, once loaded: simulate(signals=...) takes these mappings
+            **self.signal_kwargs(),
         }
+
+
+@dataclass
+class SignalSpec:
+    """One ``[signals.NAME]`` table: a read-only venue (docs/venues.md)."""
+
+    name: str
+    scenario: Scenario            #: its source and instrument, checked as a scenario's
+    feed_latency: Any = 0         #: its own feed latency spec
+    features: Any = None          #: its feature bank (spec list or a set name), or None
+    seed_follows: bool = True     #: a synthetic source without its own seed takes the quoted source's
 
 
 _ENGINE_DEFAULTS = {
@@ -443,6 +558,17 @@ _ENGINE_DEFAULTS = {
     "post_only": DEFAULT_CONFIG["post_only"],
     "crossed_policy": DEFAULT_CONFIG["crossed_policy"],
 }
+
+
+_VENUE_SPEC_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)=(.+)$", re.S)
+
+
+def split_venue_spec(text: str) -> tuple[Optional[str], str]:
+    """``"perp=0,1ms,5ms"`` -> ``("perp", "0,1ms,5ms")``: a feed latency for signal venue ``perp``;
+    ``"lognormal:median=2ms"`` or ``"5ms"`` -> ``(None, text)``: the quoted venue's (a latency spec's own
+    ``key=`` comes after its ``kind:``)."""
+    m = _VENUE_SPEC_RE.match(text.strip())
+    return (m.group(1), m.group(2).strip()) if m else (None, text)
 
 
 # --------------------------------------------------------------------------------------------- lookup
@@ -486,10 +612,69 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
 
 def _build(doc: dict, path: Path) -> Scenario:
+    doc = dict(doc)
+    signals_doc = doc.pop("signals", None)
+    sc = _build_one(doc, path)
+    if signals_doc is not None:
+        sc.signals = _build_signals(signals_doc, sc, path)
+    return sc
+
+
+def _build_signals(doc: Any, quoted: Scenario, path: Path) -> dict[str, "SignalSpec"]:
+    """``[signals.NAME]`` tables: each a read-only venue with its own source, instrument, feed latency and
+    features. Its source is checked by the same rules as ``[source]``; errors name ``[signals.NAME...]``."""
+    if not isinstance(doc, dict) or not doc:
+        raise ConfigError(f"{path}: [signals] must hold one table per venue, e.g. [signals.perp]")
+    out: dict[str, SignalSpec] = {}
+    quoted_name = quoted.instrument.symbol or "quoted"
+    for name, table in doc.items():
+        where = f"{path}: [signals.{name}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table")
+        if not _SIGNAL_NAME_RE.match(name):
+            raise ConfigError(f"{where}: a venue name is a letter then letters, digits or _")
+        if name in (quoted_name, "quoted"):
+            raise ConfigError(f"{where}: the name {name!r} is the quoted instrument's; name the signal venue otherwise")
+        vals: dict[str, Any] = {}
+        for k, v in table.items():
+            if k == "source":
+                continue
+            conv = SIGNAL_KEYS.get(k)
+            if conv is None:
+                raise ConfigError(f"{where} {k}: unknown key (known: source, {', '.join(SIGNAL_KEYS)})")
+            try:
+                vals[k] = conv(v)
+            except TypeError as e:
+                raise ConfigError(f"{where} {k}: expected {e}, got {v!r}") from None
+            except (ValueError, ConfigError) as e:
+                raise ConfigError(f"{where} {k}: {v!r} {e}") from None
+        if "source" not in table or not isinstance(table["source"], dict):
+            raise ConfigError(f"{where}: missing table [signals.{name}.source]")
+        if "tick_size" not in vals:
+            raise ConfigError(f"{where} tick_size: missing")
+        if "feed_latency" in vals:
+            try:
+                vals["feed_latency"] = _check_latency("feed", vals["feed_latency"], path.resolve().parent, path)
+            except ConfigError as e:
+                raise ConfigError(str(e).replace(f"{path}: [latency] feed", f"{where} feed_latency")) from None
+        inst = {k: vals[k] for k in ("tick_size", "lot_size", "symbol") if k in vals}
+        try:
+            sub = _build_one({"scenario": {}, "instrument": inst, "source": dict(table["source"])}, path)
+        except ConfigError as e:
+            msg = str(e).replace(f"{path}: [source]", f"{path}: [signals.{name}.source]")
+            raise ConfigError(msg.replace(f"{path}: [instrument]", f"{where}")) from None
+        sub.name = f"{quoted.name}:{name}"
+        out[name] = SignalSpec(name=name, scenario=sub, feed_latency=vals.get("feed_latency", 0),
+                               features=vals.get("features"),
+                               seed_follows="seed" not in table["source"])
+    return out
+
+
+def _build_one(doc: dict, path: Path) -> Scenario:
     base = path.resolve().parent
     unknown = [k for k in doc if k not in SCHEMA]
     if unknown:
-        raise ConfigError(f"{path}: unknown table [{unknown[0]}] (known: {', '.join(SCHEMA)})")
+        raise ConfigError(f"{path}: unknown table [{unknown[0]}] (known: {', '.join(SCHEMA)}, signals)")
     for table in doc:
         if not isinstance(doc[table], dict):
             raise ConfigError(f"{path}: {table} must be a table [{table}]")
@@ -542,10 +727,12 @@ def _build(doc: dict, path: Path) -> Scenario:
         if k not in allowed:
             raise ConfigError(f"{path}: [source] {k}: not a parameter of kind = \"{kind}\" "
                               f"(allowed: {', '.join(sorted(allowed))})")
-    if kind in ("synthetic_l2", "synthetic_market") and "n_rows" not in source:
+    if kind in ("synthetic_l2", "synthetic_market", "two_venue") and "n_rows" not in source:
         raise ConfigError(f"{path}: [source] n_rows: missing (needed by kind = \"{kind}\")")
     if kind == "synthetic_market":
         _check_market(source, vals["instrument"], path)
+    if kind == "two_venue":
+        _check_two_venue(source, path)
     if kind in ("events_parquet", "store"):
         if "path" not in source:
             raise ConfigError(f"{path}: [source] path: missing (needed by kind = \"{kind}\")")
@@ -591,6 +778,21 @@ def _check_market(source: dict, instrument: dict, path: Path) -> None:
         dataclasses.replace(base, **over).check()
     except ValueError as e:
         raise ConfigError(f"{path}: [source]: {e}") from None
+
+
+def _check_two_venue(source: dict, path: Path) -> None:
+    """A two_venue source's preset and lag checked at load time (mmsim.data.two_venue)."""
+    from mmsim.data.two_venue import MAX_LAG_S, two_venue_preset
+
+    try:
+        p = two_venue_preset(source.get("preset", "perp_spot"))
+    except ValueError as e:
+        raise ConfigError(f"{path}: [source] preset: {e}") from None
+    lag = source.get("lag", int(round(p.lag_s * 1e9)))
+    step = int(round(p.lead.v_dt * 1e9))
+    if lag > MAX_LAG_S * 1e9 or lag % step:
+        raise ConfigError(f"{path}: [source] lag: {lag} ns must be a multiple of the preset's grid step "
+                          f"({step} ns) and at most {MAX_LAG_S:g} s")
 
 
 def _resolve(p: str, base: Path) -> Path:

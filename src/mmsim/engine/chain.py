@@ -14,14 +14,16 @@ import numpy as np
 from mmsim import records as R
 
 GENESIS = hashlib.sha256(b"mmsim-decisions-v1").digest()
+#: The start of the signal-data chain (``signal_data.parquet``, runs with signal venues: docs/venues.md).
+SIGNAL_GENESIS = hashlib.sha256(b"mmsim-signal-data-v1").digest()
 
 
-def _rows(decisions: Any) -> np.ndarray:
-    """Decisions as DECISION_DTYPE records (the exact bytes the engine wrote)."""
-    if isinstance(decisions, np.ndarray) and decisions.dtype == R.DECISION_DTYPE:
+def _rows(decisions: Any, dtype: np.dtype = R.DECISION_DTYPE) -> np.ndarray:
+    """Decisions (or other records) as ``dtype`` records (the exact bytes the engine wrote)."""
+    if isinstance(decisions, np.ndarray) and decisions.dtype == dtype:
         return decisions
-    out = np.zeros(len(decisions), R.DECISION_DTYPE)
-    for name in R.DECISION_DTYPE.names:
+    out = np.zeros(len(decisions), dtype)
+    for name in dtype.names:
         try:
             column = decisions[name]
         except (KeyError, ValueError):
@@ -32,12 +34,18 @@ def _rows(decisions: Any) -> np.ndarray:
     return out
 
 
-def chain_hashes(decisions: Any) -> list[str]:
-    """The hash chain over the decision rows, one hex digest per row."""
-    rows = _rows(decisions)
-    raw = rows.view(np.uint8).reshape(len(rows), R.DECISION_DTYPE.itemsize) if len(rows) else rows
-    h, out = GENESIS, []
+def chain_hashes(decisions: Any, dtype: np.dtype = R.DECISION_DTYPE, genesis: bytes = GENESIS) -> list[str]:
+    """The hash chain over the decision rows (or another log's rows of ``dtype``), one hex digest per row."""
+    rows = _rows(decisions, dtype)
+    raw = rows.view(np.uint8).reshape(len(rows), dtype.itemsize) if len(rows) else rows
+    h, out = genesis, []
     for i in range(len(rows)):
         h = hashlib.sha256(h + raw[i].tobytes()).digest()
         out.append(h.hex())
     return out
+
+
+def signal_chain_hashes(signal_data: Any) -> list[str]:
+    """The hash chain over the SIGNAL_DATA rows: ``chain[i] = sha256(chain[i-1] || row i's 40 bytes)`` from
+    ``sha256("mmsim-signal-data-v1")``."""
+    return chain_hashes(signal_data, R.SIGNAL_DATA_DTYPE, SIGNAL_GENESIS)

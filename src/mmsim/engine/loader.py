@@ -95,6 +95,15 @@ BUILTINS: dict[str, dict[str, tuple]] = {
         "sigma": (float, 1.0, lambda v: 0 <= v < _INF, ">= 0 (ticks per sqrt(s))"),
         **_COMMON, "max_position": (int, 10, lambda v: v >= 0, ">= 0 (lots; 0: no limit)"),
     },
+    # The cross-venue defence (docs/venues.md): skew_pull on the lead venue's mid move over `window`, as this
+    # strategy saw it through the lead's feed, in ticks of the quoted mid. Needs a signal venue.
+    "lead_defence": {
+        "lead": (str, "", lambda v: v == "" or bool(_NAME_RE.match(v)), "a signal venue's name ('' = the first)"),
+        "window": (duration, "100ms", lambda v: v != "0", "a duration > 0"),
+        "k": (float, 0.0, lambda v: -_INF < v < _INF, "finite (ticks of fair value per tick of lead move)"),
+        "threshold": (float, 1.0, lambda v: 0 <= v <= _INF, ">= 0 (ticks of lead move; inf: never pull)"),
+        **_SPREAD, **_COMMON,
+    },
     # The clairvoyant bound (docs/strategies.md): these read the future through a marked path and their
     # decisions are marked clairvoyant; `mmsim audit` labels their runs. Not strategies to deploy.
     "oracle": {

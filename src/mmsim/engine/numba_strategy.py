@@ -6,6 +6,12 @@ A rule is a plain function over flat arrays::
     rule(ci: int64[CI_SIZE], cf: float64[CF_SIZE], params: float64[n], out: int64[5]) -> int
     rule(ci, cf, params, features: float64[ci[CI_N_FEATURES]], out) -> int     (to read the feature bank)
 
+With read-only signal venues (docs/event-loop.md "Signal venues") ``ci`` is longer: ``ci[CI_N_VENUES]`` is
+1 + K, and signal venue k (1..K) has a block of ``CI_VENUE_BLOCK`` int64 at ``venue_block(k)``: best bid,
+bid qty, best ask, ask qty, data exch_ts, data arrival_ts, data rows, n_features (offsets ``CV_*``).
+``features`` then holds the quoted venue's features followed by each signal venue's, in order
+(``venue_features_start(ci, k)`` is where venue k's begin).
+
 It writes ``out[0] = 1`` and ``out[1:5] = bid_price, bid_qty, ask_price, ask_qty`` for target quotes (or
 ``out[0] = 0`` for none) and returns 0; a non-zero return stops the run with that status. An exception
 inside numba code cannot cross the C boundary (the cfunc would return 0), so rules return a status
@@ -36,7 +42,17 @@ CI_DATA_ROWS: int = _L["CI_DATA_ROWS"]
 CI_N_FEATURES: int = _L["CI_N_FEATURES"]
 CI_DEPTH0: int = _L["CI_DEPTH0"]   # level L: bid px, bid qty, ask px, ask qty at CI_DEPTH0 + 4L
 CI_LEVELS: int = _L["CI_LEVELS"]
-CI_SIZE: int = _L["CI_SIZE"]
+CI_N_VENUES: int = _L["CI_N_VENUES"]   # 1 + the number of signal venues
+CI_SIZE: int = _L["CI_SIZE"]           # the first signal venue's block starts here
+CI_VENUE_BLOCK: int = _L["CI_VENUE_BLOCK"]  # int64 per signal venue block
+CV_BEST_BID: int = _L["CV_BEST_BID"]   # offsets inside a signal venue's block
+CV_BID_QTY: int = _L["CV_BID_QTY"]
+CV_BEST_ASK: int = _L["CV_BEST_ASK"]
+CV_ASK_QTY: int = _L["CV_ASK_QTY"]
+CV_DATA_EXCH_TS: int = _L["CV_DATA_EXCH_TS"]
+CV_DATA_ARRIVAL_TS: int = _L["CV_DATA_ARRIVAL_TS"]
+CV_DATA_ROWS: int = _L["CV_DATA_ROWS"]
+CV_N_FEATURES: int = _L["CV_N_FEATURES"]
 CF_EWMA_MID: int = _L["CF_EWMA_MID"]
 CF_CASH: int = _L["CF_CASH"]
 CF_TICK_SIZE: int = _L["CF_TICK_SIZE"]
@@ -46,6 +62,27 @@ CF_P_DOWN: int = _L["CF_P_DOWN"]
 CF_P_FLAT: int = _L["CF_P_FLAT"]
 CF_P_UP: int = _L["CF_P_UP"]
 CF_SIZE: int = _L["CF_SIZE"]
+
+
+@numba.njit(cache=False)
+def venue_block(k: int) -> int:
+    """Index in ``ci`` of signal venue ``k``'s block (k = 1..K); callable from a rule and from Python."""
+    return CI_SIZE + CI_VENUE_BLOCK * (k - 1)
+
+
+@numba.njit(cache=False)
+def venue_features_start(ci: np.ndarray, k: int) -> int:
+    """Index in ``features`` of venue ``k``'s first feature (0 = the quoted venue, which starts at 0)."""
+    start = ci[CI_N_FEATURES]
+    for j in range(1, k):
+        start += ci[CI_SIZE + CI_VENUE_BLOCK * (j - 1) + CV_N_FEATURES]
+    return 0 if k == 0 else start
+
+
+def ci_length(n_venues: int) -> int:
+    """Length of ``ci`` for a run with ``n_venues`` venues (1 + K)."""
+    return CI_SIZE + CI_VENUE_BLOCK * (n_venues - 1)
+
 
 #: Written to out[0] before each call; a rule that returns 0 without replacing it failed silently.
 _UNSET = -0x6D6D73696D
@@ -89,7 +126,9 @@ class NumbaStrategy:
 
     def on_wakeup(self, ctx: Any) -> Optional[Quotes]:
         """The same rule called from Python (used by the reference engine and for debugging)."""
-        ci = np.zeros(CI_SIZE, dtype=np.int64)
+        names = tuple(getattr(ctx, "venue_names", ()))
+        n_venues = max(len(names), 1)
+        ci = np.zeros(ci_length(n_venues), dtype=np.int64)
         cf = np.zeros(CF_SIZE, dtype=np.float64)
         ci[CI_NOW], ci[CI_REASON] = ctx.now, ctx.reason
         ci[CI_BEST_BID], ci[CI_BID_QTY], ci[CI_BEST_ASK], ci[CI_ASK_QTY] = ctx.best_bid, ctx.bid_qty, ctx.best_ask, ctx.ask_qty
@@ -97,6 +136,19 @@ class NumbaStrategy:
         ci[CI_DATA_EXCH_TS], ci[CI_DATA_ARRIVAL_TS], ci[CI_DATA_ROWS] = ctx.data_exch_ts, ctx.data_arrival_ts, ctx.data_rows
         feat = np.asarray(getattr(ctx, "features", np.zeros(0)), dtype=np.float64)
         ci[CI_N_FEATURES] = len(feat)
+        ci[CI_N_VENUES] = n_venues
+        parts = [feat]
+        for k in range(1, n_venues):
+            v = ctx.venue(k)
+            vf = np.asarray(v.features, dtype=np.float64)
+            b = CI_SIZE + CI_VENUE_BLOCK * (k - 1)
+            ci[b + CV_BEST_BID], ci[b + CV_BID_QTY], ci[b + CV_BEST_ASK], ci[b + CV_ASK_QTY] = (
+                v.best_bid, v.bid_qty, v.best_ask, v.ask_qty)
+            ci[b + CV_DATA_EXCH_TS], ci[b + CV_DATA_ARRIVAL_TS], ci[b + CV_DATA_ROWS] = (
+                v.data_exch_ts, v.data_arrival_ts, v.data_rows)
+            ci[b + CV_N_FEATURES] = len(vf)
+            parts.append(vf)
+        feat = np.concatenate(parts) if n_venues > 1 else feat
         for lvl in range(CI_LEVELS):
             b, a = ctx.depth(1, lvl), ctx.depth(-1, lvl)
             ci[CI_DEPTH0 + 4 * lvl: CI_DEPTH0 + 4 * lvl + 4] = (b[0], b[1], a[0], a[1])
@@ -133,14 +185,19 @@ def _takes_features(rule: Callable) -> bool:
 
 def _compile_cfunc(rule: Callable, n_params: int):
     ci_n, cf_n, unset, unset_status, n_feat_at = CI_SIZE, CF_SIZE, _UNSET, STATUS_OUT_UNSET, CI_N_FEATURES
+    n_venues_at, block, block_n_feat = CI_N_VENUES, CI_VENUE_BLOCK, CV_N_FEATURES
 
     if _takes_features(rule):
         @numba.cfunc(_SIG, nopython=True)
         def entry(ci_p, cf_p, p_p, f_p, out_p):
-            ci = numba.carray(ci_p, (ci_n,))
+            n_venues = numba.carray(ci_p, (ci_n,))[n_venues_at]
+            ci = numba.carray(ci_p, (ci_n + block * (n_venues - 1),))
             cf = numba.carray(cf_p, (cf_n,))
             p = numba.carray(p_p, (n_params,))
-            feat = numba.carray(f_p, (max(ci[n_feat_at], 1),))
+            n_feat = ci[n_feat_at]
+            for k in range(1, n_venues):
+                n_feat += ci[ci_n + block * (k - 1) + block_n_feat]
+            feat = numba.carray(f_p, (max(n_feat, 1),))
             out = numba.carray(out_p, (5,))
             out[0] = unset
             status = rule(ci, cf, p, feat, out)
@@ -150,7 +207,8 @@ def _compile_cfunc(rule: Callable, n_params: int):
     else:
         @numba.cfunc(_SIG, nopython=True)
         def entry(ci_p, cf_p, p_p, f_p, out_p):
-            ci = numba.carray(ci_p, (ci_n,))
+            n_venues = numba.carray(ci_p, (ci_n,))[n_venues_at]
+            ci = numba.carray(ci_p, (ci_n + block * (n_venues - 1),))
             cf = numba.carray(cf_p, (cf_n,))
             p = numba.carray(p_p, (n_params,))
             out = numba.carray(out_p, (5,))

@@ -14,6 +14,7 @@ built-in               twin
 ``skew_pull``          ``SpreadQuoter(..., skew=k, pull_threshold=threshold)``
 ``avellaneda_stoikov`` ``AvellanedaStoikovQuoter(gamma, sigma, k, horizon, session, size, ...)``
 ``glft``               ``GlftQuoter(A, k, gamma, sigma, size, max_position, fair)``
+``lead_defence``       ``LeadDefenceQuoter(lead_index, window_ns, half_spread, ..., skew=k, pull_threshold=threshold)``
 ``oracle``             ``OracleQuoter(mids, horizon_ns, half_spread, threshold, skew, ...)``
 ``oracle_regime``      ``RegimeOracleQuoter(regimes, horizon_ns, half_spread, widen, toxic_mask, ...)``
 =====================  ==========================================================================
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import deque
 from abc import ABC, abstractmethod
 from typing import Any, Optional
 
@@ -34,7 +36,8 @@ import numpy as np
 from mmsim.errors import ConfigError
 from mmsim.engine.strategy import Quotes
 
-__all__ = ["Quoter", "SpreadQuoter", "AvellanedaStoikovQuoter", "GlftQuoter", "MarkedPath", "OracleQuoter",
+__all__ = ["Quoter", "SpreadQuoter", "AvellanedaStoikovQuoter", "GlftQuoter", "LeadDefenceQuoter", "MarkedPath",
+           "OracleQuoter",
            "RegimeOracleQuoter", "from_builtin", "engine_strategy"]
 
 _PRICE_LIMIT = 9007199254740992.0  # 2^53: integer ticks stay exact as floats
@@ -389,6 +392,48 @@ def toxic_mask(text: str) -> int:
     return mask
 
 
+class LeadDefenceQuoter(SpreadQuoter):
+    """``lead_defence``: ``skew_pull`` on the lead venue's recent move instead of a model's prediction.
+
+    The move (ticks of the quoted venue) is the lead's relative mid change over the last ``window_ns``, as this
+    strategy saw it, times the quoted mid: ``(m_now - m_then) / m_then * quoted_mid`` with ``m`` the lead's
+    doubled mid (``best_bid + best_ask``, its own ticks), ``m_now`` the lead's mid at this wakeup and
+    ``m_then`` the lead's mid at the latest earlier wakeup at or before ``now - window_ns`` (the strategy
+    records the lead's mid at every wakeup where both venues are two-sided). NaN — quote like ``symmetric`` —
+    while the lead is one-sided or the strategy has not yet watched for a whole window. The lead is venue
+    ``lead_index`` of ``ctx.venue`` (1 = the first signal venue; ``simulate`` resolves the name).
+    """
+
+    def __init__(self, lead_index: int, window_ns: int, half_spread: float = 1.0, size: int = 1,
+                 max_position: int = 0, fair: str = "mid", skew: float = 0.0, pull_threshold: float = 1.0):
+        super().__init__(half_spread, size, max_position, fair, skew, pull_threshold)
+        _require(int(lead_index) >= 1, "lead_defence: the lead must be a signal venue (index >= 1)")
+        _require(int(window_ns) > 0, "lead_defence: window must be > 0")
+        self.lead_index, self.window_ns = int(lead_index), int(window_ns)
+        self._seen: deque = deque()  # (wakeup time, lead doubled mid), oldest first
+
+    def move(self, ctx: Any) -> float:
+        v = ctx.venue(self.lead_index)
+        if int(v.bid_qty) <= 0 or int(v.ask_qty) <= 0:
+            return _NAN
+        now, m_now = int(ctx.now), int(v.best_bid) + int(v.best_ask)
+        seen = self._seen
+        seen.append((now, m_now))
+        cut = now - self.window_ns
+        while len(seen) >= 2 and seen[1][0] <= cut:  # keep the newest observation at or before the cut
+            seen.popleft()
+        if seen[0][0] > cut or seen[0][1] == 0:
+            return _NAN
+        m_then = seen[0][1]
+        return float(m_now - m_then) / float(m_then) * (float(int(ctx.best_bid) + int(ctx.best_ask)) * 0.5)
+
+    def native(self) -> Any:
+        from mmsim._core import LeadDefenceQuoter as Native
+
+        return Native(self.lead_index, self.window_ns, self.half_spread, self.size, self.max_position, self.fair,
+                      self.skew, self.pull_threshold)
+
+
 def from_builtin(name: str, params: dict, marked: Optional[MarkedPath] = None) -> Quoter:
     """The Python twin of built-in ``name`` with the loader's (complete, checked) parameters; an oracle also
     takes its marked path (``mmsim.engine.oracle`` builds it from the data)."""
@@ -406,6 +451,18 @@ def from_builtin(name: str, params: dict, marked: Optional[MarkedPath] = None) -
         else:
             q = RegimeOracleQuoter(marked, horizon_ns, p.pop("half_spread", 1.0), p.pop("widen", 0.0),
                                    toxic_mask(p.pop("toxic", "burst+news")), **common)
+        _require(not p, f"strategy {name}: unknown parameter(s) {sorted(p)}")
+        return q
+    if name == "lead_defence":
+        from mmsim.data.latency import parse_duration
+
+        _require("lead_index" in p, "strategy lead_defence: needs a signal venue to lead (simulate(signals=...) "
+                                    "or [signals.NAME] in the scenario)")
+        p.pop("lead", None)
+        q = LeadDefenceQuoter(p.pop("lead_index"), parse_duration(str(p.pop("window", "100ms")),
+                                                                   "strategy lead_defence: window"),
+                              p.pop("half_spread", 1.0), skew=p.pop("k", 0.0),
+                              pull_threshold=p.pop("threshold", 1.0), **common)
         _require(not p, f"strategy {name}: unknown parameter(s) {sorted(p)}")
         return q
     if name in ("symmetric", "skew", "pull", "skew_pull"):

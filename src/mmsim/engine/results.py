@@ -20,9 +20,12 @@ import numpy as np
 from mmsim import records as R
 from mmsim.errors import MmsimError
 
-__all__ = ["to_frames", "write_results", "format_summary", "inverse_figures", "RESULT_FILES", "INVERSE_KEYS"]
+__all__ = ["to_frames", "signal_frame", "write_results", "format_summary", "inverse_figures", "RESULT_FILES",
+           "SIGNAL_DATA_FILE", "INVERSE_KEYS"]
 
 RESULT_FILES = ("fills.parquet", "orders.parquet", "decisions.parquet", "summary.json")
+#: Written beside RESULT_FILES only by a run with signal venues (docs/venues.md).
+SIGNAL_DATA_FILE = "signal_data.parquet"
 
 #: Summary keys added for an inverse instrument (docs/data.md, "Inverse contracts"); a linear one has none.
 INVERSE_KEYS = ("inverse", "contract_size", "cash_coin", "fees_coin", "pnl_coin", "fees_quote", "pnl_quote")
@@ -125,6 +128,28 @@ def to_frames(fills: Any, orders: Any, decisions: Any):
     return f, o, d
 
 
+def signal_frame(records: Any, names: Any):
+    """What each decision had seen of each signal venue, as a DataFrame: the SIGNAL_DATA_DTYPE columns with
+    ``instrument`` (the venue's name, a Categorical of ``names`` in venue order) after ``venue``. ``records`` is a
+    SIGNAL_DATA record array (None: no rows); a DataFrame passes through, copied."""
+    import pandas as pd
+
+    if isinstance(records, pd.DataFrame):
+        return records.copy()
+    names = [str(n) for n in names]
+    arr = np.zeros(0, R.SIGNAL_DATA_DTYPE) if records is None else np.asarray(records)
+    if arr.dtype != R.SIGNAL_DATA_DTYPE:
+        raise TypeError(f"signal_frame: records must be SIGNAL_DATA_DTYPE, got {arr.dtype}")
+    df = pd.DataFrame({name: arr[name] for name in arr.dtype.names})
+    venue = arr["venue"]
+    if len(venue) and (int(venue.min()) < 1 or int(venue.max()) > len(names)):
+        raise ValueError(f"signal_frame: venue numbers run 1..{len(names)} ({len(names)} names), got "
+                         f"{int(venue.min())}..{int(venue.max())}")
+    codes = (venue - 1).astype(np.int64) if len(venue) else np.zeros(0, np.int64)
+    df.insert(2, "instrument", pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype=object)))
+    return df
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
@@ -161,10 +186,13 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def write_results(out_dir: str | os.PathLike, result: Any) -> dict[str, Path]:
-    """Write ``fills.parquet``, ``orders.parquet``, ``decisions.parquet`` and ``summary.json`` to ``out_dir``.
+    """Write ``fills.parquet``, ``orders.parquet``, ``decisions.parquet`` and ``summary.json`` to ``out_dir``,
+    and ``signal_data.parquet`` (with its own hash chain, ``signal_data_chain`` in the summary) when the run had
+    signal venues (its summary has ``signal_venues``).
 
-    ``result`` has ``.fills``, ``.orders``, ``.decisions`` (DataFrames or record arrays) and ``.summary``.
-    Returns the written paths by file name. An unusable ``out_dir`` raises MmsimError naming it.
+    ``result`` has ``.fills``, ``.orders``, ``.decisions`` (DataFrames or record arrays), ``.summary`` and
+    optionally ``.signal_data``. Returns the written paths by file name. An unusable ``out_dir`` raises
+    MmsimError naming it.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -175,11 +203,17 @@ def write_results(out_dir: str | os.PathLike, result: Any) -> dict[str, Path]:
         raise MmsimError(f"--out {out}: cannot create: {e.strerror or e}") from None
     frames = dict(zip(("fills", "orders", "decisions"),
                       to_frames(result.fills, result.orders, result.decisions)))
-    from mmsim.engine.chain import GENESIS, chain_hashes
+    from mmsim.engine.chain import GENESIS, SIGNAL_GENESIS, chain_hashes, signal_chain_hashes
 
     chain = chain_hashes(frames["decisions"])  # tamper evidence: mmsim audit DIR
     frames["decisions"]["chain"] = chain
     result.summary["decision_chain"] = chain[-1] if chain else GENESIS.hex()  # printed by mmsim run: keep it
+    if result.summary.get("signal_venues"):  # a run with signal venues: what each decision saw of each
+        sd = signal_frame(getattr(result, "signal_data", None), result.summary["signal_venues"])
+        sd_chain = signal_chain_hashes(sd)
+        sd["chain"] = sd_chain
+        frames["signal_data"] = sd
+        result.summary["signal_data_chain"] = sd_chain[-1] if sd_chain else SIGNAL_GENESIS.hex()
     summary = dict(result.summary)
     written: dict[str, Path] = {}
     try:

@@ -3,7 +3,7 @@
 Both engines — the C++ loop (``mmsim._core.Engine``) and the pure-Python reference
 (``mmsim.reference.ReferenceEngine``) — take the same arguments::
 
-    Engine(events, arrival, latencies, config, strategy)
+    Engine(events, arrival, latencies, config, strategy, final=True, signals=None)
 
 - ``events``: EVENT_DTYPE array, validated (``mmsim.data.validate``).
 - ``arrival``: int64 per row, feed arrival time at the strategy (already monotone).
@@ -11,13 +11,16 @@ Both engines — the C++ loop (``mmsim._core.Engine``) and the pure-Python refer
   the k-th use of a leg takes element ``k % len``).
 - ``config``: dict, keys in ``DEFAULT_CONFIG``.
 - ``strategy``: a Python object with ``on_wakeup(ctx)``, or (C++ only) a native/cfunc strategy handle.
+- ``signals``: read-only signal venues (docs/venues.md), a list of ``(events_k, arrival_k)`` pairs described
+  in the same order by ``config["signals"]``; ``None`` or ``[]`` is a single-venue run.
 
-and offer ``step(n_rows) -> bool done``, ``fills()``, ``orders()``, ``decisions()`` (record arrays of
-``mmsim.records``) and ``summary() -> dict``.
+and offer ``step(n_rows) -> bool done``, ``fills()``, ``orders()``, ``decisions()``, ``signal_data()`` (record
+arrays of ``mmsim.records``) and ``summary() -> dict``.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -28,12 +31,114 @@ from mmsim.errors import ConfigError, DataError
 from mmsim import records as R
 from mmsim.records import DEFAULT_CONFIG, Instrument
 
+def _no_signal_data() -> Any:
+    from mmsim.engine.results import signal_frame
+
+    return signal_frame(None, ())
+
+
 @dataclass
 class RunResult:
     fills: "Any"        # pandas DataFrames (FILL_DTYPE, ORDER_DTYPE, DECISION_DTYPE columns)
     orders: "Any"
     decisions: "Any"
     summary: dict = field(default_factory=dict)
+    #: what each decision had seen of each signal venue (SIGNAL_DATA_DTYPE columns + ``instrument``, the venue's
+    #: name); empty without signal venues
+    signal_data: "Any" = field(default_factory=_no_signal_data)
+
+
+@dataclass(frozen=True)
+class SignalVenue:
+    """A read-only signal venue of a run (docs/venues.md): another instrument's market data, seen by the strategy
+    only through its own delayed feed (``ctx.venue(name)``); the strategy has no orders there.
+
+    ``events`` is an EVENT_DTYPE array or an :class:`mmsim.data.store.EventStore` (read whole: signal venues are
+    held in memory); ``instrument`` its metadata (None: the store's, else ``Instrument()``); ``feed_latency`` a
+    latency spec as for the quoted feed (its draws come from a stream of their own: docs/venues.md); ``features`` a
+    feature spec list or ``"small"`` (C++ engine only); ``repair`` drops zero-size rows as ``simulate(repair=)``
+    does; ``crossed_policy`` ``"error"`` or ``"repair"`` for this venue's book (None: the run's).
+    """
+
+    events: Any
+    instrument: Optional[Instrument] = None
+    feed_latency: Any = 0
+    features: Any = None
+    repair: bool = False
+    crossed_policy: Optional[str] = None
+
+
+
+
+def _prepare_signals(signals: Any, quoted_name: str, seed: int, engine: str,
+                     crossed_policy: str) -> tuple[list[str], list[tuple], list[dict]]:
+    """Signal venues as the engines take them: names, ``(events, arrival)`` pairs and ``config["signals"]``."""
+    from mmsim.data import latency as L
+    from mmsim.data.store import EventStore
+    from mmsim.data.validate import validate_events
+
+    if signals is None:
+        return [], [], []
+    if not isinstance(signals, Mapping):
+        raise ConfigError(f"signals must be a mapping name -> mmsim.SignalVenue, got {type(signals).__name__}")
+    if not isinstance(quoted_name, str) or not quoted_name:
+        raise ConfigError(f"instrument_name must be a non-empty string, got {quoted_name!r}")
+    names: list[str] = []
+    pairs: list[tuple] = []
+    metas: list[dict] = []
+    for name, venue in signals.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"signal venue names must be non-empty strings, got {name!r}")
+        if name == quoted_name:
+            raise ConfigError(f"signal {name!r}: the name is the quoted instrument's (instrument_name)")
+        label = f"signal '{name}'"
+        if isinstance(venue, Mapping):  # a scenario's [signals.NAME] (Scenario.signal_kwargs)
+            try:
+                venue = SignalVenue(**venue)
+            except TypeError as e:
+                raise ConfigError(f"{label}: {e}") from None
+        if not isinstance(venue, SignalVenue):
+            raise ConfigError(f"{label}: must be a mmsim.SignalVenue, got {type(venue).__name__}")
+        events, instrument = venue.events, venue.instrument
+        if isinstance(events, EventStore):
+            instrument = instrument or events.instrument
+            events = events.read()
+        instrument = instrument or Instrument()
+        policy = crossed_policy if venue.crossed_policy is None else venue.crossed_policy
+        if policy not in ("error", "repair"):
+            raise ConfigError(f"{label}: crossed_policy must be 'error' or 'repair', not {policy!r}")
+        checked, report = validate_events(events, label, repair=bool(venue.repair))
+        rng = L.signal_feed_stream(seed, name)  # batch mode (mmsim.signals.batch) draws from the same
+        arrival = L.feed_arrival(venue.feed_latency, checked, rng, source=label)
+        meta = {"name": name, "mode": report["mode"], "tick_size": float(instrument.tick_size),
+                "lot_size": float(instrument.lot_size), "crossed_policy": policy}
+        if venue.features is not None:
+            if engine != "cpp":
+                raise ConfigError(f"{label}: features need the C++ engine (the reference simulator has no feature bank)")
+            from mmsim.signals.batch import spec_matrix
+
+            meta["features"] = spec_matrix(venue.features)
+        names.append(name)
+        pairs.append((checked, arrival))
+        metas.append(meta)
+    return names, pairs, metas
+
+
+def _resolve_lead(obj: Any, venues: list[str]) -> Any:
+    """A built-in that names a lead venue (``lead_defence:lead=perp``) gets its index among the signal venues
+    (1 = the first); one clear line when there is none or the name is unknown."""
+    from mmsim.engine import loader
+
+    if not isinstance(obj, loader.BuiltinSpec) or "lead" not in obj.params:
+        return obj
+    lead = str(obj.params["lead"])
+    if not venues:
+        raise ConfigError(f"strategy {obj.name}: needs a signal venue to lead (simulate(signals=...) or "
+                          "[signals.NAME] in the scenario)")
+    if lead and lead not in venues:
+        raise ConfigError(f"strategy {obj.name}: lead={lead!r} is not a signal venue of this run "
+                          f"(signal venues: {', '.join(venues)})")
+    return loader.BuiltinSpec(obj.name, {**obj.params, "lead_index": venues.index(lead) + 1 if lead else 1})
 
 
 def _engine_strategy(obj: Any, engine: str, marked: Any = None) -> Any:
@@ -75,7 +180,8 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
              crossed_policy: str = "error", ewma_tau_ns: int = 1_000_000_000, repair: bool = False,
              engine: str = "cpp", progress: bool = False, source_name: str = "events",
              chunk_rows: int = 1 << 18, limit: Optional[int] = None, features: Any = None,
-             model: Any = None, truth: Any = None, time_zone: Optional[str] = None) -> RunResult:
+             model: Any = None, truth: Any = None, time_zone: Optional[str] = None, signals: Any = None,
+             instrument_name: str = "quoted") -> RunResult:
     """Replay ``events`` through the exchange simulator with ``strategy`` quoting; return the results.
 
     ``events`` is an EVENT_DTYPE array, or an :class:`mmsim.data.store.EventStore`, which is streamed one
@@ -98,11 +204,17 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     summary says ``clairvoyant: True`` with ``oracle_past_end``, the decisions whose horizon ran past the data.
     ``time_zone`` (the venue's, e.g. ``America/New_York``) is the zone of the summary's ISO times; default the
     store's, else UTC.
+
+    ``signals`` (a mapping name -> :class:`SignalVenue`) adds read-only signal venues (docs/venues.md): their rows
+    reach the strategy through their own delayed feeds (``ctx.venue(name)``; the quoted instrument is
+    ``ctx.venue(instrument_name)`` or ``ctx.venue(0)``) and ``RunResult.signal_data`` records what each decision
+    had seen of each. Each venue's feed clock has its own random stream (the seed and the venue's name), so the
+    quoted venue's draws are the same with or without signal venues.
     """
     import time
 
     from mmsim.data import latency as L
-    from mmsim.engine.results import inverse_figures, to_frames
+    from mmsim.engine.results import inverse_figures, signal_frame, to_frames
     from mmsim.data.store import EventStore
     from mmsim.data.validate import validate_events
 
@@ -129,6 +241,10 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
         store_mode = None
     instrument = instrument or Instrument()
     rngs = L.seeded_streams(seed)
+    try:
+        sig_names, sig_pairs, sig_metas = _prepare_signals(signals, instrument_name, seed, engine, crossed_policy)
+    except DataError as e:
+        raise DataError(str(e)) from None
     compute_source, factor, compute = compute_spec(compute_latency)
     latencies = {
         "entry": L.latency_table(entry_latency, rngs["entry"]),
@@ -140,6 +256,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
 
     loaded, name = loader.load_strategy(strategy)
     clairvoyant = oracle.is_oracle(loaded)  # built once its marked path is known (below), from the checked rows
+    loaded = _resolve_lead(loaded, sig_names)
     strat = None if clairvoyant else _engine_strategy(loaded, engine)
     clock = L.FeedClock(feed_latency, rngs["feed"], total, source=source_name)
     counts = {"rows": 0, "dropped": 0}
@@ -173,19 +290,37 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
                   wake_on_feed=bool(wake_on_feed), wake_on_response=bool(wake_on_response),
                   timer_interval_ns=int(timer_interval_ns), post_only=bool(post_only),
                   crossed_policy=crossed_policy, ewma_tau_ns=int(ewma_tau_ns), compute_source=compute_source,
-                  compute_factor=factor, strategy_name=name)
+                  compute_factor=factor, strategy_name=name, name=instrument_name)
+    if sig_pairs:
+        config["signals"] = sig_metas
+    sig_kw = {"signals": sig_pairs} if sig_pairs else {}  # a single-venue run calls the engines as before
     if model is not None:
         from mmsim.signals.compile import native_model
         from mmsim.signals.models import load_model
 
-        loaded = load_model(model) if isinstance(model, (str, os.PathLike)) else model
+        mdl = load_model(model) if isinstance(model, (str, os.PathLike)) else model
         if features is not None:
-            loaded.check_specs(features)  # names both hashes and the first feature that differs
-        features = loaded.specs
+            mdl.check_specs(features)  # names both hashes and the first feature that differs
         if engine != "cpp":
             raise ConfigError("a model needs the C++ engine (inference runs in the loop)")
+        venue_specs = mdl.venue_specs
+        if venue_specs:  # inputs read from signal venues' banks too ("venue/spec", docs/venues.md)
+            from mmsim.signals.batch import spec_matrix
+            from mmsim.signals.features import column_names
+
+            inputs = mdl.input_map(sig_names)  # one clear line for a venue the run lacks
+            for venue, specs in venue_specs.items():
+                meta = sig_metas[sig_names.index(venue)]
+                given = (signals[venue].features if isinstance(signals[venue], SignalVenue)
+                         else signals[venue].get("features"))
+                if given is not None and column_names(given) != specs:
+                    raise ConfigError(f"signal '{venue}': features {column_names(given)} differ from the model's "
+                                      f"inputs of that venue {specs} (leave them out: the model's are used)")
+                meta["features"] = spec_matrix(specs)
+            config["model_inputs"] = [(int(v), int(j)) for v, j in inputs]
+        features = mdl.quoted_specs or None
         # the library `mmsim model compile` built for this CPU when one is cached, else the interpreted model
-        config["model"] = native_model(loaded)
+        config["model"] = native_model(mdl)
     if features is not None:
         if engine != "cpp":
             raise ConfigError("features need the C++ engine (the reference simulator checks the engine rules; "
@@ -200,10 +335,10 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
         pending = next(chunks, None)
         if engine == "cpp":
             from mmsim._core import Engine
-            eng = Engine(first, first_arrival, latencies, config, strat, final=pending is None)
+            eng = Engine(first, first_arrival, latencies, config, strat, final=pending is None, **sig_kw)
         else:
             from mmsim.reference import ReferenceEngine
-            eng = ReferenceEngine(first, first_arrival, latencies, config, strat)
+            eng = ReferenceEngine(first, first_arrival, latencies, config, strat, **sig_kw)
         if progress and total > chunk_rows:
             from tqdm import tqdm
             bar = tqdm(total=total, unit="row", unit_scale=True, desc=source_name, leave=False)
@@ -224,14 +359,16 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
                 bar.update(now - seen)
                 seen = now
     except DataError as e:
-        msg = str(e)
-        raise DataError(msg if msg.startswith(f"{source_name}: ") else f"{source_name}: {msg}") from None
+        msg = str(e)  # a signal venue's errors name it ("signal 'perp': row 3: ..."), the quoted rows the source
+        named = msg.startswith(f"{source_name}: ") or any(msg.startswith(f"signal '{n}': ") for n in sig_names)
+        raise DataError(msg if named else f"{source_name}: {msg}") from None
     finally:
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
     n_rows = counts["rows"] - counts["dropped"]
     fills, orders, decisions = eng.fills(), eng.orders(), eng.decisions()
+    signal_data = eng.signal_data() if sig_pairs else None
     summary = dict(eng.summary())
     del eng  # free the engine's own logs and books before the DataFrames are built: lower peak memory
     summary.update(wall_s=wall, events_per_s=(n_rows / wall if wall > 0 else float("inf")),
@@ -250,8 +387,11 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
             summary["oracle_past_end"] = past_end
     if instrument.inverse:  # an inverse contract's money is coin: docs/data.md, "Inverse contracts"
         summary.update(inverse_figures(fills, summary, instrument, maker_fee_bps, taker_fee_bps))
+    if sig_pairs:  # only with signal venues: a single-venue summary stays as it was
+        summary["signal_venues"] = list(sig_names)
     f, o, d = to_frames(fills, orders, decisions)
-    return RunResult(fills=f, orders=o, decisions=d, summary=summary)
+    return RunResult(fills=f, orders=o, decisions=d, summary=summary,
+                     signal_data=signal_frame(signal_data, sig_names))
 
 
 def _checked_chunks(store: Any, total: int, source_name: str, repair: bool):

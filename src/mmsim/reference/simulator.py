@@ -11,6 +11,9 @@ Vocabulary used below:
   them. It alone decides fills.
 - *strategy side*: the book built from rows delivered by the feed (at ``arrival``), the features, and the
   strategy's own view of its orders, updated only by responses.
+- *venue*: one instrument's strategy-side feed (``FeedVenue``). Venue 0 is the quoted instrument (the only one
+  with an exchange side); venues 1..K are read-only *signal venues* (docs/venues.md): their rows reach only
+  their own strategy-side book, at their own feed arrival times.
 """
 from __future__ import annotations
 
@@ -29,8 +32,9 @@ from mmsim.records import DEFAULT_CONFIG, SUMMARY_KEYS
 
 __all__ = ["ReferenceEngine", "marked_mid_path"]
 
-# Stream priorities of the event loop (docs/event-loop.md): at equal time the smallest runs first.
-P_EXCHANGE, P_REQUEST, P_FEED, P_RESPONSE, P_TIMER, P_WAKEUP = 0, 1, 2, 3, 4, 5
+# Stream priorities of the event loop (docs/event-loop.md, docs/venues.md): at equal time the smallest
+# (time, priority, venue) runs first; signal feeds come right after the quoted feed, venue 1 before venue 2.
+P_EXCHANGE, P_REQUEST, P_FEED, P_SIGNAL, P_RESPONSE, P_TIMER, P_WAKEUP = 0, 1, 2, 3, 4, 5, 6
 
 # Request kinds (strategy -> exchange) and response kinds (exchange -> strategy).
 REQ_NEW, REQ_CANCEL, REQ_MODIFY = "new", "cancel", "modify"
@@ -181,6 +185,103 @@ def marked_mid_path(events: np.ndarray, mode: str = "l2", crossed_policy: str = 
     return np.array(out_ts, dtype=np.int64), np.array(out_mid2, dtype=np.int64)
 
 
+def validate_row(i: int, mode: str, kind: int, side: int) -> None:
+    """A row's kind must belong to the stream's mode and its side be +1/-1 (CLEAR: +1, -1 or 0)."""
+    allowed = (R.DEPTH, R.TRADE, R.CLEAR) if mode == "l2" else (R.ADD, R.CANCEL, R.DELETE, R.EXECUTE, R.TRADE)
+    if kind not in allowed:
+        name = _KIND_NAMES.get(kind, str(kind))
+        raise DataError(f"row {i}: event kind {name} is not valid in {mode.upper()} mode")
+    if kind == R.CLEAR:
+        if side not in (R.BID, R.ASK, 0):
+            raise DataError(f"row {i}: CLEAR side must be +1, -1 or 0, got {side}")
+    elif side not in (R.BID, R.ASK):
+        raise DataError(f"row {i}: side must be +1 or -1, got {side}")
+
+
+# ================================================================================================ venues
+class FeedVenue:
+    """The strategy side of one venue: its rows, their feed arrival times, the delayed book built from the rows
+    delivered so far, and what has been delivered (``data_rows`` and the last delivered row's times).
+
+    Index 0 is the quoted venue (its exchange side lives in the engine); 1..K are signal venues, which have no
+    exchange side: a signal row only reaches this book, at its arrival (docs/venues.md). One struct per venue,
+    so quoting several venues (issue 12, stage 2) adds an exchange side beside it without touching this.
+    """
+
+    def __init__(self, index: int, name: str, events: np.ndarray, arrival: Any, mode: str, crossed_policy: str,
+                 tick_size: float, lot_size: float) -> None:
+        self.index, self.name, self.mode, self.crossed_policy = index, name, mode, crossed_policy
+        self.tick_size, self.lot_size = float(tick_size), float(lot_size)
+        #: prefix of this venue's data errors: none for the quoted venue (as before), the venue's name otherwise
+        self.label = "" if index == 0 else f"signal {name!r}: "
+        self.exch_ts = events["exch_ts"].tolist()
+        self.price = events["price"].tolist()
+        self.qty = events["qty"].tolist()
+        self.kind = events["kind"].tolist()
+        self.side = events["side"].tolist()
+        self.arrival = np.asarray(arrival, dtype=np.int64).tolist()
+        self.n = len(self.exch_ts)
+        self.book = Book()
+        self.next_row = 0                 # the next row the feed delivers
+        self.data_rows = 0                # rows delivered
+        self.data_exch_ts = R.NO_TS       # the last delivered row's exchange time ...
+        self.data_arrival_ts = R.NO_TS    # ... and arrival time
+        self.repaired = 0                 # crossed levels the repair removed from this (strategy-side) book
+
+    def last_of_group(self, i: int) -> bool:
+        return i == self.n - 1 or self.exch_ts[i + 1] != self.exch_ts[i]
+
+    def deliver(self) -> int:
+        """The next row arrives: apply it to the delayed book, check (or repair) a crossed book at the end of its
+        exchange-time group, and return its arrival time."""
+        i = self.next_row
+        try:
+            apply_row_to_levels(self.book, self.mode, self.kind[i], self.side[i], self.price[i], self.qty[i], i)
+            if self.last_of_group(i):
+                self.repaired += self.book.check_crossed(i, self.crossed_policy)
+        except DataError as e:
+            if not self.label:
+                raise
+            raise DataError(f"{self.label}{e}") from None
+        t = self.arrival[i]
+        self.next_row = self.data_rows = i + 1
+        self.data_exch_ts = self.exch_ts[i]
+        self.data_arrival_ts = t
+        return t
+
+
+class ReferenceVenue:
+    """What a strategy reads of one venue (``ctx.venue(key)``): the top of its delayed book, what of it has
+    arrived, its instrument, its features (none in the reference) and ``depth(side, level)``."""
+
+    def __init__(self, feed: FeedVenue) -> None:
+        self._book = feed.book
+        self.name = feed.name
+        self.index = feed.index  # 0 = the quoted instrument
+        bb, ba = feed.book.best(R.BID), feed.book.best(R.ASK)
+        self.best_bid = bb if bb is not None else 0
+        self.bid_qty = feed.book.qty_at(R.BID, bb) if bb is not None else 0
+        self.best_ask = ba if ba is not None else 0
+        self.ask_qty = feed.book.qty_at(R.ASK, ba) if ba is not None else 0
+        self.mid = feed.book.mid()  # ticks; None when a side is empty
+        self.data_exch_ts = feed.data_exch_ts
+        self.data_arrival_ts = feed.data_arrival_ts
+        self.data_rows = feed.data_rows
+        self.tick_size = feed.tick_size
+        self.lot_size = feed.lot_size
+        self.features = np.zeros(0, dtype=np.float64)
+
+    def depth(self, side: int, level: int) -> tuple[int, int]:
+        """``(price, qty)`` of level ``level`` (0 = best) of a side of this venue's delayed book; (0, 0) past the end."""
+        if side not in (R.BID, R.ASK):
+            raise StrategyError(f"depth: side must be +1 or -1, got {side!r}")
+        return self._book.level(side, operator.index(level))
+
+    def __repr__(self) -> str:
+        return (f"ReferenceVenue({self.name!r}, bid {self.best_bid}x{self.bid_qty}, ask {self.best_ask}x{self.ask_qty}, "
+                f"data_rows {self.data_rows})")
+
+
 # ================================================================================================ orders
 @dataclass(eq=False)
 class ExOrder:
@@ -258,7 +359,7 @@ class ReferenceContext:
         self._open = True
         self.now = ts
         self.reason = reason
-        book = eng.st_book
+        book = eng.feeds[0].book
         bb, ba = book.best(R.BID), book.best(R.ASK)
         self.best_bid = bb if bb is not None else 0
         self.bid_qty = book.qty_at(R.BID, bb) if bb is not None else 0
@@ -267,11 +368,13 @@ class ReferenceContext:
         self.position = eng.st_position
         self.cash = eng.st_cash_ticklots * eng.tick_size * eng.lot_size - eng.st_fees
         self.ewma_mid = eng.ewma.value_at(ts)
-        self.data_exch_ts = eng.data_exch_ts
-        self.data_arrival_ts = eng.data_arrival_ts
-        self.data_rows = eng.data_rows
+        quoted = eng.feeds[0]
+        self.data_exch_ts = quoted.data_exch_ts
+        self.data_arrival_ts = quoted.data_arrival_ts
+        self.data_rows = quoted.data_rows
         self.tick_size = eng.tick_size
         self.lot_size = eng.lot_size
+        self.venue_names = eng.venue_names
 
     def _check_open(self) -> None:
         if not self._open:
@@ -280,7 +383,21 @@ class ReferenceContext:
     def depth(self, side: int, level: int) -> tuple[int, int]:
         if side not in (R.BID, R.ASK):
             raise StrategyError(f"depth: side must be +1 or -1, got {side!r}")
-        return self._eng.st_book.level(side, operator.index(level))
+        return self._eng.feeds[0].book.level(side, operator.index(level))
+
+    def venue(self, key: "int | str") -> ReferenceVenue:
+        """One venue's delayed view by name or index (0 = the quoted venue, 1..K the signal venues in order)."""
+        feeds = self._eng.feeds
+        if isinstance(key, str):
+            k = self._eng.venue_index.get(key)
+        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            k = int(key) if 0 <= int(key) < len(feeds) else None
+        else:
+            k = None
+        if k is None:
+            known = ", ".join(f"'{n}'" for n in self.venue_names)
+            raise StrategyError(f"ctx.venue: unknown venue {key!r}; known: {known} (or an index 0..{len(feeds) - 1})")
+        return ReferenceVenue(feeds[k])
 
     def open_orders(self) -> list[tuple[int, int, int, int, int]]:
         return [(o.order_id, o.side, o.price, o.qty, o.leaves_known)
@@ -314,7 +431,7 @@ class ReferenceEngine:
     """Same interface as ``mmsim._core.Engine``: ``step``, ``fills``, ``orders``, ``decisions``, ``summary``."""
 
     def __init__(self, events: np.ndarray, arrival: np.ndarray, latencies: dict, config: dict,
-                 strategy: Any) -> None:
+                 strategy: Any, final: bool = True, signals: Optional[list] = None) -> None:
         # ---- configuration
         cfg = dict(DEFAULT_CONFIG)
         cfg.update(config or {})
@@ -355,13 +472,18 @@ class ReferenceEngine:
         self.n = len(events)
         if len(arrival) != self.n:
             raise ConfigError(f"arrival has {len(arrival)} rows, events {self.n}")
-        self.ev_exch_ts = events["exch_ts"].tolist()
-        self.ev_price = events["price"].tolist()
-        self.ev_qty = events["qty"].tolist()
+        if not final:
+            raise ConfigError("the reference engine holds all rows: final must be True (it does not stream)")
+        quoted = FeedVenue(0, str(cfg.get("name", "quoted")), events, arrival, self.mode, self.crossed_policy,
+                           self.tick_size, self.lot_size)
+        self.feeds: list[FeedVenue] = [quoted] + self._signal_venues(signals, cfg, quoted.name)
+        self.venue_names = tuple(f.name for f in self.feeds)
+        self.venue_index = {f.name: k for k, f in enumerate(self.feeds)}
+        # the quoted venue's columns, read by its exchange side (the same lists as its feed's)
+        self.ev_exch_ts, self.ev_price, self.ev_qty = quoted.exch_ts, quoted.price, quoted.qty
+        self.ev_kind, self.ev_side = quoted.kind, quoted.side
         self.ev_oid = events["order_id"].tolist()
-        self.ev_kind = events["kind"].tolist()
-        self.ev_side = events["side"].tolist()
-        self.arrival = np.asarray(arrival, dtype=np.int64).tolist()
+        self.arrival = quoted.arrival
         self.lat = {}
         for leg in ("entry", "cancel", "response", "compute"):
             if leg not in latencies or len(latencies[leg]) < 1:
@@ -388,25 +510,20 @@ class ReferenceEngine:
         self.repaired = 0
         self.n_events = 0
 
-        # ---- strategy side
-        self.st_book = Book()
-        self.st_repaired = 0  # not reported: the exchange side's count is the one in the summary
+        # ---- strategy side (the delayed books are the venues' own: self.feeds)
         self.ewma = _Ewma(int(cfg["ewma_tau_ns"]))
         self.st_orders: dict[int, StOrder] = {}
         self.st_active: dict[int, StOrder] = {}  # not known done; insertion order == id order
         self.st_position = 0
         self.st_cash_ticklots = 0
         self.st_fees = 0.0
-        self.data_rows = 0
-        self.data_exch_ts = R.NO_TS
-        self.data_arrival_ts = R.NO_TS
         self.decision_rows: list[tuple] = []
+        self.signal_rows: list[tuple] = []  # SIGNAL_DATA rows: per decision, per signal venue
         self.api_actions: Optional[list] = None  # low-level calls queued during a wakeup
         self.cur_decision = 0
 
         # ---- streams
-        self.ex_i = 0      # next row for the exchange side
-        self.fd_i = 0      # next row for the feed
+        self.ex_i = 0      # next row for the exchange side (the feeds keep their own cursors)
         self.requests: deque = deque()   # (arrival, kind, order_id, qty)
         self.responses: deque = deque()  # (arrival, kind, order_id, payload)
         self.last_req_arrival: Optional[int] = None
@@ -419,27 +536,100 @@ class ReferenceEngine:
         self.wakes_at_ts = 0
         self.done = self.n == 0
 
+    @staticmethod
+    def _signal_venues(signals: Optional[list], cfg: dict, quoted_name: str) -> list[FeedVenue]:
+        """The signal venues 1..K from ``signals`` (``(events_k, arrival_k)`` pairs) and ``config["signals"]``
+        (one dict per venue, same order). Their rows are checked here, whole: they are held in memory."""
+        signals = list(signals or [])
+        metas = cfg.get("signals") or []
+        if len(metas) != len(signals):
+            raise ConfigError(f"config['signals'] describes {len(metas)} signal venues, signals= gives {len(signals)}")
+        if not quoted_name:
+            raise ConfigError("the quoted instrument's name (config['name']) must be non-empty")
+        out: list[FeedVenue] = []
+        names = {quoted_name}
+        for k, (pair, meta) in enumerate(zip(signals, metas), 1):
+            if not isinstance(meta, dict):
+                raise ConfigError(f"config['signals'][{k - 1}] must be a dict")
+            unknown = sorted(set(meta) - {"name", "mode", "tick_size", "lot_size", "crossed_policy", "features"})
+            if unknown:
+                raise ConfigError(f"config['signals'][{k - 1}]: unknown key '{unknown[0]}' "
+                                  "(known: name, mode, tick_size, lot_size, crossed_policy, features)")
+            name = meta.get("name")
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"signal venue {k}: needs a non-empty 'name'")
+            if name in names:
+                raise ConfigError(f"signal venue {k}: name {name!r} is already taken "
+                                  f"({'the quoted instrument' if name == quoted_name else 'another signal venue'})")
+            names.add(name)
+            label = f"signal {name!r}"
+            mode = str(meta.get("mode", "l2"))
+            if mode not in ("l2", "l3"):
+                raise ConfigError(f"{label}: mode must be 'l2' or 'l3', got {mode!r}")
+            policy = str(meta.get("crossed_policy", "error"))
+            if policy not in ("error", "repair"):
+                raise ConfigError(f"{label}: crossed_policy must be 'error' or 'repair', got {policy!r}")
+            if meta.get("features") is not None:
+                raise ConfigError(f"{label}: features need the C++ engine (the reference simulator has no feature bank)")
+            try:
+                events_k, arrival_k = pair
+            except (TypeError, ValueError):
+                raise ConfigError(f"{label}: signals entries must be (events, arrival) pairs") from None
+            events_k = np.asarray(events_k)
+            if events_k.dtype != R.EVENT_DTYPE:
+                raise ConfigError(f"{label}: events must have EVENT_DTYPE, got {events_k.dtype}")
+            arrival_k = np.asarray(arrival_k, dtype=np.int64)
+            if len(arrival_k) != len(events_k):
+                raise ConfigError(f"{label}: arrival has {len(arrival_k)} rows, events {len(events_k)}")
+            if len(arrival_k) > 1 and bool((np.diff(arrival_k) < 0).any()):
+                j = int(np.argmax(np.diff(arrival_k) < 0)) + 1
+                raise ConfigError(f"{label}: arrival goes back in time at row {j} (a feed never reorders)")
+            kinds, sides = events_k["kind"].tolist(), events_k["side"].tolist()
+            for i in range(len(events_k)):
+                try:
+                    validate_row(i, mode, kinds[i], sides[i])
+                except DataError as e:
+                    raise DataError(f"{label}: {e}") from None
+            out.append(FeedVenue(k, name, events_k, arrival_k, mode, policy, float(meta.get("tick_size", 1.0)),
+                                 float(meta.get("lot_size", 1.0))))
+        return out
+
     # ============================================================================== the loop
-    def _next_item(self) -> Optional[tuple[int, int]]:
-        """The smallest ``(time, priority)`` over the heads of the six streams, or None."""
+    def _next_item(self) -> Optional[tuple[int, int, int]]:
+        """The smallest ``(time, priority, venue)`` over the heads of the streams, or None."""
         heads = []
         if self.ex_i < self.n:
-            heads.append((self.ev_exch_ts[self.ex_i], P_EXCHANGE))
+            heads.append((self.ev_exch_ts[self.ex_i], P_EXCHANGE, 0))
         if self.requests:
-            heads.append((self.requests[0][0], P_REQUEST))
-        if self.fd_i < self.n:
-            heads.append((self.arrival[self.fd_i], P_FEED))
+            heads.append((self.requests[0][0], P_REQUEST, 0))
+        quoted = self.feeds[0]
+        if quoted.next_row < quoted.n:
+            heads.append((quoted.arrival[quoted.next_row], P_FEED, 0))
+        for k in range(1, len(self.feeds)):
+            f = self.feeds[k]
+            if f.next_row < f.n:
+                heads.append((f.arrival[f.next_row], P_SIGNAL, k))
         if self.responses:
-            heads.append((self.responses[0][0], P_RESPONSE))
+            heads.append((self.responses[0][0], P_RESPONSE, 0))
         if self.next_timer is not None:
-            heads.append((self.next_timer, P_TIMER))
+            heads.append((self.next_timer, P_TIMER, 0))
         if self.wake_time is not None:
-            heads.append((self.wake_time, P_WAKEUP))
+            heads.append((self.wake_time, P_WAKEUP, 0))
         return min(heads) if heads else None
 
+    @property
+    def st_book(self) -> Book:
+        """The quoted venue's strategy-side (delayed) book."""
+        return self.feeds[0].book
+
+    @property
+    def fd_i(self) -> int:
+        """The next quoted row for the feed."""
+        return self.feeds[0].next_row
+
     def step(self, n_rows: int) -> bool:
-        """Process loop items until ``n_rows`` (at least 1) more feed rows were delivered, returning False
-        right after the last of them, or until the run ended, returning True."""
+        """Process loop items until ``n_rows`` (at least 1) more quoted feed rows were delivered, returning
+        False right after the last of them, or until the run ended, returning True."""
         target = self.fd_i + max(int(n_rows), 1)
         while not self.done:
             if target <= self.fd_i < self.n:
@@ -448,13 +638,15 @@ class ReferenceEngine:
             if item is None or item[0] > self.t_end:  # nothing later than T_end is processed
                 self.done = True
                 break
-            t, prio = item
+            t, prio, venue = item
             if prio == P_EXCHANGE:
                 self._on_exchange_row(self.ex_i)
             elif prio == P_REQUEST:
                 self._on_request(self.requests.popleft())
             elif prio == P_FEED:
-                self._on_feed_row(self.fd_i)
+                self._on_feed_row()
+            elif prio == P_SIGNAL:
+                self._on_signal_row(venue)
             elif prio == P_RESPONSE:
                 self._on_response(self.responses.popleft())
             elif prio == P_TIMER:
@@ -496,15 +688,7 @@ class ReferenceEngine:
             self.last_mid = mid
 
     def _validate_row(self, i: int, kind: int, side: int) -> None:
-        allowed = (R.DEPTH, R.TRADE, R.CLEAR) if self.mode == "l2" else (R.ADD, R.CANCEL, R.DELETE, R.EXECUTE, R.TRADE)
-        if kind not in allowed:
-            name = _KIND_NAMES.get(kind, str(kind))
-            raise DataError(f"row {i}: event kind {name} is not valid in {self.mode.upper()} mode")
-        if kind == R.CLEAR:
-            if side not in (R.BID, R.ASK, 0):
-                raise DataError(f"row {i}: CLEAR side must be +1, -1 or 0, got {side}")
-        elif side not in (R.BID, R.ASK):
-            raise DataError(f"row {i}: side must be +1 or -1, got {side}")
+        validate_row(i, self.mode, kind, side)
 
     def _last_of_group(self, i: int) -> bool:
         return i == self.n - 1 or self.ev_exch_ts[i + 1] != self.ev_exch_ts[i]
@@ -741,20 +925,20 @@ class ReferenceEngine:
         self._rest(o)
 
     # ============================================================================== strategy side
-    def _on_feed_row(self, i: int) -> None:
-        """Row i arrives at the strategy: strategy-side book, features, wake (feed)."""
-        self.fd_i = i + 1
-        apply_row_to_levels(self.st_book, self.mode, self.ev_kind[i], self.ev_side[i], self.ev_price[i],
-                            self.ev_qty[i], i)
-        if self._last_of_group(i):
-            self.st_repaired += self.st_book.check_crossed(i, self.crossed_policy)
-        t = self.arrival[i]
-        mid = self.st_book.mid()
+    def _on_feed_row(self) -> None:
+        """The quoted venue's next row arrives at the strategy: strategy-side book, features, wake (feed)."""
+        quoted = self.feeds[0]
+        t = quoted.deliver()
+        mid = quoted.book.mid()
         if mid is not None and (not self.ewma.initialized or mid != self.ewma.last_x):
             self.ewma.update(t, mid)  # the mid is a step function: updating on change only is exact
-        self.data_rows = i + 1
-        self.data_exch_ts = self.ev_exch_ts[i]
-        self.data_arrival_ts = t
+        if self.wake_on_feed:
+            self._request_wake(t, R.WAKE_FEED)
+
+    def _on_signal_row(self, k: int) -> None:
+        """Signal venue k's next row arrives: only its own delayed book changes (it has no exchange side); the
+        strategy wakes as for a quoted feed row (docs/venues.md)."""
+        t = self.feeds[k].deliver()
         if self.wake_on_feed:
             self._request_wake(t, R.WAKE_FEED)
 
@@ -839,9 +1023,13 @@ class ReferenceEngine:
         n_new = sum(1 for a in actions if a[0] == REQ_NEW)
         n_cancel = sum(1 for a in actions if a[0] == REQ_CANCEL)
         n_modify = sum(1 for a in actions if a[0] == REQ_MODIFY)
-        self.decision_rows.append((k, ts, wire_ts, self.data_exch_ts, self.data_arrival_ts, self.data_rows,
+        quoted = self.feeds[0]
+        self.decision_rows.append((k, ts, wire_ts, quoted.data_exch_ts, quoted.data_arrival_ts, quoted.data_rows,
                                    position, *row_targets, n_new, n_cancel, n_modify, reason,
                                    self.decision_flags))
+        for v in range(1, len(self.feeds)):  # what of each signal venue this decision had seen
+            f = self.feeds[v]
+            self.signal_rows.append((k, v, f.data_exch_ts, f.data_arrival_ts, f.data_rows))
         self.busy_until = wire_ts
 
     def _parse_targets(self, result: Any, ts: int) -> Optional[tuple[int, int, int, int]]:
@@ -946,6 +1134,12 @@ class ReferenceEngine:
                          "position", "bid_price", "bid_qty", "ask_price", "ask_qty", "n_new", "n_cancel",
                          "n_modify", "reason", "flags"))
 
+    def signal_data(self) -> np.ndarray:
+        """SIGNAL_DATA records: one per decision per signal venue, decision order then venue order (empty
+        without signal venues)."""
+        return _records(R.SIGNAL_DATA_DTYPE, self.signal_rows,
+                        ("decision_id", "venue", "data_exch_ts", "data_arrival_ts", "data_rows"))
+
     def summary(self) -> dict:
         tick, lot = self.tick_size, self.lot_size
         pnl = self.cash_ticklots * tick * lot - self.fees
@@ -965,6 +1159,8 @@ class ReferenceEngine:
             "repaired_crossed_levels": self.repaired,
         }
         assert tuple(out) == SUMMARY_KEYS
+        if len(self.feeds) > 1:  # only with signal venues: a single-venue summary stays as it was
+            out["signal_rows"] = [f.data_rows for f in self.feeds[1:]]
         return out
 
 

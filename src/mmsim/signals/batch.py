@@ -42,3 +42,23 @@ def features_frame(events: np.ndarray, specs: Any = "small", *, feed_latency: An
     frame.insert(0, "exch_ts", events["exch_ts"])
     frame.insert(0, "row", np.arange(len(events), dtype=np.int64))
     return frame
+
+
+def features_at(events: np.ndarray, specs: Any, query_ts: np.ndarray, *, feed_latency: Any = 0, rng: Any = None,
+                seed: int = 0, crossed_policy: str = "error", source_name: str = "events") -> np.ndarray:
+    """The features of a venue's bank at each of ``query_ts`` (non-decreasing): its rows replayed through its
+    own strategy-side book, with feed arrival times drawn from ``rng`` (default: ``seed``'s feed stream), and the
+    bank evaluated at each query time after every row arriving at or before it — what a strategy waking then
+    reads of this venue (``ctx.venue(name).features``). Returns an ``(len(query_ts), n_features)`` array."""
+    from mmsim.data import latency as L
+    from mmsim._core import feature_batch_events_at
+    from mmsim.data.validate import validate_events
+
+    events, _ = validate_events(events, source_name)
+    stream = rng if rng is not None else L.seeded_streams(seed)["feed"]
+    arrival = L.feed_arrival(feed_latency, events, stream, source=source_name)
+    q = np.ascontiguousarray(query_ts, dtype=np.int64)
+    try:
+        return feature_batch_events_at(events, arrival, spec_matrix(specs), q, crossed_policy == "repair")
+    except DataError as e:
+        raise DataError(f"{source_name}: {e}") from None

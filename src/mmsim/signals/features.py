@@ -350,8 +350,45 @@ def spec_array(specs: SpecsLike) -> np.ndarray:
     return a
 
 
+_VENUE_TOKEN_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)/([A-Za-z_].*)$")
+
+
+def venue_columns(specs: SpecsLike) -> list[tuple[Optional[str], str]]:
+    """The columns of a feature set that may read several venues, in order: ``(venue, canonical spec)``, venue
+    ``None`` for the quoted venue. A token ``perp/ofi:l=1:h=100ms`` is signal venue ``perp``'s bank
+    (docs/venues.md); set names apply per venue (``perp/small``). A file or a list of FeatureSpec is the quoted
+    venue's. ConfigError names a spec given twice."""
+    toks: Optional[list[str]] = None
+    if isinstance(specs, str):
+        toks = [t for t in re.split(r"[,\s]+", specs) if t]
+    elif isinstance(specs, (list, tuple)) and all(isinstance(t, str) for t in specs):
+        toks = [t for x in specs for t in re.split(r"[,\s]+", x) if t]
+    if toks is None or not any(_VENUE_TOKEN_RE.match(t) for t in toks):
+        return [(None, c) for c in _plain_column_names(specs)]
+    out: list[tuple[Optional[str], str]] = []
+    for t in toks:
+        m = _VENUE_TOKEN_RE.match(t)
+        venue, rest = (m.group(1), m.group(2)) if m else (None, t)
+        if rest.split(":")[0].lower() not in KINDS and rest.lower() not in _BUNDLED:
+            raise ConfigError(f"feature spec '{t}': unknown kind '{rest.split(':')[0]}'")
+        for c in _plain_column_names(rest):
+            if (venue, c) in out:
+                raise ConfigError(f"feature spec '{t}': given twice")
+            out.append((venue, c))
+    return out
+
+
+def venue_column_name(venue: Optional[str], spec: str) -> str:
+    """A column's name: the spec for the quoted venue, ``venue/spec`` for a signal venue's."""
+    return spec if venue is None else f"{venue}/{spec}"
+
+
 def column_names(specs: SpecsLike) -> list[str]:
-    """One column name per spec: its canonical text."""
+    """One column name per spec: its canonical text (``venue/text`` for a signal venue's, docs/venues.md)."""
+    return [venue_column_name(v, c) for v, c in venue_columns(specs)]
+
+
+def _plain_column_names(specs: SpecsLike) -> list[str]:
     sp = specs if _is_spec_list(specs) else parse_specs(specs)
     return [s.text for s in sp]
 

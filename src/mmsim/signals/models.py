@@ -397,6 +397,12 @@ def _parse_tree(block: dict[str, str], label: str, n_inputs: int, cols: dict[str
     tree_leaves.append(tree_leaves[-1] + num_leaves)
 
 
+def _venue_of(spec: str) -> str:
+    """``"perp/ofi:l=1:h=1s"`` -> ``"perp"``; a quoted venue's spec -> ``""``."""
+    head, sep, _ = spec.partition("/")
+    return head if sep and ":" not in head else ""
+
+
 # -------------------------------------------------------------------------------------------- the model
 @dataclass
 class LoadedModel:
@@ -424,6 +430,38 @@ class LoadedModel:
         return len(self.specs)
 
     @property
+    def quoted_specs(self) -> list[str]:
+        """The inputs read from the quoted venue's bank, in the model's order."""
+        return [s for s in self.specs if not _venue_of(s)]
+
+    @property
+    def venue_specs(self) -> dict[str, list[str]]:
+        """Signal venue -> the inputs read from its bank (``venue/spec`` in ``specs``), in the model's order."""
+        out: dict[str, list[str]] = {}
+        for s in self.specs:
+            v = _venue_of(s)
+            if v:
+                out.setdefault(v, []).append(s.split("/", 1)[1])
+        return out
+
+    def input_map(self, venues: Sequence[str]) -> list[tuple[int, int]]:
+        """Per model input, ``(venue index, feature index in that venue's bank)``: venue 0 the quoted one,
+        ``venues`` the run's signal venues in order; each bank being :attr:`quoted_specs` / :attr:`venue_specs`."""
+        q = self.quoted_specs
+        vs = self.venue_specs
+        out = []
+        for s in self.specs:
+            v = _venue_of(s)
+            if not v:
+                out.append((0, q.index(s)))
+            else:
+                if v not in venues:
+                    raise ConfigError(f"{self.where}: features.specs: the model reads signal venue {v!r} "
+                                      f"({s}); the run has {', '.join(venues) or 'no signal venues'}")
+                out.append((list(venues).index(v) + 1, vs[v].index(s.split("/", 1)[1])))
+        return out
+
+    @property
     def n_outputs(self) -> int:
         return len(self.outputs)
 
@@ -441,18 +479,20 @@ class LoadedModel:
         from mmsim.signals.features import column_names, parse_specs, spec_hash
 
         bank = column_names(parse_specs(specs))
+        want = self.quoted_specs  # all of specs for a single-venue model
         h = spec_hash(bank)
-        if h == self.feature_hash:
+        if bank == want:
             return
-        if sorted(bank) == sorted(self.specs):
+        if sorted(bank) == sorted(want):
             detail = "the same features in a different order"
-        elif len(bank) != len(self.specs):
-            detail = f"the model takes {len(self.specs)} features, the bank has {len(bank)}"
+        elif len(bank) != len(want):
+            of = " of the quoted venue" if len(want) < len(self.specs) else ""
+            detail = f"the model takes {len(want)} features{of}, the bank has {len(bank)}"
         else:
-            j = next(i for i, (a, b) in enumerate(zip(self.specs, bank)) if a != b)
-            detail = f"feature {j} is '{self.specs[j]}' in the model, '{bank[j]}' in the bank"
-        raise ConfigError(f"{self.where}: features.hash: the model was trained on feature bank {self.feature_hash}, "
-                          f"the run uses feature bank {h} ({detail})")
+            j = next(i for i, (a, b) in enumerate(zip(want, bank)) if a != b)
+            detail = f"feature {j} is '{want[j]}' in the model, '{bank[j]}' in the bank"
+        raise ConfigError(f"{self.where}: features.hash: the model was trained on feature bank "
+                          f"{spec_hash(want) if want else self.feature_hash}, the run uses feature bank {h} ({detail})")
 
     # ------------------------------------------------------------------------------------- native models
     def interpreted(self) -> Any:
@@ -606,7 +646,7 @@ def validate_model(doc: Any, where: str = "model", path: Optional[Path] = None) 
     if not isinstance(raw_specs, list) or not raw_specs or not all(isinstance(s, str) for s in raw_specs):
         raise c.fail("features.specs", "expected a non-empty list of feature spec strings")
     try:
-        specs = column_names(parse_specs(raw_specs))
+        specs = column_names(raw_specs)  # "venue/spec": a signal venue's feature (docs/venues.md)
     except ConfigError as e:
         raise c.fail("features.specs", str(e)) from None
     fhash = c.text(c.get(feats, "hash", "features."), "features.hash")

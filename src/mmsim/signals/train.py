@@ -150,7 +150,72 @@ class _Base:
 
 
 def _base(events: np.ndarray, specs: Any, *, every_ns: int, feed_latency: Any, seed: int, crossed_policy: str,
-          start_ts: Optional[int], end_ts: Optional[int], source_name: str) -> _Base:
+          start_ts: Optional[int], end_ts: Optional[int], source_name: str, signals: Optional[dict] = None) -> _Base:
+    from mmsim.signals.features import venue_columns
+
+    cols = venue_columns(specs)
+    if all(v is None for v, _ in cols):
+        return _base_quoted(events, specs, every_ns=every_ns, feed_latency=feed_latency, seed=seed,
+                            crossed_policy=crossed_policy, start_ts=start_ts, end_ts=end_ts, source_name=source_name)
+    return _base_venues(events, cols, every_ns=every_ns, feed_latency=feed_latency, seed=seed,
+                        crossed_policy=crossed_policy, start_ts=start_ts, end_ts=end_ts, source_name=source_name,
+                        signals=signals or {})
+
+
+def _base_venues(events: np.ndarray, cols: list, *, every_ns: int, feed_latency: Any, seed: int,
+                 crossed_policy: str, start_ts: Optional[int], end_ts: Optional[int], source_name: str,
+                 signals: dict) -> _Base:
+    """Samples at the quoted venue's arrivals with features of several venues (docs/venues.md): the quoted
+    bank as in the single-venue case, each signal venue's bank at the sample times as a wakeup then reads it
+    (its rows through its own feed clock, ``mmsim.data.latency.signal_feed_stream``)."""
+    from mmsim.data import latency as L
+    from mmsim.data.validate import validate_events
+    from mmsim.signals.batch import features_at
+    from mmsim.signals.features import venue_column_name
+
+    quoted = [c for v, c in cols if v is None]
+    if quoted:
+        base = _base_quoted(events, quoted, every_ns=every_ns, feed_latency=feed_latency, seed=seed,
+                            crossed_policy=crossed_policy, start_ts=start_ts, end_ts=end_ts, source_name=source_name)
+    else:  # only other venues' features: the quoted venue gives the sample times and the target
+        if not isinstance(every_ns, (int, np.integer)) or isinstance(every_ns, bool) or every_ns <= 0:
+            raise ConfigError(f"every {every_ns!r}: the sampling interval must be > 0 ns")
+        ev, _ = validate_events(events, source_name)
+        if len(ev) == 0:
+            raise DataError(f"{source_name}: no events")
+        data_end = int(ev["exch_ts"][-1])
+        limit = data_end if end_ts is None else min(int(end_ts), data_end)
+        ev = ev[:int(np.searchsorted(ev["exch_ts"], limit, side="right"))]
+        arrival = L.feed_arrival(feed_latency, ev, L.seeded_streams(seed)["feed"], source=source_name)
+        rows = sample_rows(arrival, int(every_ns))
+        n_before = 0
+        if start_ts is not None:
+            keep = arrival[rows] >= int(start_ts)
+            n_before, rows = int((~keep).sum()), rows[keep]
+        ts, mid = exchange_mid(ev)
+        base = _Base(rows, arrival[rows], np.zeros((len(rows), 0)), [], ts, mid, limit, n_before)
+    blocks = {None: (base.X, list(base.columns))}
+    for venue in dict.fromkeys(v for v, _ in cols if v is not None):
+        if venue not in signals:
+            known = ", ".join(signals) or "none: add a [signals.NAME] table to the scenario"
+            raise ConfigError(f"feature spec '{venue}/...': no signal venue {venue!r} (signal venues: {known})")
+        sig = signals[venue]
+        vspecs = [c for v, c in cols if v == venue]
+        X = features_at(sig["events"], vspecs, base.arrival, feed_latency=sig.get("feed_latency", 0),
+                        rng=L.signal_feed_stream(seed, venue), crossed_policy=crossed_policy,
+                        source_name=f"signal '{venue}'")
+        blocks[venue] = (X, vspecs)
+    index = {(v, c): (v, blocks[v][1].index(c)) for v, c in cols}
+    X = np.column_stack([blocks[v][0][:, j] for v, j in (index[vc] for vc in cols)]) if cols else base.X
+    names = [venue_column_name(v, c) for v, c in cols]
+    if np.isinf(X).any():
+        r, c = np.argwhere(np.isinf(X))[0]
+        raise DataError(f"{source_name}: feature {names[c]} is infinite at sample {int(r)}")
+    return _Base(base.rows, base.arrival, X, names, base.ts, base.mid, base.limit_ts, base.n_before_start)
+
+
+def _base_quoted(events: np.ndarray, specs: Any, *, every_ns: int, feed_latency: Any, seed: int,
+                 crossed_policy: str, start_ts: Optional[int], end_ts: Optional[int], source_name: str) -> _Base:
     from mmsim.signals.batch import features_frame
     from mmsim.signals.features import column_names, parse_specs
 
@@ -676,7 +741,7 @@ def train(events: np.ndarray, specs: Any, model_type: str, horizons: Sequence[in
           scheme: str = "expanding", embargo_ns: Optional[int] = None, feed_latency: Any = 0, seed: int = 0,
           crossed_policy: str = "error", start_ts: Optional[int] = None, end_ts: Optional[int] = None,
           scenario: str = "", source_name: str = "events", options: Optional[dict] = None,
-          progress: Optional[Callable[[str], None]] = None) -> list[TrainResult]:
+          progress: Optional[Callable[[str], None]] = None, signals: Optional[dict] = None) -> list[TrainResult]:
     """Walk-forward evaluation and a final fit, for each horizon (ns). Returns one TrainResult each, in
     the order given. The features are computed once, at the sampled rows, over events up to
     ``min(end_ts, data end)``."""
@@ -697,10 +762,14 @@ def train(events: np.ndarray, specs: Any, model_type: str, horizons: Sequence[in
     unknown = set(opts) - set(_DEFAULTS)
     if unknown:
         raise ConfigError(f"training option {sorted(unknown)[0]!r}: unknown (options: {', '.join(_DEFAULTS)})")
-    sp = parse_specs(specs)
-    spec_texts = column_names(sp)
+    from mmsim.signals.features import venue_columns
+
+    multi = any(v is not None for v, _ in venue_columns(specs))
+    sp = specs if multi else parse_specs(specs)  # "venue/spec" columns: features of signal venues too
     base = _base(events, sp, every_ns=every_ns, feed_latency=feed_latency, seed=seed,
-                 crossed_policy=crossed_policy, start_ts=start_ts, end_ts=end_ts, source_name=source_name)
+                 crossed_policy=crossed_policy, start_ts=start_ts, end_ts=end_ts, source_name=source_name,
+                 signals=signals)
+    spec_texts = list(base.columns) if multi else column_names(sp)
     results = []
     for H in horizons:
         s = _samples(base, int(H))
