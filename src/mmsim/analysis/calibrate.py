@@ -36,8 +36,10 @@ started at the store's first time and mid. Both days are measured by one functio
 6. **Coordinate rounds** (four): each fixed-point step tried one parameter at a time and kept only if it
    lowers the loss (the facts pull against each other: depth_1 wants deeper first levels, depth_2-5
    shallower ones). For a book deepest at the touch, a joint **book** step (``sigma``, ``level_qty``,
-   ``touch_mult`` factors and ``p_trim``). Then the informed grid around the current setting, ``lp_lag``, two
-   more rounds.
+   ``touch_mult`` factors and ``p_trim``), then ``touch_qty`` (:data:`TOUCH_QTY_GRID`, ``order_qty`` lowered to
+   keep the mean ADD size). When the real markout still rises from 10 s to 60 s (:func:`slow_rise`), the slow
+   informed class (:data:`SLOW_HORIZON_GRID` x offsets x shares). These two score candidates over two paths
+   (``choose2``). Then the informed grid around the current setting, ``lp_lag``, two more rounds.
 
 The fixed-point steps move each parameter by the ratio (or the difference, for ``half_spread`` and
 ``lp_impact``) of the real fact to the twin's, damped (the ratio clipped to [0.5, 2], exponent 0.5):

@@ -29,7 +29,9 @@ measured figures):
   exponential delay of mean ``mo_delay`` s; ``lp_react`` LP actions on the side not hit requote at its anchor
   after such a delay; ``odd_share`` of the market orders are odd lots (geometric, mean ``odd_qty``, not
   rounded); the first level's target is ``level_qty`` x ``touch_mult``; with chance ``p_trim`` an LP action
-  trims the level most above its target. docs/synthetic.md has the details.
+  trims the level most above its target; LP orders at the first level have mean ``order_qty`` x ``touch_qty``;
+  a slow informed class (``slow_rate`` looks per s at the fair value ``slow_horizon`` s ahead, trading beyond
+  ``slow_threshold`` ticks). docs/synthetic.md has the details.
 - **Informed traders** look ``informed_rate`` times per s (x ``burst_mult`` in a toxic burst,
   x ``news_mult`` for ``news_window`` s after a jump) at the fair value ``informed_horizon`` s ahead; when
   it is more than ``informed_threshold`` ticks away from the mid they send a market order that way (mean
