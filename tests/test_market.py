@@ -235,7 +235,8 @@ def test_level_gap_and_round_lot_defaults_keep_every_preset_byte_identical(prese
     assert PRESETS[preset].level_gap == 1 and PRESETS[preset].round_lot == 1
     for kw in ({}, {"level_gap": 1, "round_lot": 1},
                {"impact": 0.0, "mo_branch": 0.0, "mo_delay": 0.01, "odd_share": 0.0, "odd_qty": 20.0,
-                "touch_mult": 1.0, "lp_react": 0.0, "p_trim": 0.0}):
+                "touch_mult": 1.0, "lp_react": 0.0, "p_trim": 0.0, "touch_qty": 1.0, "slow_rate": 0.0,
+                "slow_horizon": 60.0, "slow_threshold": 3.0}):
         m = generate_market(preset, 60_000, seed, **kw)
         got = hashlib.sha256(m.events.tobytes() + m.truth.tobytes() + m.regime.tobytes()).hexdigest()
         assert got == PRESET_DIGESTS[(preset, seed)], kw
@@ -375,6 +376,64 @@ def test_p_trim_cuts_levels_above_their_targets():
     assert trim["depth_1"] / trim["depth_2"] > keep["depth_1"] / keep["depth_2"]
 
 
+def test_touch_qty_makes_first_level_orders_larger_and_deepens_the_touch():
+    """Ground truth: LP orders at the first level (d = 0: the anchor, the LPs' touch) have mean order_qty x
+    touch_qty, the others order_qty; with the same targets the touch is refilled in fewer actions."""
+    from mmsim.analysis.stylised import stylised_facts
+
+    kw = dict(half_spread=2.0, level_qty=40.0, order_qty=8.0, level_growth=0.0, noise_rate=6.0, noise_qty=15.0,
+              informed_rate=0.0, lp_rate=60.0, jump_rate=0.0, sigma=0.0)
+    base = generate_market("quiet", 80_000, 13, **kw)
+    big = generate_market("quiet", 80_000, 13, touch_qty=3.0, **kw)
+    # sigma 0, no informed flow, lp_impact 0.05: the anchors stay put, so the first level is a fixed price a side
+    for m, mult in ((base, 1.0), (big, 3.0)):
+        ev = m.events
+        add = ev[(ev["kind"] == R.ADD) & (ev["order_id"] > 0)]
+        bid, ask = add[add["side"] == R.BID], add[add["side"] == R.ASK]
+        b1, a1 = bid["price"].max(), ask["price"].min()   # the anchors (nothing is ever added inside them)
+        first = np.r_[bid["qty"][bid["price"] == b1], ask["qty"][ask["price"] == a1]]
+        rest = np.r_[bid["qty"][bid["price"] < b1], ask["qty"][ask["price"] > a1]]
+        assert len(first) > 300 and len(rest) > 300
+        assert abs(first.mean() / (8.0 * mult) - 1) < 0.12, (mult, first.mean())
+        assert abs(rest.mean() / 8.0 - 1) < 0.12, (mult, rest.mean())
+    d0 = stylised_facts(base.events).values["depth_1"]
+    d1 = stylised_facts(big.events).values["depth_1"]
+    assert d1 > 1.15 * d0, (d0, d1)
+
+
+def test_slow_informed_trade_on_the_fair_value_far_ahead():
+    """Ground truth: a slow informed look sees v(t + slow_horizon) and buys (sells) only when it is more than
+    slow_threshold above (below) the mid: its orders are flagged informed, their sign is the sign of the fair
+    value's move over the next slow_horizon every time it exceeds the threshold by the mid's distance to v, and the
+    mid markout of the informed orders rises from 1 s to slow_horizon (no fast informed traders here)."""
+    hz, thr = 20.0, 6.0
+    kw = dict(_DEEP, sigma=1.0, slow_rate=0.5, slow_horizon=hz, slow_threshold=thr, lp_lag=0.2)
+    m = generate_market("quiet", 200_000, 14, **kw)
+    ev = m.events
+    mo = _orders(ev)
+    inf = (ev["flags"][mo["first"]] & R.FLAG_INFORMED) != 0
+    span = (int(ev["exch_ts"][-1]) - int(ev["exch_ts"][0])) / 1e9
+    assert inf.sum() > 50 and abs((~inf).sum() / span / 2.0 - 1) < 0.1       # noise orders at their own rate
+    ts = ev["exch_ts"]
+    first = mo["first"][inf]
+    ahead = np.searchsorted(ts, ts[first] + int(hz * 1e9), "right") - 1
+    ok = ahead < len(ev) - 1
+    move = m.truth[ahead[ok]] - m.truth[first[ok] - 1]
+    assert (np.sign(move) == mo["aggr"][inf][ok]).mean() > 0.97          # they know where v will be
+    assert (np.abs(move) > thr - 3.0).mean() > 0.97                     # and trade only on a large gap
+    top = top_of_book(ev)
+    mid = 0.5 * (top["bid_px"] + top["ask_px"])
+
+    def markout(h: float) -> float:
+        j = np.searchsorted(ts, ts[first] + int(h * 1e9), "right") - 1
+        k = j < len(ev) - 1
+        return float((mo["aggr"][inf][k] * (mid[j[k]] - mid[first[k] - 1])).mean())
+    assert markout(hz) > markout(1.0) + 3.0                              # the move comes over tens of seconds
+    # off by default, and the default horizon only matters when on
+    off = generate_market("quiet", 20_000, 14, **{**kw, "slow_rate": 0.0})
+    assert not ((off.events["flags"] & R.FLAG_INFORMED) != 0).any()
+
+
 def test_level_gap_and_round_lot_are_checked():
     for kw, text in (({"level_gap": 0}, "level_gap must be in"), ({"level_gap": 1.5}, "whole number"),
                      ({"level_gap": 20, "n_levels": 30}, "n_levels \\* level_gap"),
@@ -382,7 +441,9 @@ def test_level_gap_and_round_lot_are_checked():
                      ({"mo_branch": 0.99}, "mo_branch must be"), ({"odd_share": 1.5}, "odd_share must be"),
                      ({"impact": -1.0}, "impact must be"), ({"lp_react": 5.0}, "lp_react must be"),
                      ({"touch_mult": 0.0}, "touch_mult must be"), ({"mo_delay": 0.0}, "mo_delay must be"),
-                     ({"p_trim": 2.0}, "p_trim must be")):
+                     ({"p_trim": 2.0}, "p_trim must be"), ({"touch_qty": 0.0}, "touch_qty must be"),
+                     ({"slow_rate": -1.0}, "slow_rate and slow_threshold"), ({"slow_horizon": 0.0}, "slow_horizon must be"),
+                     ({"slow_rate": 1.0, "slow_horizon": 200.0}, "slow_horizon must be <= 120")):
         with pytest.raises(ValueError, match=text):
             generate_market("quiet", 10, **kw)
 

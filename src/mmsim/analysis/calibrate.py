@@ -36,8 +36,10 @@ started at the store's first time and mid. Both days are measured by one functio
 6. **Coordinate rounds** (four): each fixed-point step tried one parameter at a time and kept only if it
    lowers the loss (the facts pull against each other: depth_1 wants deeper first levels, depth_2-5
    shallower ones). For a book deepest at the touch, a joint **book** step (``sigma``, ``level_qty``,
-   ``touch_mult`` factors and ``p_trim``). Then the informed grid around the current setting, ``lp_lag``, two
-   more rounds.
+   ``touch_mult`` factors and ``p_trim``), then ``touch_qty`` (:data:`TOUCH_QTY_GRID`, ``order_qty`` lowered to
+   keep the mean ADD size). When the real markout still rises from 10 s to 60 s (:func:`slow_rise`), the slow
+   informed class (:data:`SLOW_HORIZON_GRID` x offsets x shares). These two score candidates over two paths
+   (``choose2``). Then the informed grid around the current setting, ``lp_lag``, two more rounds.
 
 The fixed-point steps move each parameter by the ratio (or the difference, for ``half_spread`` and
 ``lp_impact``) of the real fact to the twin's, damped (the ratio clipped to [0.5, 2], exponent 0.5):
@@ -78,7 +80,8 @@ BASE_PRESET = "quiet"
 FITTED = ("base_price", "start_ts", "n_levels", "level_gap", "half_spread", "level_qty", "level_growth", "order_qty",
           "lp_rate", "lp_lag", "informed_horizon", "v_dt", "sigma", "noise_rate", "noise_qty", "round_lot",
           "informed_rate", "informed_qty", "informed_threshold", "lp_impact", "jump_rate", "burst_rate", "touch_mult",
-          "odd_share", "odd_qty", "impact", "mo_branch", "mo_delay", "lp_react", "p_trim", "p_refill")
+          "odd_share", "odd_qty", "impact", "mo_branch", "mo_delay", "lp_react", "p_trim", "p_refill", "touch_qty",
+          "slow_rate", "slow_horizon", "slow_threshold")
 INFORMED_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 60.0)
 #: informed_threshold tried as half_spread + 0.5 + this many ticks
 THRESHOLD_GRID = (0.0, 2.0, 4.0, 8.0)
@@ -92,6 +95,17 @@ REACT_GRID = (1.0, 2.0)
 IMPACT_GRID = (0.5, 1.0)
 #: LPs' levels per side tried (the fifth visible level is a mature one only when the LPs keep more than five).
 LEVELS_GRID = (6, 7, 8)
+#: LP orders at the first level this many times the mean ADD size (a book deepest at the touch; AMZN's orders that
+#: open a new best level average 119 lots against 61-98 at levels 2-5)
+TOUCH_QTY_GRID = (1.5, 2.0, 3.0)
+#: The share of the twin's LP orders placed at its first level (AMZN twin: 34 %, measured), used to keep the mean
+#: ADD size when touch_qty changes: order_qty x (1 + share (old − 1)) / (1 + share (new − 1)).
+TOUCH_ADD_SHARE = 1.0 / 3.0
+#: The slow informed class: horizon (s) x threshold (half_spread + 0.5 + offset ticks) x the share of the real
+#: market orders it sends (its looks set from the chance a look trades).
+SLOW_HORIZON_GRID = (30.0, 60.0, 120.0)
+SLOW_OFFSET_GRID = (4.0, 8.0, 16.0)
+SLOW_SHARE_GRID = (0.1, 0.2)
 _DAMP = 0.5
 #: The parameters (groups) a coordinate round steps one after another.
 _STEP_ORDER = (("lp_rate",), ("half_spread", "informed_threshold"), ("level_qty",), ("level_growth",), ("order_qty",),
@@ -192,6 +206,16 @@ def _depth_shape(v: dict[str, float]) -> float:
     return float(np.mean(deeper) / d1)
 
 
+def slow_rise(real: StylisedFacts) -> bool:
+    """The real aggressors' markout still rises from 10 s to 60 s, by more than twice the 60 s markout's
+    standard error: the slow informed class is worth trying."""
+    v, se = real.values, real.se
+    m10, m60, s60 = v.get("markout_10s", math.nan), v.get("markout_60s", math.nan), se.get("markout_60s", math.nan)
+    if not (math.isfinite(m10) and math.isfinite(m60)):
+        return False
+    return m60 - m10 > max(2.0 * s60 if math.isfinite(s60) else 0.0, 0.1)
+
+
 def level_spacing(real: StylisedFacts) -> int:
     """The LPs' level gap to try for the twin: the store's mean gap between visible levels, rounded; 1 when
     unknown or wider than the mean spread (the twin's spread is at least its gap: BTCUSDT's levels are 5.6
@@ -241,6 +265,10 @@ def _initial(real: StylisedFacts, levels: int) -> dict[str, Any]:
         "lp_react": 0.0,
         "p_trim": 0.0,
         "p_refill": 0.5,
+        "touch_qty": 1.0,
+        "slow_rate": 0.0,
+        "slow_horizon": 30.0,
+        "slow_threshold": 10.0,
     }
     return _with_scales(p)
 
@@ -318,17 +346,18 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
     cache: dict[tuple, tuple[StylisedFacts, float, int]] = {}
     state: dict[str, float] = {}
 
-    def evaluate(p: dict[str, Any]) -> tuple[StylisedFacts, float, int]:
-        key = tuple(sorted(p.items()))
+    def evaluate(p: dict[str, Any], extra: int = 0) -> tuple[StylisedFacts, float, int]:
+        """The twin's facts, loss and rows at the fit seed (+ ``extra``: another path of the same twin)."""
+        key = (extra, tuple(sorted(p.items())))
         if key in cache:
             return cache[key]
         n = _rows_for(p, span, state.get("rows_per_s"))
-        m = _simulate(p, n, fit_seed)
+        m = _simulate(p, n, fit_seed + extra)
         # the row rate is only known after a run: rerun at the length that covers the real span
         got = (int(m.events["exch_ts"][-1]) - int(m.events["exch_ts"][0])) / 1e9
         if got > 0 and abs(got - span) > 0.05 * span:
             n = int(max(1000, round(n * span / got)))
-            m = _simulate(p, n, fit_seed)
+            m = _simulate(p, n, fit_seed + extra)
         if got > 0:
             state["rows_per_s"] = len(m.events) / ((int(m.events["exch_ts"][-1]) - int(m.events["exch_ts"][0])) / 1e9)
         try:
@@ -370,6 +399,26 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
         log["grids"].append({"param": name, "losses": losses, "chosen": chosen})
         if progress:
             progress(f"  {name}: {chosen} (loss {own if chosen == 'kept' else best_loss:.1f})")
+        return best
+
+    def choose2(p: dict[str, Any], name: str, candidates: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        """The candidate of least loss averaged over two paths (the fit seed and the next) if it beats p's own:
+        for a mechanism aimed at a fact the twin misses by about one tolerance, whose gain (a loss unit or
+        two) is below one path's noise (the 60 s markout of one path moves by a tolerance between seeds)."""
+        def loss2(q: dict[str, Any]) -> float:
+            return 0.5 * (evaluate(q)[1] + evaluate(q, 1)[1])
+
+        own = loss2(p)
+        best, best_loss, chosen, losses = p, own, "kept", {"kept": round(own, 3)}
+        for label, c in candidates:
+            q = _with_scales({**p, **c})
+            loss = loss2(q)
+            losses[label] = round(loss, 3)
+            if loss < best_loss:
+                best, best_loss, chosen = q, loss, label
+        log["grids"].append({"param": name, "losses": losses, "chosen": chosen})
+        if progress:
+            progress(f"  {name}: {chosen} (loss over two paths {best_loss:.1f})")
         return best
 
     def rounds_of(p: dict[str, Any], k: int) -> dict[str, Any]:
@@ -462,6 +511,31 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
                        for pt in sorted({p["p_trim"], 0.3})
                        if (fs, fq, ft, pt) != (1.0, 1.0, 1.0, p["p_trim"])], parsimony=True)
 
+    def touch_size(p: dict[str, Any]) -> dict[str, Any]:
+        """For a book deepest at the touch: LP orders at the first level ``touch_qty`` x the mean ADD size, so a
+        hit touch is refilled in fewer LP actions (a deeper target alone deepens level 2 with it)."""
+        share = TOUCH_ADD_SHARE
+        return choose2(p, "touch_qty (order_qty lowered to keep the mean ADD size)",
+                       [(f"{k:g}", {"touch_qty": k, "order_qty": p["order_qty"] * (1 + share * (p["touch_qty"] - 1))
+                                    / (1 + share * (k - 1))}) for k in TOUCH_QTY_GRID if k != p["touch_qty"]])
+
+    def slow(p: dict[str, Any]) -> dict[str, Any]:
+        """A second, slow informed class (horizon 30-120 s, its own larger threshold): the 10-60 s markout
+        without order flow that predicts the mid at 1 s. Its looks trade with chance about
+        erfc(threshold / (sigma sqrt(2 horizon))) (the rounds after it rebalance the noise orders)."""
+        trades = real.values["trades_per_s"]
+        cands = []
+        for hz in SLOW_HORIZON_GRID:
+            for o in SLOW_OFFSET_GRID:
+                thr = p["half_spread"] + 0.5 + o
+                hit = max(math.erfc(thr / (max(p["sigma"], 1e-6) * math.sqrt(2.0 * hz))), 1e-3)
+                for share in SLOW_SHARE_GRID:
+                    orders = share * trades * (1.0 - p["mo_branch"])   # Poisson orders per s (before follow-ups)
+                    cands.append((f"{hz:g}/{o:g}/{share:g}",
+                                  {"slow_rate": _sig(min(orders / hit, 1_000.0)), "slow_horizon": hz,
+                                   "slow_threshold": thr}))
+        return choose2(p, "slow informed (horizon s, threshold offset ticks, share of orders)", cands)
+
     def near(grid: tuple, x: float) -> tuple:
         j = int(np.argmin([abs(math.log(g / x)) if g > 0 and x > 0 else abs(g - x) for g in grid]))
         return grid[max(j - 1, 0): j + 2]
@@ -497,6 +571,11 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
     p = coordinate_rounds(p, rounds)
     if _depth_shape(real.values) < 1.0:
         p = book(p)
+        p = touch_size(p)
+    # only when the real markout still rises from 10 s to 60 s by more than twice the 60 s one's standard error
+    # (AMZN: 4.96 -> 6.20, se 0.22; the known market of tests/test_calibrate.py: -0.05 -> -0.31)
+    if slow_rise(real):
+        p = slow(p)
     off = min(THRESHOLD_GRID, key=lambda o: abs(p["informed_threshold"] - p["half_spread"] - 0.5 - o))
     mult = min(INFORMED_SIZE_GRID, key=lambda k: abs(math.log(max(p["informed_qty"], 1.0) / lot_qty(k * size, p["round_lot"]))))
     p = informed(p, near(INFORMED_GRID, p["informed_horizon"]), near(THRESHOLD_GRID, off), near(INFORMED_SIZE_GRID, mult))

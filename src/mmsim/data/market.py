@@ -29,7 +29,9 @@ measured figures):
   exponential delay of mean ``mo_delay`` s; ``lp_react`` LP actions on the side not hit requote at its anchor
   after such a delay; ``odd_share`` of the market orders are odd lots (geometric, mean ``odd_qty``, not
   rounded); the first level's target is ``level_qty`` x ``touch_mult``; with chance ``p_trim`` an LP action
-  trims the level most above its target. docs/synthetic.md has the details.
+  trims the level most above its target; LP orders at the first level have mean ``order_qty`` x ``touch_qty``;
+  a slow informed class (``slow_rate`` looks per s at the fair value ``slow_horizon`` s ahead, trading beyond
+  ``slow_threshold`` ticks). docs/synthetic.md has the details.
 - **Informed traders** look ``informed_rate`` times per s (x ``burst_mult`` in a toxic burst,
   x ``news_mult`` for ``news_window`` s after a jump) at the fair value ``informed_horizon`` s ahead; when
   it is more than ``informed_threshold`` ticks away from the mid they send a market order that way (mean
@@ -141,12 +143,16 @@ class MarketParams:
     lp_react: float = 0.0              #: LP actions on the side opposite the aggressor each market order triggers
     touch_mult: float = 1.0            #: target at the LPs' first level, x level_qty (deeper: the growth line)
     p_trim: float = 0.0                #: chance an LP action trims the level most above its target, if any
+    touch_qty: float = 1.0             #: mean size of an LP order at the LPs' first level, x order_qty
+    slow_rate: float = 0.0             #: slow informed traders' looks per second (0: none)
+    slow_horizon: float = 30.0         #: how far ahead the slow informed see the fair value, seconds
+    slow_threshold: float = 10.0       #: |v(t + slow_horizon) - mid| that makes them trade, ticks
 
     model = "l3"
 
     #: Parameters in seconds (x c in :meth:`time_scaled`) and per second (/ c).
-    TIME_FIELDS = ("lp_lag", "informed_horizon", "burst_len", "news_window", "v_dt", "mo_delay")
-    RATE_FIELDS = ("jump_rate", "lp_rate", "noise_rate", "informed_rate", "burst_rate", "drift")
+    TIME_FIELDS = ("lp_lag", "informed_horizon", "burst_len", "news_window", "v_dt", "mo_delay", "slow_horizon")
+    RATE_FIELDS = ("jump_rate", "lp_rate", "noise_rate", "informed_rate", "burst_rate", "drift", "slow_rate")
 
     def time_scaled(self, c: float) -> "MarketParams":
         """The same market on a clock ``c`` times as slow (``c`` < 1: faster).
@@ -207,6 +213,13 @@ class MarketParams:
         need(0 <= self.lp_react <= 4, "lp_react must be in [0, 4]")
         need(0.1 <= self.touch_mult <= 10, "touch_mult must be in [0.1, 10]")
         need(0 <= self.p_trim <= 1, "p_trim must be in [0, 1]")
+        need(0.1 <= self.touch_qty <= 10, "touch_qty must be in [0.1, 10]")
+        need(self.slow_rate >= 0 and self.slow_threshold >= 0, "slow_rate and slow_threshold must be >= 0")
+        need(self.slow_horizon > 0, "slow_horizon must be > 0 s")
+        if self.slow_rate > 0:
+            need(self.slow_horizon <= 120, "slow_horizon must be <= 120 s")
+            need(self.slow_horizon / self.v_dt <= _MAX_GRID_AHEAD,
+                 f"slow_horizon / v_dt must be <= {_MAX_GRID_AHEAD} grid points")
         need(self.level_qty * max(1.0, self.touch_mult, 1 + self.level_growth * (self.n_levels - 1)) / self.order_qty
              < _K - 4,
              f"level_qty / order_qty too large (a level holds at most {_K} orders)")
@@ -341,7 +354,8 @@ _L3_FLOATS = ("sigma", "drift", "jump_rate", "jump_ticks", "lp_rate", "lp_lag", 
               "level_qty", "order_qty", "p_refill", "p_stale", "noise_rate", "noise_qty", "informed_rate",
               "informed_qty", "informed_horizon", "informed_threshold", "burst_rate", "burst_len",
               "burst_mult", "burst_vol", "news_window", "news_mult", "v_dt", "level_growth", "impact",
-              "mo_branch", "mo_delay", "odd_share", "odd_qty", "touch_mult", "lp_react", "p_trim")
+              "mo_branch", "mo_delay", "odd_share", "odd_qty", "touch_mult", "lp_react", "p_trim", "touch_qty",
+              "slow_rate", "slow_horizon", "slow_threshold")
 #: Most follow-up market orders (``mo_branch``) pending at once; a further one is dropped.
 _PEND = 64
 
@@ -385,6 +399,11 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
         fp[13], fp[14], fp[15], fp[16], fp[17], fp[18], fp[19], fp[20], fp[21], fp[22], fp[23], fp[24], fp[25])
     impact, mo_branch, mo_delay, odd_share, odd_qty, touch_mult, lp_react, p_trim = (
         fp[26], fp[27], fp[28], fp[29], fp[30], fp[31], fp[32], fp[33])
+    touch_qty, slow_rate, slow_horizon, slow_threshold = fp[34], fp[35], fp[36], fp[37]
+    # the fair value is generated as far ahead as the furthest-looking trader sees (slow informed only when on)
+    ahead = horizon
+    if slow_rate > 0.0 and slow_horizon > ahead:
+        ahead = slow_horizon
     st = np.empty(1, np.uint64)
     st[0] = seed
     _u(st)
@@ -416,7 +435,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
 
     # Fair value on a grid of v_dt seconds, generated `horizon` ahead of the clock (ring buffer).
     G = 1
-    while G < int(horizon / v_dt) + 8:
+    while G < int(ahead / v_dt) + 8:
         G *= 2
     GM = G - 1
     vg = np.zeros(G, np.float64)
@@ -452,7 +471,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
             p = bstar - d * lgap if s == 0 else astar + d * lgap
             x = p & MASK
             while lvl[s, x] < target[d] and cnt[s, x] < K and i < n:
-                q = _geom(st, order_qty)
+                q = _geom(st, order_qty * touch_qty if d == 0 else order_qty)
                 q_id[s, x, cnt[s, x]] = next_id
                 q_qty[s, x, cnt[s, x]] = q
                 cnt[s, x] += 1
@@ -482,7 +501,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
         if t < news_until and news_mult > mult:
             mult = news_mult
         lam_inf = informed_rate * mult
-        lam = lp_rate + noise_rate + lam_inf
+        lam = lp_rate + noise_rate + lam_inf + slow_rate
         dt = _exp1(st) / lam
         follow = -1   # index of the pending follow-up market order due before the next Poisson event
         if npend > 0:
@@ -498,7 +517,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
             ts += int(dt * 1e9)
         t = (ts - start_ts) * 1e-9
         # ---- fair value and burst regime on the grid up to t + horizon; news window from jumps passed
-        g_need = int((t + horizon) / v_dt)
+        g_need = int((t + ahead) / v_dt)
         while g_gen < g_need:
             # grid point g_gen + 1 takes the ring slot of point g_gen + 1 - G: the clock must have passed that
             # one (its jump flag read) first. Only after a gap between rows longer than G - horizon / v_dt points.
@@ -627,7 +646,7 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
                 if action == 2 and lvl[s, x] < target[d] and c < K:
                     if nlev[s] > 0 and abs(p - worst[s]) >= R // 2:
                         raise RuntimeError("market kernel: price span of one side exceeds the level ring")
-                    q = _geom(st, order_qty)
+                    q = _geom(st, order_qty * touch_qty if d == 0 else order_qty)
                     q_id[s, x, c] = next_id
                     q_qty[s, x, c] = q
                     cnt[s, x] = c + 1
@@ -685,15 +704,18 @@ def _l3_kernel(n, seed, start_ts, base_price, n_levels, lgap, lot, fp, ts_o, px_
                 pend_inf[follow] = pend_inf[npend]
                 pend_lim[follow] = pend_lim[npend]
             elif informed:
-                vh = vg[int((t + horizon) / v_dt) & GM] + imp
+                # a slow informed look (slow_rate) sees further and trades only on a larger gap
+                slow = slow_rate > 0.0 and u >= lp_rate + noise_rate + lam_inf
+                vh = vg[int((t + (slow_horizon if slow else horizon)) / v_dt) & GM] + imp
                 if nlev[0] > 0 and nlev[1] > 0:
                     mid = 0.5 * (best[0] + best[1])
                 else:
                     mid = r
                 gap = vh - mid
-                if gap > threshold:
+                thr = slow_threshold if slow else threshold
+                if gap > thr:
                     aggr = 1
-                elif gap < -threshold:
+                elif gap < -thr:
                     aggr = -1
                 else:
                     aggr = 0
