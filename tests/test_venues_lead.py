@@ -300,3 +300,10 @@ def test_truncating_a_signal_venue_leaves_every_decision_before_its_cut(engine):
     assert 0 < k < len(full.decisions)
     assert part.decisions.iloc[:k].equals(full.decisions.iloc[:k])
     assert not part.decisions.equals(full.decisions)  # later decisions did read the rows the cut removed
+
+
+def test_a_signal_venue_on_another_clock_is_one_line(tmp_path):
+    late = PERP + "start_ts = 50_000_000_000_000\n"   # 13:53 instead of the quoted 09:30
+    sc = load_scenario(write(tmp_path, QUOTED + late))
+    with pytest.raises(ConfigError, match=r"\[signals.perp\]: its data .* do not overlap the quoted venue's"):
+        sc.load_events()

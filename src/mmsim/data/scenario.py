@@ -314,9 +314,26 @@ class Scenario:
 
             if isinstance(ev, EventStore):
                 ev = ev.read()
+            self._check_overlap(name, ev)
             loaded[name] = (ev, inst)
         self.signal_events = loaded
         return out
+
+    def _check_overlap(self, name: str, events: np.ndarray) -> None:
+        """A signal venue whose data do not overlap the quoted venue's span cannot be aligned with it: one line."""
+        from mmsim.data.times import iso
+
+        sess = self.session
+        if sess is None or sess.first_ts is None or sess.last_ts is None or len(events) == 0:
+            return
+        start, end = self.window_ns
+        q0 = max(int(sess.first_ts), start) if start is not None else int(sess.first_ts)
+        q1 = min(int(sess.last_ts), end - 1) if end is not None else int(sess.last_ts)
+        s0, s1 = int(events["exch_ts"][0]), int(events["exch_ts"][-1])
+        if s1 < q0 or s0 > q1:
+            raise ConfigError(f"{self.path}: [signals.{name}]: its data ({iso(s0)} – {iso(s1)}) do not overlap the "
+                              f"quoted venue's ({iso(q0)} – {iso(q1)}): the two clocks cannot be aligned (another "
+                              "day or another time zone?)")
 
     def load_quoted(self, limit: Optional[int] = None) -> tuple[Any, Instrument]:
         """Read or generate the events (the time range, then the first ``limit`` rows), validated:
