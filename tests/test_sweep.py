@@ -169,3 +169,16 @@ def test_windows_cut_one_history_into_paths(tmp_path):
     assert main(["sweep", "toxic_burst", "--baseline", "symmetric", "--treated", "symmetric:half_spread=2",
                  "--feed-latency", "0,1ms", "--seeds", "1-3", "--windows", "4", "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_the_printout_says_where_the_interval_excludes_zero():
+    import pandas as pd
+
+    from mmsim.analysis.sweep import significant_latencies
+
+    g = pd.DataFrame({"feed_latency": ["0", "5ms", "50ms", "1s"], "net_pnl_difference_lo": [-0.1, 0.1, -0.2, -0.5],
+                      "net_pnl_difference_hi": [0.9, 1.0, 0.3, -0.1]})
+    assert significant_latencies(g) == ("the 95% interval excludes zero only for a significant net gain at 5ms; "
+                                        "a significant net loss at 1s")
+    assert significant_latencies(g.iloc[[0, 2]]) == ("no latency swept shows a net saving significantly different "
+                                                     "from zero")

@@ -520,6 +520,20 @@ def plot_sweep(frame: pd.DataFrame, path: Path, be: Optional[list] = None) -> No
     plt.close(fig)
 
 
+def significant_latencies(g: pd.DataFrame) -> str:
+    """Which feed latencies' net-saving intervals exclude zero — what can be claimed, beside the break-even that
+    reads the point estimates."""
+    pos = g[g["net_pnl_difference_lo"] > 0]["feed_latency"].tolist()
+    neg = g[g["net_pnl_difference_hi"] < 0]["feed_latency"].tolist()
+    parts = []
+    if pos:
+        parts.append(f"a significant net gain at {', '.join(pos)}")
+    if neg:
+        parts.append(f"a significant net loss at {', '.join(neg)}")
+    return ("the 95% interval excludes zero only for " + "; ".join(parts)) if parts else \
+        "no latency swept shows a net saving significantly different from zero"
+
+
 def format_sweep(summary: dict) -> str:
     """What ``mmsim sweep`` prints: the pooling, then per compute profile the net saving at each latency, the
     break-even latency with its interval, significance beside it and the value of a millisecond."""
@@ -546,6 +560,7 @@ def format_sweep(summary: dict) -> str:
                          f"{r['share_of_bound_as_hi']:.0%}] of the clairvoyant AS saving")
             lines.append(line)
         lines.append(f"  break-even: {be['status']}")
+        lines.append("  " + significant_latencies(g))
         lines.append(f"  {be.get('significance', '')}")
         if be.get("value_of_ms") is not None:
             lo, hi = be["value_of_ms_ci"]
