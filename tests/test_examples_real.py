@@ -72,3 +72,7 @@ def test_spot_quoted_with_the_perp_as_a_signal_venue(tmp_path, monkeypatch, caps
     assert "perp feed latency 2ms" in out
     report = json.loads(Path("cmp/compare.json").read_text())
     assert report["n_paths"] == 2
+    # the signal venue's settings, not its 448k rows
+    assert report["settings"]["signals"]["perp"] == {"feed_latency": "2ms", "features": None, "tick_size": 0.1,
+                                                     "lot_size": 0.001, "n_rows": s["signal_rows"][0]}
+    assert Path("cmp/compare.json").stat().st_size < 2_000_000

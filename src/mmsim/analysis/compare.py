@@ -307,6 +307,16 @@ DEFAULT_SYNTHETIC_PATHS = 20
 SYNTHETIC_SOURCES = ("synthetic_market", "synthetic_l2", "two_venue")
 
 
+def _signal_settings(v: Any) -> dict:
+    """What compare.json records of a signal venue: its feed latency, features, instrument and row count."""
+    d = v if isinstance(v, dict) else {k: getattr(v, k) for k in ("events", "instrument", "feed_latency", "features")}
+    inst = d.get("instrument")
+    ev = d.get("events")
+    return {"feed_latency": str(d.get("feed_latency", 0)), "features": d.get("features"),
+            "tick_size": getattr(inst, "tick_size", None), "lot_size": getattr(inst, "lot_size", None),
+            "n_rows": int(len(ev)) if hasattr(ev, "__len__") else None}
+
+
 def scenario_paths(sc: Any, seeds: Optional[Sequence[int]]) -> list[tuple[str, Any, dict]]:
     """The paths a compare runs on: (label, scenario of that path, info). Synthetic scenarios: one per seed
     (default: the scenario's seed and the next ``DEFAULT_SYNTHETIC_PATHS - 1``); other sources: the data."""
@@ -435,7 +445,9 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
                        tick_size=first["instrument"].tick_size, lot_size=first["instrument"].lot_size, horizon=H,
                        block=DEFAULT_BLOCK, n_boot=1, seed=seed, horizons=horizons, fill_mid=fill_mid)
     status = "partial" if rep["partial"] else "ok"   # partial: an arm without fills (the warnings say which)
-    settings = {k: v for k, v in kw.items()}
+    settings = {k: v for k, v in kw.items() if k != "signals"}
+    if kw.get("signals"):  # a signal venue's settings, not its rows (those are its store or generator's)
+        settings["signals"] = {n: _signal_settings(v) for n, v in kw["signals"].items()}
     report = {
         "status": status,
         "verdict": ("UNMATCHED ARMS: " if unmatched else "") + verdict_line(rep)

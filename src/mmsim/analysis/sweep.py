@@ -551,10 +551,13 @@ def format_sweep(summary: dict) -> str:
             g = g[g[f"param_{k}"] == v]
         head = f"compute {be['compute_latency']}" + "".join(f", {k}={v}" for k, v in params.items())
         lines.append("")
-        lines.append(f"{head}: net saving per path (95% CI)")
+        lines.append(f"{head}: net saving per path (95% CI), and the adverse selection saved within it")
         for _, r in g.iterrows():
             line = (f"  {feed_label:<4} {r['feed_latency']:>12}   {r['net_pnl_difference']:+10.4g}   "
                     f"[{r['net_pnl_difference_lo']:+.4g}, {r['net_pnl_difference_hi']:+.4g}]")
+            if "as_cost_saving" in r:  # what the net is made of: a net gain without an AS saving is not a defence
+                line += (f"   AS saved {r['as_cost_saving']:+.4g} [{r['as_cost_saving_lo']:+.4g}, "
+                         f"{r['as_cost_saving_hi']:+.4g}]")
             if "share_of_bound_as" in r and r["share_of_bound_as"] == r["share_of_bound_as"]:
                 line += (f"   captures {r['share_of_bound_as']:.0%} [{r['share_of_bound_as_lo']:.0%}, "
                          f"{r['share_of_bound_as_hi']:.0%}] of the clairvoyant AS saving")

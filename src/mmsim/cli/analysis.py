@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 from pathlib import Path
 
 from mmsim.cli.args import EXIT_OK, positive_int, run_kwargs, seed_int
@@ -137,12 +138,29 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ll.set_defaults(func=cmd_leadlag)
 
 
+def check_venues(scenario: Any, specs: list, model: Any) -> None:
+    """Strategies and a model that need signal venues, checked against the scenario's before any path runs (a
+    sweep's Dask workers would report them with their own tracebacks)."""
+    from mmsim.engine.loader import load_strategy
+    from mmsim.engine.sim import resolve_lead
+
+    venues = list(scenario.signals)
+    for spec in specs:
+        if spec:
+            resolve_lead(load_strategy(spec)[0], venues)
+    if model:
+        from mmsim.signals.models import load_model
+
+        load_model(model).input_map(venues)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from mmsim.analysis.compare import format_compare, run_compare
     from mmsim.data.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     kw = run_kwargs(args, scenario)
+    check_venues(scenario, [args.baseline, args.treated, args.bound], args.model)
     from mmsim.analysis.paths import parse_seeds
 
     seeds = parse_seeds(args.seeds) if args.seeds else None
@@ -169,6 +187,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for spec in (args.baseline, args.treated):
         load_strategy(spec)
     check_matched(args.baseline, args.treated, unmatched=args.unmatched)
+    check_venues(sc, [args.baseline, args.treated, args.bound], args.model)
     if args.bound:
         check_matched(args.baseline, args.bound, unmatched=args.unmatched)
     for flag in ("horizon", "block"):

@@ -124,7 +124,7 @@ def _prepare_signals(signals: Any, quoted_name: str, seed: int, engine: str,
     return names, pairs, metas
 
 
-def _resolve_lead(obj: Any, venues: list[str]) -> Any:
+def resolve_lead(obj: Any, venues: list[str]) -> Any:
     """A built-in that names a lead venue (``lead_defence:lead=perp``) gets its index among the signal venues
     (1 = the first); one clear line when there is none or the name is unknown."""
     from mmsim.engine import loader
@@ -138,7 +138,8 @@ def _resolve_lead(obj: Any, venues: list[str]) -> Any:
     if lead and lead not in venues:
         raise ConfigError(f"strategy {obj.name}: lead={lead!r} is not a signal venue of this run "
                           f"(signal venues: {', '.join(venues)})")
-    return loader.BuiltinSpec(obj.name, {**obj.params, "lead_index": venues.index(lead) + 1 if lead else 1})
+    return loader.BuiltinSpec(obj.name, {**obj.params, "lead": lead or venues[0],
+                                         "lead_index": venues.index(lead) + 1 if lead else 1})
 
 
 def _engine_strategy(obj: Any, engine: str, marked: Any = None) -> Any:
@@ -256,7 +257,9 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
 
     loaded, name = loader.load_strategy(strategy)
     clairvoyant = oracle.is_oracle(loaded)  # built once its marked path is known (below), from the checked rows
-    loaded = _resolve_lead(loaded, sig_names)
+    loaded = resolve_lead(loaded, sig_names)
+    if isinstance(loaded, loader.BuiltinSpec) and ":lead=," in name:  # show the venue actually led by
+        name = name.replace(":lead=,", f":lead={loaded.params['lead']},", 1)
     strat = None if clairvoyant else _engine_strategy(loaded, engine)
     clock = L.FeedClock(feed_latency, rngs["feed"], total, source=source_name)
     counts = {"rows": 0, "dropped": 0}
