@@ -16,6 +16,7 @@ of the shortest path (so every path keeps four or more blocks).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -40,7 +41,9 @@ def auto_block_bins(series: Sequence[np.ndarray]) -> int:
         x = np.asarray(s, np.float64)
         if len(x) < 8 or not np.isfinite(x).all() or float(np.std(x)) == 0.0:
             continue
-        b = float(optimal_block_length(x)["circular"].iloc[0])
+        with warnings.catch_warnings():  # a flat autocorrelation divides by zero inside arch: b is inf, skipped
+            warnings.simplefilter("ignore", RuntimeWarning)
+            b = float(optimal_block_length(x)["circular"].iloc[0])
         if math.isfinite(b):
             lengths.append(b)
     b = math.ceil(float(np.median(lengths))) if lengths else 1
