@@ -91,6 +91,25 @@ def test_round_lot_and_level_gap_are_read_from_the_data():
     assert level_spacing(f) == 1
 
 
+def test_add_new_best_ratio_is_measured_and_inverted_to_touch_qty():
+    """Ground truth: in the generator the orders opening a new best level are the LPs' first-level orders (mean
+    order_qty x touch_qty), a third of its ADDs; the fact measures their size over the mean ADD and
+    touch_qty_from_ratio inverts it back to the touch_qty the market was generated with."""
+    from mmsim.analysis.calibrate import touch_qty_from_ratio
+
+    kw = dict(half_spread=2.0, level_qty=40.0, order_qty=8.0, level_growth=0.0, noise_rate=6.0, noise_qty=15.0,
+              informed_rate=0.0, lp_rate=60.0, jump_rate=0.0, sigma=0.5)
+    for k in (1.0, 2.0):
+        f = stylised_facts(generate_market("quiet", 60_000, 5, touch_qty=k, **kw).events)
+        r = f.values["add_new_best_ratio"]
+        assert abs(r - k / (1 + (k - 1) / 3)) < 0.08, (k, r)
+        assert abs(touch_qty_from_ratio(r) - k) < 0.2, (k, r, touch_qty_from_ratio(r))
+    assert touch_qty_from_ratio(math.nan) == 1.0 and touch_qty_from_ratio(0.9) == 1.0
+    assert touch_qty_from_ratio(3.5) == 3.0 and abs(touch_qty_from_ratio(1.419) - 1.795) < 0.01
+    # recorded, not scored
+    assert "add_new_best_ratio" not in FACT_NAMES
+
+
 def test_calibration_recovers_a_known_market(known_store, fitted):
     """Ground truth: the stated tolerances (docs/calibrate.md) on the parameters and on the facts."""
     p = fitted.params
