@@ -10,7 +10,7 @@ import pytest
 
 from mmsim import records as R
 from mmsim.analysis.calibrate import calibrate_store, twin_toml
-from mmsim.analysis.stylised import FACT_NAMES, aggressive_orders, message_ends, stylised_facts
+from mmsim.analysis.stylised import EXTRA_FACTS, FACT_NAMES, aggressive_orders, message_ends, stylised_facts
 from mmsim.cli import main
 from mmsim.data.market import generate_market
 from mmsim.data.scenario import load_scenario
@@ -62,7 +62,7 @@ def test_aggressive_orders_group_one_sweep_and_split_by_side_and_time():
 def test_facts_of_a_synthetic_market_match_its_parameters(known_store):
     _, m = known_store
     f = stylised_facts(m.events)
-    assert set(f.values) == set(FACT_NAMES)
+    assert set(f.values) == set(FACT_NAMES) | set(EXTRA_FACTS)
     v = f.values
     # a market order per noise look, and some of the informed looks
     assert TRUTH["noise_rate"] < v["trades_per_s"] < TRUTH["noise_rate"] + TRUTH["informed_rate"]
@@ -70,6 +70,7 @@ def test_facts_of_a_synthetic_market_match_its_parameters(known_store):
     assert abs(v["vol_10s"] - TRUTH["sigma"]) < 0.2 * TRUTH["sigma"]
     assert v["markout_1s"] > v["markout_0"] > 0            # informed flow: the markout curve rises
     assert abs(v["add_size_mean"] - TRUTH["order_qty"]) < 1.0
+    assert abs(v["add_new_best_ratio"] - 1.0) < 0.1          # touch_qty 1: new best levels opened by ordinary orders
 
 
 def test_round_lot_and_level_gap_are_read_from_the_data():
@@ -89,6 +90,25 @@ def test_round_lot_and_level_gap_are_read_from_the_data():
     assert level_spacing(f) == 3
     f.values["spread_mean"] = 2.0
     assert level_spacing(f) == 1
+
+
+def test_add_new_best_ratio_is_measured_and_inverted_to_touch_qty():
+    """Ground truth: in the generator the orders opening a new best level are the LPs' first-level orders (mean
+    order_qty x touch_qty), a third of its ADDs; the fact measures their size over the mean ADD and
+    touch_qty_from_ratio inverts it back to the touch_qty the market was generated with."""
+    from mmsim.analysis.calibrate import touch_qty_from_ratio
+
+    kw = dict(half_spread=2.0, level_qty=40.0, order_qty=8.0, level_growth=0.0, noise_rate=6.0, noise_qty=15.0,
+              informed_rate=0.0, lp_rate=60.0, jump_rate=0.0, sigma=0.5)
+    for k in (1.0, 2.0):
+        f = stylised_facts(generate_market("quiet", 60_000, 5, touch_qty=k, **kw).events)
+        r = f.values["add_new_best_ratio"]
+        assert abs(r - k / (1 + (k - 1) / 3)) < 0.08, (k, r)
+        assert abs(touch_qty_from_ratio(r) - k) < 0.2, (k, r, touch_qty_from_ratio(r))
+    assert touch_qty_from_ratio(math.nan) == 1.0 and touch_qty_from_ratio(0.9) == 1.0
+    assert touch_qty_from_ratio(3.5) == 3.0 and abs(touch_qty_from_ratio(1.419) - 1.795) < 0.01
+    # recorded, not scored
+    assert "add_new_best_ratio" not in FACT_NAMES
 
 
 def test_calibration_recovers_a_known_market(known_store, fitted):
@@ -123,7 +143,8 @@ def test_twin_file_is_byte_identical_when_fitted_twice_and_runs(known_store, fit
 
     assert cal["store"] == "known.mmstore"
     assert cal["store_events_sha256"] == hashlib.sha256((path / "events.parquet").read_bytes()).hexdigest()
-    assert set(cal["real"]) == set(FACT_NAMES) and set(cal["twin"]) == set(FACT_NAMES)
+    assert set(cal["real"]) == set(cal["twin"]) == set(FACT_NAMES) | set(EXTRA_FACTS)   # extras: recorded, not scored
+    assert set(cal["tolerance"]) == set(FACT_NAMES)
     sc = load_scenario(a)
     ev, inst = sc.load_events(limit=20_000)
     assert inst.tick_size == 0.05 and len(ev) == 20_000

@@ -36,10 +36,10 @@ started at the store's first time and mid. Both days are measured by one functio
 6. **Coordinate rounds** (four): each fixed-point step tried one parameter at a time and kept only if it
    lowers the loss (the facts pull against each other: depth_1 wants deeper first levels, depth_2-5
    shallower ones). For a book deepest at the touch, a joint **book** step (``sigma``, ``level_qty``,
-   ``touch_mult`` factors and ``p_trim``), then ``touch_qty`` (:data:`TOUCH_QTY_GRID`, ``order_qty`` lowered to
-   keep the mean ADD size). When the real markout still rises from 10 s to 60 s (:func:`slow_rise`), the slow
+   ``touch_mult`` factors and ``p_trim``), then ``touch_qty`` set from the store's ``add_new_best_ratio``
+   (:func:`touch_qty_from_ratio`, ``order_qty`` lowered to keep the mean ADD size). When the real markout still rises from 10 s to 60 s (:func:`slow_rise`), the slow
    informed class (:data:`SLOW_HORIZON_GRID` x offsets x shares). These two score candidates over two paths
-   (``choose2``). Then the informed grid around the current setting, ``lp_lag``, two more rounds.
+   (``choose2``; the slow class only). Then the informed grid around the current setting, ``lp_lag``, two more rounds.
 
 The fixed-point steps move each parameter by the ratio (or the difference, for ``half_spread`` and
 ``lp_impact``) of the real fact to the twin's, damped (the ratio clipped to [0.5, 2], exponent 0.5):
@@ -68,11 +68,11 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from mmsim.analysis.stylised import FACTS, StylisedFacts, facts_table, stylised_facts, within_tolerance
+from mmsim.analysis.stylised import EXTRA_FACTS, FACTS, StylisedFacts, facts_table, stylised_facts, within_tolerance
 from mmsim.errors import ConfigError, DataError
 
 __all__ = ["Calibration", "fit_twin", "calibrate_events", "calibrate_store", "twin_toml", "write_twin",
-           "format_calibration", "FITTED", "BASE_PRESET", "file_sha256"]
+           "format_calibration", "touch_qty_from_ratio", "FITTED", "BASE_PRESET", "file_sha256"]
 
 #: The preset the twin overrides (no bursts; every fitted parameter is written out).
 BASE_PRESET = "quiet"
@@ -95,11 +95,8 @@ REACT_GRID = (1.0, 2.0)
 IMPACT_GRID = (0.5, 1.0)
 #: LPs' levels per side tried (the fifth visible level is a mature one only when the LPs keep more than five).
 LEVELS_GRID = (6, 7, 8)
-#: LP orders at the first level this many times the mean ADD size (a book deepest at the touch; AMZN's orders that
-#: open a new best level average 119 lots against 61-98 at levels 2-5)
-TOUCH_QTY_GRID = (1.5, 2.0, 3.0)
 #: The share of the twin's LP orders placed at its first level (AMZN twin: 34 %, measured), used to keep the mean
-#: ADD size when touch_qty changes: order_qty x (1 + share (old − 1)) / (1 + share (new − 1)).
+#: ADD size when touch_qty changes, and to turn the store's ``add_new_best_ratio`` into touch_qty: order_qty x (1 + share (old − 1)) / (1 + share (new − 1)).
 TOUCH_ADD_SHARE = 1.0 / 3.0
 #: The slow informed class: horizon (s) x threshold (half_spread + 0.5 + offset ticks) x the share of the real
 #: market orders it sends (its looks set from the chance a look trades).
@@ -190,6 +187,20 @@ def lot_qty(size: float, lot: int) -> float:
     if size <= lot * 1.0001:
         return 1.0
     return float(max(1.0, 1.0 / (1.0 - (1.0 - lot / size) ** (1.0 / lot))))
+
+
+def touch_qty_from_ratio(ratio: float) -> float:
+    """``touch_qty`` that makes the twin's orders opening a new best level ``ratio`` times its mean ADD size:
+    the twin's new best levels are opened by LP orders at its first level (mean ``order_qty`` x k), a share
+    :data:`TOUCH_ADD_SHARE` of its ADDs, so its mean ADD is ``order_qty`` (1 + s (k − 1)) and
+    k / (1 + s (k − 1)) = ratio gives k = ratio (1 − s) / (1 − s ratio); clipped to [1, 3] (1 when unknown).
+    AMZN: ratio 1.419 (119 / 84 lots) -> 1.80."""
+    s = TOUCH_ADD_SHARE
+    if not math.isfinite(ratio) or ratio <= 1.0:
+        return 1.0
+    if s * ratio >= 1.0:
+        return 3.0
+    return _sig(float(np.clip(ratio * (1 - s) / (1 - s * ratio), 1.0, 3.0)))
 
 
 def _half_spread(spread: float, gap: int) -> float:
@@ -512,12 +523,23 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
                        if (fs, fq, ft, pt) != (1.0, 1.0, 1.0, p["p_trim"])], parsimony=True)
 
     def touch_size(p: dict[str, Any]) -> dict[str, Any]:
-        """For a book deepest at the touch: LP orders at the first level ``touch_qty`` x the mean ADD size, so a
-        hit touch is refilled in fewer LP actions (a deeper target alone deepens level 2 with it)."""
+        """For a book deepest at the touch: LP orders at the first level ``touch_qty`` x ``order_qty``, set from
+        the store's ``add_new_best_ratio`` (:func:`touch_qty_from_ratio`), ``order_qty`` rescaled to keep the
+        mean ADD size; kept whether or not it lowers the loss (it is a measured fact, not a fitted one)."""
+        k = touch_qty_from_ratio(real.values.get("add_new_best_ratio", math.nan))
+        if k == p["touch_qty"]:
+            return p
         share = TOUCH_ADD_SHARE
-        return choose2(p, "touch_qty (order_qty lowered to keep the mean ADD size)",
-                       [(f"{k:g}", {"touch_qty": k, "order_qty": p["order_qty"] * (1 + share * (p["touch_qty"] - 1))
-                                    / (1 + share * (k - 1))}) for k in TOUCH_QTY_GRID if k != p["touch_qty"]])
+        q = _with_scales({**p, "touch_qty": k,
+                          "order_qty": p["order_qty"] * (1 + share * (p["touch_qty"] - 1)) / (1 + share * (k - 1))})
+        _, own, _ = evaluate(p)
+        _, loss, _ = evaluate(q)
+        log["grids"].append({"param": "touch_qty (from add_new_best_ratio)", "losses": {"kept": round(own, 3),
+                             f"{q['touch_qty']:g}": round(loss, 3)}, "chosen": f"{q['touch_qty']:g}"})
+        if progress:
+            progress(f"  touch_qty: {q['touch_qty']:g} from add_new_best_ratio "
+                     f"{real.values['add_new_best_ratio']:.3f} (loss {own:.1f} -> {loss:.1f})")
+        return q
 
     def slow(p: dict[str, Any]) -> dict[str, Any]:
         """A second, slow informed class (horizon 30-120 s, its own larger threshold): the 10-60 s markout
@@ -701,9 +723,11 @@ def twin_toml(cal: Calibration) -> str:
         "",
         "[calibration.real]",
         *(f"{r['fact']} = {_toml_value(r['real'])}" for r in cal.table()),
+        *(f"{k} = {_toml_value(cal.real.values[k])}" for k in EXTRA_FACTS),
         "",
         "[calibration.twin]",
         *(f"{r['fact']} = {_toml_value(r['twin'])}" for r in cal.table()),
+        *(f"{k} = {_toml_value(cal.twin.values[k])}" for k in EXTRA_FACTS),
         "",
         "[calibration.tolerance]",
         *(f"{r['fact']} = {_toml_value(r['tol'])}" for r in cal.table()),
@@ -741,6 +765,8 @@ def format_calibration(cal: Calibration) -> str:
     n_ok = sum(1 for r in rows if r["ok"])
     n = sum(1 for r in rows if r["ok"] is not None)
     out.append(f"{n_ok} of {n} facts within tolerance (|twin - real| <= max(abs, rel x |real|, 2 se))")
+    out += [f"{k:<20} {'ratio':<9} {f(cal.real.values[k]):>11} {f(cal.twin.values[k]):>11} {'(not scored)':>11}"
+            for k in EXTRA_FACTS]
     p = cal.params
     out.append(f"fitted: half_spread {p['half_spread']:g}, level_gap {p['level_gap']:g}, level_qty {p['level_qty']:g}, "
                f"level_growth {p['level_growth']:g}, order_qty {p['order_qty']:g}, "
@@ -748,7 +774,7 @@ def format_calibration(cal: Calibration) -> str:
                f"sigma {p['sigma']:g} ticks/√s, noise_rate {p['noise_rate']:g}/s, informed_rate {p['informed_rate']:g}/s, "
                f"market order sizes: noise {p['noise_qty']:g}, informed {p['informed_qty']:g}, informed_threshold "
                f"{p['informed_threshold']:g}, round_lot {p['round_lot']:g}, odd lots {p['odd_share']:g} of mean {p['odd_qty']:g}, "
-               f"n_levels {p['n_levels']:g}, touch_mult {p['touch_mult']:g}, impact {p['impact']:g} ticks/order, "
+               f"n_levels {p['n_levels']:g}, touch_mult {p['touch_mult']:g}, touch_qty {p['touch_qty']:g}, impact {p['impact']:g} ticks/order, "
                f"lp_impact {p['lp_impact']:g}, mo_branch {p['mo_branch']:g} (delay {p['mo_delay']:g} s), lp_react "
                f"{p['lp_react']:g}; twin informed share of market orders "
                f"{cal.informed_share:.2f}")
