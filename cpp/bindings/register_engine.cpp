@@ -499,12 +499,15 @@ void register_engine(py::module_& m) {
     return d;
   }, "Indices of the flat context arrays handed to numba cfunc strategies.");
 
-  m.def("feature_batch_events", [](py::array events, py::array_t<int64_t, py::array::c_style | py::array::forcecast> arrival,
-                                   py::handle specs, bool repair_crossed) {
+  using I64In = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+  auto check_batch = [](const py::array& events, const I64In& arrival) {
     if (events.ndim() != 1 || events.itemsize() != sizeof(EventRecord) || !(events.flags() & py::array::c_style))
       throw ConfigError("events must be a contiguous 1-d EVENT_DTYPE array");
     if (arrival.ndim() != 1 || arrival.size() != events.size())
       throw ConfigError("arrival must be an int64 array with one entry per event");
+  };
+  m.def("feature_batch_events", [check_batch](py::array events, I64In arrival, py::handle specs, bool repair_crossed) {
+    check_batch(events, arrival);
     const std::vector<MmsimFeatureSpec> s = feature_specs(specs);
     std::vector<double> values;
     {
@@ -518,6 +521,24 @@ void register_engine(py::module_& m) {
   }, py::arg("events"), py::arg("arrival"), py::arg("specs"), py::arg("repair_crossed") = false,
      "Batch mode: the strategy-side book over `events` (arriving at `arrival`) and every feature after every "
      "row, at that row's arrival time — the same code the event loop runs.");
+
+  m.def("feature_batch_events_at", [check_batch](py::array events, I64In arrival, py::handle specs, I64In query,
+                                                 bool repair_crossed) {
+    check_batch(events, arrival);
+    if (query.ndim() != 1) throw ConfigError("query must be a 1-d int64 array of times");
+    const std::vector<MmsimFeatureSpec> s = feature_specs(specs);
+    std::vector<double> values;
+    {
+      py::gil_scoped_release release;
+      feature_batch_at(static_cast<const EventRecord*>(events.data()), arrival.data(), events.size(), s,
+                       repair_crossed, query.data(), query.size(), values);
+    }
+    py::array_t<double> out({static_cast<py::ssize_t>(query.size()), static_cast<py::ssize_t>(s.size())});
+    std::copy(values.begin(), values.end(), out.mutable_data());
+    return out;
+  }, py::arg("events"), py::arg("arrival"), py::arg("specs"), py::arg("query"), py::arg("repair_crossed") = false,
+     "Batch mode at given times: the strategy-side book over `events` (arriving at `arrival`) and every feature "
+     "at each `query` time after all rows arriving at or before it (a signal venue's bank as a wakeup reads it).");
 
   m.def("ewma_batch", [](py::array_t<int64_t, py::array::c_style | py::array::forcecast> ts,
                          py::array_t<double, py::array::c_style | py::array::forcecast> x, int64_t tau_ns) {

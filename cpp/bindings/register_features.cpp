@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "mmsim/feature_bank.h"
-#include "mmsim/feature_runner.hpp"
 #include "mmsim/records.hpp"
 
 namespace py = pybind11;
@@ -181,36 +180,6 @@ struct Obs {
 }  // namespace
 
 void register_features(py::module_& m) {
-  m.def(
-      "feature_batch_events_at",
-      [](py::array events, py::array_t<int64_t, py::array::c_style | py::array::forcecast> arrival, py::handle specs,
-         py::array_t<int64_t, py::array::c_style | py::array::forcecast> query, bool repair_crossed) {
-        using mmsim::EventRecord;
-        if (events.ndim() != 1 || events.itemsize() != sizeof(EventRecord) || !(events.flags() & py::array::c_style))
-          throw ConfigError("events must be a contiguous 1-d EVENT_DTYPE array");
-        if (arrival.ndim() != 1 || arrival.size() != events.size())
-          throw ConfigError("arrival must be an int64 array with one entry per event");
-        if (query.ndim() != 1) throw ConfigError("query must be a 1-d int64 array of times");
-        auto m4 = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(specs);
-        if (!m4 || m4.ndim() != 2 || m4.shape(1) != 4) throw ConfigError("features must be an (n, 4) int64 spec matrix");
-        std::vector<MmsimFeatureSpec> s(static_cast<size_t>(m4.shape(0)));
-        for (py::ssize_t i = 0; i < m4.shape(0); ++i)
-          s[i] = MmsimFeatureSpec{static_cast<int32_t>(m4.at(i, 0)), static_cast<int32_t>(m4.at(i, 1)), m4.at(i, 2),
-                                  m4.at(i, 3)};
-        std::vector<double> values;
-        {
-          py::gil_scoped_release release;
-          mmsim::feature_batch_at(static_cast<const EventRecord*>(events.data()), arrival.data(), events.size(), s,
-                           repair_crossed, query.data(), query.size(), values);
-        }
-        py::array_t<double> out({static_cast<py::ssize_t>(query.size()), static_cast<py::ssize_t>(s.size())});
-        std::copy(values.begin(), values.end(), out.mutable_data());
-        return out;
-      },
-      py::arg("events"), py::arg("arrival"), py::arg("specs"), py::arg("query"), py::arg("repair_crossed") = false,
-      "Batch mode at given times: the strategy-side book over `events` (arriving at `arrival`) and every feature "
-      "at each `query` time after all rows arriving at or before it (a signal venue's bank as a wakeup reads it).");
-
   m.def(
       "feature_batch",
       [](const py::array& specs, const py::handle& ts, const py::handle& bid_px, const py::handle& bid_qty,

@@ -69,17 +69,25 @@ void FeatureRunner::values(int64_t now, double* out) const {
   if (rc != MMSIM_OK) throw ConfigError(std::string("feature values: ") + status_text(rc));
 }
 
+namespace {
+// One row the strategy sees in batch mode: the strategy-side book, the crossed check at group ends, the bank.
+void batch_row(FeatureRunner& runner, Book& book, const EventRecord* events, const int64_t* arrival, int64_t n,
+               int64_t i, bool repair_crossed) {
+  const EventRecord& e = events[i];
+  apply_feed_event(book, e, i);
+  const bool group_end = i + 1 == n || events[i + 1].exch_ts != e.exch_ts;
+  if (group_end) check_crossed(book, i, repair_crossed);
+  runner.on_event(arrival[i], book, e, i, group_end || (e.flags & FLAG_MSG_END) != 0);
+}
+}  // namespace
+
 void feature_batch(const EventRecord* events, const int64_t* arrival, int64_t n,
                    const std::vector<MmsimFeatureSpec>& specs, bool repair_crossed, std::vector<double>& out) {
   FeatureRunner runner(specs);
   Book book;
   out.assign(static_cast<size_t>(n) * runner.size(), 0.0);
   for (int64_t i = 0; i < n; ++i) {
-    const EventRecord& e = events[i];
-    apply_feed_event(book, e, i);
-    const bool group_end = i + 1 == n || events[i + 1].exch_ts != e.exch_ts;
-    if (group_end) check_crossed(book, i, repair_crossed);
-    runner.on_event(arrival[i], book, e, i, group_end || (e.flags & FLAG_MSG_END) != 0);
+    batch_row(runner, book, events, arrival, n, i, repair_crossed);
     runner.values(arrival[i], out.data() + static_cast<size_t>(i) * runner.size());
   }
 }
@@ -93,13 +101,7 @@ void feature_batch_at(const EventRecord* events, const int64_t* arrival, int64_t
   int64_t i = 0;
   for (int64_t k = 0; k < n_query; ++k) {
     if (k > 0 && query[k] < query[k - 1]) throw ConfigError("feature_batch_at: query times must not decrease");
-    for (; i < n && arrival[i] <= query[k]; ++i) {
-      const EventRecord& e = events[i];
-      apply_feed_event(book, e, i);
-      const bool group_end = i + 1 == n || events[i + 1].exch_ts != e.exch_ts;
-      if (group_end) check_crossed(book, i, repair_crossed);
-      runner.on_event(arrival[i], book, e, i, group_end || (e.flags & FLAG_MSG_END) != 0);
-    }
+    for (; i < n && arrival[i] <= query[k]; ++i) batch_row(runner, book, events, arrival, n, i, repair_crossed);
     runner.values(query[k], out.data() + static_cast<size_t>(k) * runner.size());
   }
 }

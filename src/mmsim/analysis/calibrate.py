@@ -39,7 +39,7 @@ started at the store's first time and mid. Both days are measured by one functio
    ``touch_mult`` factors and ``p_trim``), then ``touch_qty`` set from the store's ``add_new_best_ratio``
    (:func:`touch_qty_from_ratio`, ``order_qty`` lowered to keep the mean ADD size). When the real markout still rises from 10 s to 60 s (:func:`slow_rise`), the slow
    informed class (:data:`SLOW_HORIZON_GRID` x offsets x shares). These two score candidates over two paths
-   (``choose2``; the slow class only). Then the informed grid around the current setting, ``lp_lag``, two more rounds.
+   (``choose(paths=2)``; the slow class only). Then the informed grid around the current setting, ``lp_lag``, two more rounds.
 
 The fixed-point steps move each parameter by the ratio (or the difference, for ``half_spread`` and
 ``lp_impact``) of the real fact to the twin's, damped (the ratio clipped to [0.5, 2], exponent 0.5):
@@ -395,41 +395,28 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
         return best
 
     def choose(p: dict[str, Any], name: str, candidates: list[tuple[str, dict[str, Any]]],
-               parsimony: bool = False) -> dict[str, Any]:
+               parsimony: bool = False, paths: int = 1) -> dict[str, Any]:
         """The candidate (label, parameters replaced in p) of least loss if it beats p's own loss (by
         :func:`_margin` with ``parsimony``: a richer informed-trader model must earn its place, since on the
-        known market of tests/test_calibrate.py several settings give the same facts); else p."""
-        _, own, _ = evaluate(p)
+        known market of tests/test_calibrate.py several settings give the same facts); else p. ``paths=2``
+        averages the loss over the fit seed and the next: for a mechanism aimed at a fact the twin misses by
+        about one tolerance, whose gain (a loss unit or two) is below one path's noise (the 60 s markout of one
+        path moves by a tolerance between seeds)."""
+        def loss_of(q: dict[str, Any]) -> float:
+            return evaluate(q)[1] if paths == 1 else 0.5 * (evaluate(q)[1] + evaluate(q, 1)[1])
+
+        own = loss_of(p)
         best, best_loss, chosen, losses = p, own - (_margin(own) if parsimony else 0.0), "kept", {"kept": round(own, 3)}
         for label, c in candidates:
             q = _with_scales({**p, **c})
-            _, loss, _ = evaluate(q)
+            loss = loss_of(q)
             losses[label] = round(loss, 3)
             if loss < best_loss:
                 best, best_loss, chosen = q, loss, label
         log["grids"].append({"param": name, "losses": losses, "chosen": chosen})
         if progress:
-            progress(f"  {name}: {chosen} (loss {own if chosen == 'kept' else best_loss:.1f})")
-        return best
-
-    def choose2(p: dict[str, Any], name: str, candidates: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-        """The candidate of least loss averaged over two paths (the fit seed and the next) if it beats p's own:
-        for a mechanism aimed at a fact the twin misses by about one tolerance, whose gain (a loss unit or
-        two) is below one path's noise (the 60 s markout of one path moves by a tolerance between seeds)."""
-        def loss2(q: dict[str, Any]) -> float:
-            return 0.5 * (evaluate(q)[1] + evaluate(q, 1)[1])
-
-        own = loss2(p)
-        best, best_loss, chosen, losses = p, own, "kept", {"kept": round(own, 3)}
-        for label, c in candidates:
-            q = _with_scales({**p, **c})
-            loss = loss2(q)
-            losses[label] = round(loss, 3)
-            if loss < best_loss:
-                best, best_loss, chosen = q, loss, label
-        log["grids"].append({"param": name, "losses": losses, "chosen": chosen})
-        if progress:
-            progress(f"  {name}: {chosen} (loss over two paths {best_loss:.1f})")
+            what = "loss" if paths == 1 else "loss over two paths"
+            progress(f"  {name}: {chosen} ({what} {own if chosen == 'kept' else best_loss:.1f})")
         return best
 
     def rounds_of(p: dict[str, Any], k: int) -> dict[str, Any]:
@@ -556,7 +543,7 @@ def fit_twin(real: StylisedFacts, *, seed: int = 0, levels: int = 5, rounds: int
                     cands.append((f"{hz:g}/{o:g}/{share:g}",
                                   {"slow_rate": _sig(min(orders / hit, 1_000.0)), "slow_horizon": hz,
                                    "slow_threshold": thr}))
-        return choose2(p, "slow informed (horizon s, threshold offset ticks, share of orders)", cands)
+        return choose(p, "slow informed (horizon s, threshold offset ticks, share of orders)", cands, paths=2)
 
     def near(grid: tuple, x: float) -> tuple:
         j = int(np.argmin([abs(math.log(g / x)) if g > 0 and x > 0 else abs(g - x) for g in grid]))
