@@ -86,7 +86,8 @@ FILL_DTYPE = np.dtype([
     ("side", "i1"),           # +1 we bought, -1 we sold
     ("maker", "u1"),
     ("cause", "u1"),
-    ("_pad", "u1", (5,)),
+    ("venue", "u1"),          # the venue it happened on (0: the run's first quoted venue; docs/venues.md)
+    ("_pad", "u1", (4,)),
 ])
 
 ORDER_DTYPE = np.dtype([
@@ -101,7 +102,8 @@ ORDER_DTYPE = np.dtype([
     ("side", "i1"),
     ("tif", "u1"),
     ("status", "u1"),
-    ("_pad", "u1", (5,)),
+    ("venue", "u1"),          # the venue it was sent to (0: the run's first quoted venue)
+    ("_pad", "u1", (4,)),
 ])
 
 DECISION_DTYPE = np.dtype([
@@ -134,6 +136,23 @@ SIGNAL_DATA_DTYPE = np.dtype([
     ("data_rows", "<i8"),        # rows of that venue delivered so far
 ])
 assert SIGNAL_DATA_DTYPE.itemsize == 40
+
+#: A decision's targets and actions on one quoted venue after the first (docs/venues.md, "Quoting several
+#: venues"): one row per decision per quoted venue k >= 1, decision order then venue order (C++ ``QuoteRecord``).
+QUOTE_DTYPE = np.dtype([
+    ("decision_id", "<i8"),
+    ("venue", "<i8"),         # 1..K, the venue's number among the run's other venues
+    ("position", "<i8"),      # that venue's position as known to the strategy
+    ("bid_price", "<i8"),     # target; qty 0 = side pulled; no target: qty -1
+    ("bid_qty", "<i8"),
+    ("ask_price", "<i8"),
+    ("ask_qty", "<i8"),
+    ("n_new", "<i4"),
+    ("n_cancel", "<i4"),
+    ("n_modify", "<i4"),
+    ("_pad", "u1", (4,)),
+])
+assert QUOTE_DTYPE.itemsize == 72
 
 WAKE_FEED = 1
 WAKE_TIMER = 2

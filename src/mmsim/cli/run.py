@@ -62,7 +62,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from mmsim.data.scenario import load_scenario
     from mmsim.engine.loader import load_strategy
-    from mmsim.engine.results import format_summary, write_results
+    from mmsim.engine.results import format_summary, format_venues, write_results
 
     scenario = load_scenario(args.scenario)
     apply_window(args, scenario)
@@ -87,6 +87,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"scenario  {scenario.name}   strategy  {strategy_name}")
     print(data_line(result.summary, scenario))
     print(format_summary(result.summary))
+    venues = format_venues(result.summary)
+    if venues:  # several quoted venues: the top lines above are the first venue's; here every venue's
+        print(f"quoted venues (the lines above are {result.summary['quoted_venues'][0]}'s):")
+        print(venues)
     print(f"wrote {', '.join(str(p) for p in written.values())}")
     return EXIT_OK
 
