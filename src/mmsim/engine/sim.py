@@ -403,7 +403,8 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
                 if given is not None and column_names(given) != specs:
                     raise ConfigError(f"signal '{venue}': features {column_names(given)} differ from the model's "
                                       f"inputs of that venue {specs} (leave them out: the model's are used)")
-                meta["features"] = spec_matrix(specs)
+                if specs:  # a venue read only through its basis needs no bank
+                    meta["features"] = spec_matrix(specs)
             config["model_inputs"] = [(int(v), int(j)) for v, j in inputs]
         features = mdl.quoted_specs or None
         # the library `mmsim model compile` built for this CPU when one is cached, else the interpreted model
