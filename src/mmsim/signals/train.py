@@ -206,7 +206,8 @@ def _base_venues(events: np.ndarray, cols: list, *, every_ns: int, feed_latency:
         sig = signals[venue]
         vspecs = [c for v, c in cols if v == venue and c not in CROSS_VENUE]
         basis = (venue, "basis") in cols
-        X = features_at(sig["events"], vspecs + (["mid"] if basis else []), base.arrival,
+        extra = ["mid"] if basis and "mid" not in vspecs else []  # the venue's mid, for its basis
+        X = features_at(sig["events"], vspecs + extra, base.arrival,
                         feed_latency=sig.get("feed_latency", 0), rng=L.signal_feed_stream(seed, venue),
                         crossed_policy=crossed_policy, source_name=f"signal '{venue}'")
         if basis:  # the venue's mid minus the quoted venue's, in quoted ticks, from both delayed books
@@ -216,8 +217,8 @@ def _base_venues(events: np.ndarray, cols: list, *, every_ns: int, feed_latency:
                 quoted_mid = features_at(events, ["mid"], base.arrival, feed_latency=feed_latency,
                                          rng=L.seeded_streams(seed)["feed"], crossed_policy=crossed_policy,
                                          source_name=source_name)[:, 0]
-            X = np.column_stack([X[:, :len(vspecs)], (X[:, len(vspecs)] * tick_v - quoted_mid * float(tick_size))
-                                 / float(tick_size)])
+            v_mid = X[:, (vspecs + extra).index("mid")]
+            X = np.column_stack([X[:, :len(vspecs)], (v_mid * tick_v - quoted_mid * float(tick_size)) / float(tick_size)])
             vspecs = vspecs + ["basis"]
         blocks[venue] = (X, vspecs)
     index = {(v, c): (v, blocks[v][1].index(c)) for v, c in cols}
