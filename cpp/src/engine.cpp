@@ -61,6 +61,7 @@ Engine::Engine(const EventRecord* events, const int64_t* arrival, int64_t n, Lat
       const FeedVenue* v = venue == 0 ? &q_ : (venue >= 1 && static_cast<size_t>(venue) <= sig_.size()
                                                    ? &sig_[static_cast<size_t>(venue) - 1] : nullptr);
       if (v == nullptr) throw ConfigError("model_inputs: venue " + std::to_string(venue) + " is not in this run");
+      if (j == -1 && venue >= 1) continue;  // a cross-venue basis: computed from both books, no bank needed
       if (!v->features || j < 0 || static_cast<size_t>(j) >= v->features->size())
         throw ConfigError("model_inputs: venue " + std::to_string(venue) + " has no feature " + std::to_string(j));
     }

@@ -146,7 +146,8 @@ void Engine::wakeup(int64_t ts) {
     } else {  // gathered from the venues' banks, all evaluated at this wakeup above
       for (size_t k = 0; k < model_in_.size(); ++k) {
         const auto& [venue, j] = cfg_.model_inputs[k];
-        model_in_[k] = (venue == 0 ? q_ : sig_[static_cast<size_t>(venue) - 1]).feature_values[static_cast<size_t>(j)];
+        model_in_[k] = j < 0 ? basis(static_cast<size_t>(venue))  // a cross-venue column (docs/venues.md)
+                             : (venue == 0 ? q_ : sig_[static_cast<size_t>(venue) - 1]).feature_values[static_cast<size_t>(j)];
       }
       cfg_.model->predict(model_in_.data(), prediction_.data());
     }
@@ -206,6 +207,19 @@ void Engine::wakeup(int64_t ts) {
   for (const Action& a : api_actions_) send(a, wire);
   api_actions_.clear();
   if (tg.has) targets_to_actions(tg);
+}
+
+double Engine::basis(size_t v) const {
+  // Venue v's delayed mid minus the quoted venue's, in quoted ticks: (mid_v * tick_v - mid_0 * tick_0) / tick_0,
+  // NaN when either book has an empty side. The same operations, in the same order, as training's column
+  // (mmsim.signals.train), so batch and loop agree bit for bit (-ffp-contract=off).
+  const VenueView& a = views_[v];
+  const VenueView& q = views_[0];
+  if (a.bid_qty == 0 || a.ask_qty == 0 || q.bid_qty == 0 || q.ask_qty == 0)
+    return std::numeric_limits<double>::quiet_NaN();
+  const double mid_v = (static_cast<double>(a.best_bid) + static_cast<double>(a.best_ask)) / 2.0;
+  const double mid_q = (static_cast<double>(q.best_bid) + static_cast<double>(q.best_ask)) / 2.0;
+  return (mid_v * a.tick_size - mid_q * q.tick_size) / q.tick_size;
 }
 
 void Engine::targets_to_actions(const Targets& tg) {

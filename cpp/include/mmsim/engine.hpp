@@ -59,7 +59,8 @@ struct EngineConfig {
   std::vector<MmsimFeatureSpec> features;  // the feature bank the strategy sees (empty: none)
   std::shared_ptr<const Model> model;       // called on the features at each wakeup (null: none)
   // The model's inputs across venues: (venue, feature index in that venue's bank), venue 0 the quoted one and
-  // 1..K the signal venues. Empty: the quoted venue's bank is the model's input, as it is.
+  // 1..K the signal venues; (v, -1) is venue v's basis against venue 0 (Engine::basis). Empty: the quoted
+  // venue's bank is the model's input, as it is.
   std::vector<std::pair<int32_t, int32_t>> model_inputs;
   std::string name = "quoted";              // the quoted instrument's name (venue 0)
   std::vector<SignalConfig> signals;        // read-only signal venues 1..K, in the order of their rows
@@ -176,6 +177,7 @@ class Engine {
   int64_t push_response(int64_t t, RespType type, int64_t order_id, int64_t qty, int64_t price, double fee);
   void send(const Action& a, int64_t wire_ts);
   void targets_to_actions(const Targets& tg);
+  double basis(size_t v) const;  // a cross-venue model input (model_inputs (v, -1)): docs/venues.md
   int64_t create_order(int side, int64_t price, int64_t qty, Tif tif);
   double fee_of(int64_t price, int64_t qty, bool maker) const;
   [[noreturn]] void strategy_failed(int64_t ts, const std::string& why) const;
