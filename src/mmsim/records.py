@@ -86,7 +86,7 @@ FILL_DTYPE = np.dtype([
     ("side", "i1"),           # +1 we bought, -1 we sold
     ("maker", "u1"),
     ("cause", "u1"),
-    ("venue", "u1"),          # the quoted venue of the order (0 = the primary quoted instrument; issue 12)
+    ("venue", "u1"),          # the venue it happened on (0 = the primary quoted venue; docs/event-loop.md)
     ("_pad", "u1", (4,)),
 ])
 assert FILL_DTYPE.itemsize == 80
@@ -103,7 +103,7 @@ ORDER_DTYPE = np.dtype([
     ("side", "i1"),
     ("tif", "u1"),
     ("status", "u1"),
-    ("venue", "u1"),          # the quoted venue it was sent to (0 = the primary quoted instrument; issue 12)
+    ("venue", "u1"),          # the venue it was sent to (0 = the primary quoted venue)
     ("_pad", "u1", (4,)),
 ])
 assert ORDER_DTYPE.itemsize == 72
@@ -139,18 +139,18 @@ SIGNAL_DATA_DTYPE = np.dtype([
 ])
 assert SIGNAL_DATA_DTYPE.itemsize == 40
 
-#: What a decision set on one QUOTED venue k >= 1 (issue 12 stage 2, docs/event-loop.md): one row per decision per
-#: quoted venue k >= 1, in decision order then venue order (C++ ``QuoteRecord``). Venue 0's targets stay in
-#: DECISION_DTYPE.
+#: What a decision set on one quoted venue k >= 1 (docs/event-loop.md "Quoted venues"): one row per decision
+#: per quoted venue k >= 1, in decision order then venue order (C++ ``QuoteRecord``). Venue 0's are on the
+#: decision itself.
 QUOTE_DTYPE = np.dtype([
     ("decision_id", "<i8"),
-    ("venue", "<i8"),            # k, the index of the quoted venue (1..K)
-    ("position", "<i8"),         # that venue's position as known to the strategy at the decision
-    ("bid_price", "<i8"),        # its targets; qty 0 = side pulled; no target: qty -1
+    ("venue", "<i8"),       # 1..K, a quoted venue
+    ("position", "<i8"),    # the strategy's known position at that venue at the decision
+    ("bid_price", "<i8"),   # targets; qty 0 = side pulled; no targets: qty -1
     ("bid_qty", "<i8"),
     ("ask_price", "<i8"),
     ("ask_qty", "<i8"),
-    ("n_new", "<i4"),            # actions sent to that venue (low-level calls included)
+    ("n_new", "<i4"),       # actions sent to that venue by the decision (low-level calls included)
     ("n_cancel", "<i4"),
     ("n_modify", "<i4"),
     ("_pad", "u1", (4,)),
