@@ -15,7 +15,7 @@ import pytest
 from mmsim import Instrument, Quotes, Venue, simulate
 from mmsim.data.synthetic import generate_l2
 from mmsim.engine.results import write_results
-from mmsim.errors import ConfigError
+from mmsim.errors import ConfigError, StrategyError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,8 +107,21 @@ def test_a_single_venue_run_has_no_venue_columns():
 def test_a_read_only_venue_makes_no_quotes_and_refuses_targets():
     r = run(quoted=False, strategy=BothVenues(names=["spot"]))
     assert "instrument" not in r.fills and len(r.quotes) == 0
-    with pytest.raises(Exception, match="read-only instrument 'perp'"):
-        run(quoted=False, strategy=BothVenues(names=["spot", "perp"]))
+    class QuotesPerp:
+        def on_wakeup(self, ctx):
+            v = ctx.venue("perp")
+            return {"perp": Quotes(v.best_bid - 1, 1, v.best_ask + 1, 1)} if v.bid_qty and v.ask_qty else None
+
+    class SendsToPerp:
+        def on_wakeup(self, ctx):
+            v = ctx.venue("perp")
+            if v.ask_qty:
+                ctx.submit(1, v.best_ask, 1, "ioc", venue="perp")
+
+    for engine in ("cpp", "reference"):
+        for strategy in (QuotesPerp(), SendsToPerp()):
+            with pytest.raises(StrategyError, match="read-only instrument 'perp' \\(mark it quoted\\)"):
+                run(engine=engine, quoted=False, strategy=strategy)
 
 
 def test_order_session_keys_on_a_read_only_venue_are_one_line():

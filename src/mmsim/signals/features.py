@@ -367,6 +367,10 @@ def venue_columns(specs: SpecsLike) -> list[tuple[Optional[str], str]]:
         toks = [t for t in re.split(r"[,\s]+", specs) if t]
     elif isinstance(specs, (list, tuple)) and all(isinstance(t, str) for t in specs):
         toks = [t for x in specs for t in re.split(r"[,\s]+", x) if t]
+    bare = next((t for t in toks or () if t.lower() in CROSS_VENUE), None)
+    if bare is not None:
+        raise ConfigError(f"feature spec '{bare}': a cross-venue feature names its venue, e.g. perp/{bare.lower()} "
+                          "(docs/venues.md)")
     if toks is None or not any(_VENUE_TOKEN_RE.match(t) for t in toks):
         return [(None, c) for c in _plain_column_names(specs)]
     out: list[tuple[Optional[str], str]] = []
