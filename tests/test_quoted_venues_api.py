@@ -229,10 +229,10 @@ def test_mmsim_run_quotes_both_venues_and_prints_each(tmp_path):
     p = cli("run", "perp_spot_both", "--rows", "40000", "--strategy",
             "strategies/two_venue_quoter.py:TwoVenueQuoter:lead=perp,threshold=1", "--out", str(out))
     assert p.returncode == 0, p.stderr
-    assert "quoted venues (the lines above are spot's):" in p.stdout
     lines = p.stdout.splitlines()
-    i = lines.index("quoted venues (the lines above are spot's):")
-    assert lines[i + 2].startswith("spot") and lines[i + 3].startswith("perp") and lines[i + 4].startswith("total")
+    i = next(k for k, line in enumerate(lines) if line.startswith("venue "))
+    assert lines[i + 1].startswith("spot") and lines[i + 2].startswith("perp") and lines[i + 3].startswith("total")
+    assert lines[i + 4] == "details of spot (the first venue; the others' are in summary.json):"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["quoted_venues"] == ["spot", "perp"] and summary["quoted"][0]["n_fills"] > 0
     assert summary["n_fills"] > 0

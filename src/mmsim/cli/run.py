@@ -86,11 +86,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     written = write_results(args.out, result)
     print(f"scenario  {scenario.name}   strategy  {strategy_name}")
     print(data_line(result.summary, scenario))
-    print(format_summary(result.summary))
     venues = format_venues(result.summary)
-    if venues:  # several quoted venues: the top lines above are the first venue's; here every venue's
-        print(f"quoted venues (the lines above are {result.summary['quoted_venues'][0]}'s):")
+    if venues:  # several quoted venues: every venue's figures first; the detail below is the first venue's
         print(venues)
+        print(f"details of {result.summary['quoted_venues'][0]} (the first venue; the others' are in summary.json):")
+    print(format_summary(result.summary))
     print(f"wrote {', '.join(str(p) for p in written.values())}")
     return EXIT_OK
 
