@@ -374,6 +374,10 @@ def test_numba_cfunc_quotes_two_venues_through_the_out_blocks():
     assert (f["venue"] == 0).sum() > 20 and (f["venue"] == 1).sum() > 20
     assert outputs(native) == outputs(python)
     assert (native.quotes()["bid_qty"] == 2).any()  # venue 1's short position reached the rule through CV_POSITION
+    # the same rule called from Python (NumbaStrategy.on_wakeup, the reference engine's path) returns a dict of
+    # every venue's targets: the same run byte for byte
+    via_python = run(ev, arr, tables, two_venue_sym, sigs, timer_interval_ns=5_000_000, wake_on_feed=False)
+    assert outputs(native) == outputs(via_python)
     # the rule reads CV_QUOTED: on a read-only venue 1 it returns status 7
     with pytest.raises(StrategyError, match=r"ns: cfunc returned status 7$"):
         run(ev, arr, tables, two_venue_sym.native(), [(pev, parr, venue(quoted=False))], timer_interval_ns=5_000_000)
