@@ -542,3 +542,27 @@ def test_single_venue_logs_keep_the_old_bytes():
     assert R.FILL_DTYPE.fields["venue"][1] == R.FILL_DTYPE.fields["cause"][1] + 1
     assert R.ORDER_DTYPE.fields["venue"][1] == R.ORDER_DTYPE.fields["status"][1] + 1
     assert len(eng.quotes()) == 0 and "quoted" not in eng.summary()
+
+
+def test_venue_0_streamed_in_chunks_with_a_quoted_venue_equals_one_shot():
+    """Venue 0 streams (append) while quoted venue 1 is held whole: the same run either way."""
+    ev = generate_l2(12_000, seed=71)
+    arr = ev["exch_ts"] + 600_000
+    pev = generate_l2(12_000, seed=72)
+    sigs = [(pev, pev["exch_ts"] + 100_000, venue(maker_fee_bps=-1.0))]
+    tables = lat((300_000,), (200_000,), (400_000, 50_000), (10_000,))
+
+    def chunked(chunk):
+        eng = _core.Engine(ev[:chunk], arr[:chunk], tables, dict(tick_size=0.01, lot_size=1.0, name="spot",
+                           timer_interval_ns=4_000_000, signals=[sigs[0][2]]), TwoVenueSym(), len(ev) <= chunk,
+                           [sigs[0][:2]])
+        at = chunk
+        while not eng.step(chunk):
+            if eng.needs_data():
+                eng.append(ev[at:at + chunk], arr[at:at + chunk], at + chunk >= len(ev))
+                at += chunk
+        return eng
+
+    one, many = chunked(1 << 30), chunked(1_013)
+    assert (one.fills()["venue"] == 1).sum() > 20
+    assert outputs(one) == outputs(many) and one.summary() == many.summary()
