@@ -374,6 +374,10 @@ def test_numba_cfunc_quotes_two_venues_through_the_out_blocks():
     assert (f["venue"] == 0).sum() > 20 and (f["venue"] == 1).sum() > 20
     assert outputs(native) == outputs(python)
     assert (native.quotes()["bid_qty"] == 2).any()  # venue 1's short position reached the rule through CV_POSITION
+    # the same rule called from Python (NumbaStrategy.on_wakeup, the reference engine's path) returns a dict of
+    # every venue's targets: the same run byte for byte
+    via_python = run(ev, arr, tables, two_venue_sym, sigs, timer_interval_ns=5_000_000, wake_on_feed=False)
+    assert outputs(native) == outputs(via_python)
     # the rule reads CV_QUOTED: on a read-only venue 1 it returns status 7
     with pytest.raises(StrategyError, match=r"ns: cfunc returned status 7$"):
         run(ev, arr, tables, two_venue_sym.native(), [(pev, parr, venue(quoted=False))], timer_interval_ns=5_000_000)
@@ -457,8 +461,9 @@ class Returns:
     (True, Returns(submit=5), r"StrategyError: submit: unknown venue 5; known: 'spot', 'perp'"),
     (True, Returns({1: Quotes(100, -1, 102, 1)}), r"ns: venue 1 'perp': negative target quantity$"),
     (True, Returns({1: Quotes(102, 1, 102, 1)}), r"ns: venue 1 'perp': crossed target quotes: bid 102 >= ask 102$"),
-    (True, Returns({1: Quotes(100.5, 1, 102, 1)}), r"target quotes must be integers"),
-    (True, Returns({1: (1, 2)}), r"on_wakeup must return Quotes\(bid_price, bid_qty, ask_price, ask_qty\) or None"),
+    (True, Returns({1: Quotes(100.5, 1, 102, 1)}), r"ns: venue 1 'perp': target quotes must be integers"),
+    (True, Returns({"perp": (1, 2)}),
+     r"ns: venue 1 'perp': on_wakeup must return Quotes\(bid_price, bid_qty, ask_price, ask_qty\) or None, got tuple$"),
     (True, Returns({0: Quotes(102, 1, 101, 1)}), r"ns: crossed target quotes: bid 102 >= ask 101$"),
 ])
 def test_bad_targets_and_orders_fail_the_run_with_one_clear_line(quoted, strategy, message):
@@ -537,3 +542,27 @@ def test_single_venue_logs_keep_the_old_bytes():
     assert R.FILL_DTYPE.fields["venue"][1] == R.FILL_DTYPE.fields["cause"][1] + 1
     assert R.ORDER_DTYPE.fields["venue"][1] == R.ORDER_DTYPE.fields["status"][1] + 1
     assert len(eng.quotes()) == 0 and "quoted" not in eng.summary()
+
+
+def test_venue_0_streamed_in_chunks_with_a_quoted_venue_equals_one_shot():
+    """Venue 0 streams (append) while quoted venue 1 is held whole: the same run either way."""
+    ev = generate_l2(12_000, seed=71)
+    arr = ev["exch_ts"] + 600_000
+    pev = generate_l2(12_000, seed=72)
+    sigs = [(pev, pev["exch_ts"] + 100_000, venue(maker_fee_bps=-1.0))]
+    tables = lat((300_000,), (200_000,), (400_000, 50_000), (10_000,))
+
+    def chunked(chunk):
+        eng = _core.Engine(ev[:chunk], arr[:chunk], tables, dict(tick_size=0.01, lot_size=1.0, name="spot",
+                           timer_interval_ns=4_000_000, signals=[sigs[0][2]]), TwoVenueSym(), len(ev) <= chunk,
+                           [sigs[0][:2]])
+        at = chunk
+        while not eng.step(chunk):
+            if eng.needs_data():
+                eng.append(ev[at:at + chunk], arr[at:at + chunk], at + chunk >= len(ev))
+                at += chunk
+        return eng
+
+    one, many = chunked(1 << 30), chunked(1_013)
+    assert (one.fills()["venue"] == 1).sum() > 20
+    assert outputs(one) == outputs(many) and one.summary() == many.summary()
