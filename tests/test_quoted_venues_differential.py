@@ -118,8 +118,8 @@ def venues(draw):
         rows = [(r[0] + shift, *r[1:]) for r in rows]
         meta = dict(name=NAMES[k], mode="l3" if l3 else "l2", tick_size=draw(st.sampled_from((0.5, 0.01))),
                     lot_size=draw(st.sampled_from((1.0, 0.001))),
-                    crossed_policy=draw(st.sampled_from(("repair",) * 5 + ("error",))))
-        if draw(st.booleans()):
+                    crossed_policy=draw(st.sampled_from(("repair",) * 7 + ("error",))))
+        if draw(st.sampled_from((True, True, True, False))):
             meta["quoted"] = True
             if draw(st.booleans()):
                 meta["queue_model"] = draw(st.sampled_from(R.QUEUE_MODELS))
@@ -257,7 +257,10 @@ def test_a_shorter_run_keeps_every_earlier_decision_in_both_engines(l3, data, sp
     cfg_kw = dict(crossed_policy="repair", timer_interval_ns=timer, wake_on_feed=timer == 0, maker_fee_bps=-0.2,
                   taker_fee_bps=1.0)
     ev, arr, lt, cfg, sigs = build(l3, rows, ends, specs, "per message", latencies(lat), cfg_kw, seed)
-    m = max(1, int(len(ev) * cut))
+    # cut between two exchange-time groups (so between messages): a cut inside a group would end that group early,
+    # moving its crossed-book check — a different book, not a shorter run
+    ts = ev["exch_ts"]
+    m = max([j for j in range(1, int(len(ev) * cut) + 1) if j == len(ev) or ts[j] != ts[j - 1]], default=len(ev))
     full = [run_engine(w, ev, arr, lt, cfg, MultiVenueQuoter(seed, True), sigs) for w in ("cpp", "reference")]
     part = [run_engine(w, ev[:m], arr[:m], lt, cfg, MultiVenueQuoter(seed, True), sigs) for w in ("cpp", "reference")]
     assert_agree(*full)
