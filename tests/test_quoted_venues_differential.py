@@ -20,6 +20,8 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from mmsim import _core, records as R
 from mmsim.data.messages import message_ends
+from mmsim.engine.numba_strategy import (CI_BEST_ASK, CI_BEST_BID, CI_N_VENUES, CV_BEST_ASK, CV_BEST_BID, CV_POSITION,
+                                         CV_QUOTED, cfunc_strategy, venue_block, venue_out)
 from mmsim.engine.strategy import Quotes
 from mmsim.errors import DataError, StrategyError
 from mmsim.reference import ReferenceEngine
@@ -315,3 +317,45 @@ def test_differential_cases_reach_quoted_venue_situations():
     assert {R.CAUSE_TRADE, R.CAUSE_TRADE_THROUGH, R.CAUSE_CROSS, R.CAUSE_TAKER} <= causes
     assert {R.ST_FILLED, R.ST_CANCELLED, R.ST_REJECTED, R.ST_EXPIRED} <= statuses
     assert n_fills > 100
+
+
+# ------------------------------------------------------------------------------------------- numba
+def _every_venue_rule(ci, cf, params, out):
+    """Quote at venue 0's top, and around every quoted venue's own top, leaning against that venue's
+    known position (the int64 context's CV_POSITION / CV_QUOTED, targets in ``out[venue_out(k) ...]``)."""
+    if ci[CI_BEST_BID] > 0 and ci[CI_BEST_ASK] > 0:
+        out[0], out[1], out[2], out[3], out[4] = 1, ci[CI_BEST_BID], 1, ci[CI_BEST_ASK], 1
+    else:
+        out[0] = 0
+    for k in range(1, ci[CI_N_VENUES]):
+        b = venue_block(k)
+        if ci[b + CV_QUOTED] == 1 and ci[b + CV_BEST_BID] > 0 and ci[b + CV_BEST_ASK] > 0:
+            lean = -1 if ci[b + CV_POSITION] > 0 else (1 if ci[b + CV_POSITION] < 0 else 0)
+            o = venue_out(k)
+            out[o], out[o + 1], out[o + 2] = 1, ci[b + CV_BEST_BID] + lean, 1 + (lean > 0)
+            out[o + 3], out[o + 4] = ci[b + CV_BEST_ASK] + 1 + lean, 1 + (lean < 0)
+    return 0
+
+
+def test_a_numba_rule_quoting_several_venues_agrees_across_engines():
+    from mmsim.data.synthetic import generate_l2
+
+    rule = cfunc_strategy()(_every_venue_rule)
+    ev, spot, perp = generate_l2(5_000, seed=31), generate_l2(5_000, seed=32), generate_l2(4_000, seed=33)
+    sigs = [(spot, spot["exch_ts"] + 150_000), (perp, perp["exch_ts"] + 80_000)]
+    cfg = dict(mode="l2", tick_size=0.01, lot_size=1.0, name="quoted", timer_interval_ns=300_000, wake_on_feed=False,
+               maker_fee_bps=-0.2, taker_fee_bps=1.0,
+               signals=[dict(name="spot", tick_size=0.01, lot_size=1.0, crossed_policy="repair", quoted=True,
+                             queue_model="power", post_only=True,
+                             latencies={k: np.array(v, np.int64) for k, v in
+                                        (("entry", (90_000, 40_000)), ("cancel", (60_000,)), ("response", (70_000,)))}),
+                        dict(name="perp", tick_size=0.01, lot_size=1.0, crossed_policy="repair")])
+    lat = {k: np.array(v, np.int64) for k, v in (("entry", (200_000,)), ("cancel", (100_000,)),
+                                                 ("response", (150_000, 50_000)), ("compute", (5_000,)))}
+    arr = ev["exch_ts"] + 200_000
+    a = run_engine("cpp", ev, arr, lat, cfg, rule.native(), sigs)
+    b = run_engine("reference", ev, arr, lat, cfg, rule, sigs)
+    assert_agree(a, b)
+    f, q = a["fills"], a["quotes"]
+    assert (f["venue"] == 0).sum() > 10 and (f["venue"] == 1).sum() > 10 and (f["venue"] != 2).all()
+    assert (q["venue"] == 1).all() and len(q) == len(a["decisions"]) and (q["bid_qty"] == 2).any()

@@ -207,9 +207,9 @@ class FeedVenue:
     """The strategy side of one venue: its rows, their feed arrival times, the delayed book built from the rows
     delivered so far, and what has been delivered (``data_rows`` and the last delivered row's times).
 
-    Index 0 is the quoted venue (its exchange side lives in the engine); 1..K are signal venues, which have no
-    exchange side: a signal row only reaches this book, at its arrival (docs/venues.md). One struct per venue,
-    so quoting several venues (issue 12, stage 2) adds an exchange side beside it without touching this.
+    Index 0 is the primary quoted venue; 1..K are signal venues. A read-only venue has no exchange side: its rows
+    only reach this book, at their arrival (docs/venues.md). A quoted venue (0, or k with ``"quoted"``) also has a
+    ``QuotedVenue`` over the same rows, applied at their exchange times.
     """
 
     def __init__(self, index: int, name: str, events: np.ndarray, arrival: Any, mode: str, crossed_policy: str,
