@@ -457,8 +457,9 @@ class Returns:
     (True, Returns(submit=5), r"StrategyError: submit: unknown venue 5; known: 'spot', 'perp'"),
     (True, Returns({1: Quotes(100, -1, 102, 1)}), r"ns: venue 1 'perp': negative target quantity$"),
     (True, Returns({1: Quotes(102, 1, 102, 1)}), r"ns: venue 1 'perp': crossed target quotes: bid 102 >= ask 102$"),
-    (True, Returns({1: Quotes(100.5, 1, 102, 1)}), r"target quotes must be integers"),
-    (True, Returns({1: (1, 2)}), r"on_wakeup must return Quotes\(bid_price, bid_qty, ask_price, ask_qty\) or None"),
+    (True, Returns({1: Quotes(100.5, 1, 102, 1)}), r"ns: venue 1 'perp': target quotes must be integers"),
+    (True, Returns({"perp": (1, 2)}),
+     r"ns: venue 1 'perp': on_wakeup must return Quotes\(bid_price, bid_qty, ask_price, ask_qty\) or None, got tuple$"),
     (True, Returns({0: Quotes(102, 1, 101, 1)}), r"ns: crossed target quotes: bid 102 >= ask 101$"),
 ])
 def test_bad_targets_and_orders_fail_the_run_with_one_clear_line(quoted, strategy, message):

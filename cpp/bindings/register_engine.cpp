@@ -64,7 +64,8 @@ class PyStrategy final : public Strategy {
           message_ = unknown_venue(ctx, "on_wakeup", item.first);
           return 1;
         }
-        if (targets(py::reinterpret_borrow<py::object>(item.second), v == 0 ? out : ctx.venue_targets[v]) != 0)
+        const std::string where = v == 0 ? "" : "venue " + std::to_string(v) + " '" + ctx.engine->venue_name(v) + "': ";
+        if (targets(py::reinterpret_borrow<py::object>(item.second), v == 0 ? out : ctx.venue_targets[v], where) != 0)
           return 1;
       }
       return 0;
@@ -79,23 +80,28 @@ class PyStrategy final : public Strategy {
   std::string error_message() const override { return message_; }
 
  private:
-  // One venue's targets from Quotes (a 4-tuple) or None.
-  int targets(const py::object& res, Targets& out) {
+  // One venue's targets from Quotes (a 4-tuple) or None; `where` names a venue k >= 1 in the messages.
+  int targets(const py::object& res, Targets& out, const std::string& where = "") {
     if (res.is_none()) {
       out.has = false;
       return 0;
     }
     if (!py::isinstance<py::tuple>(res) || py::len(res) != 4) {
-      message_ = "on_wakeup must return Quotes(bid_price, bid_qty, ask_price, ask_qty) or None, got " +
+      message_ = where + "on_wakeup must return Quotes(bid_price, bid_qty, ask_price, ask_qty) or None, got " +
                  std::string(py::str(py::type::of(res).attr("__name__")));
       return 1;
     }
     py::tuple q = res.cast<py::tuple>();
+    try {
+      out.bid_price = q[0].cast<int64_t>();
+      out.bid_qty = q[1].cast<int64_t>();
+      out.ask_price = q[2].cast<int64_t>();
+      out.ask_qty = q[3].cast<int64_t>();
+    } catch (py::cast_error& e) {
+      message_ = where + "target quotes must be integers (ticks, lots): " + e.what();
+      return 1;
+    }
     out.has = true;
-    out.bid_price = q[0].cast<int64_t>();
-    out.bid_qty = q[1].cast<int64_t>();
-    out.ask_price = q[2].cast<int64_t>();
-    out.ask_qty = q[3].cast<int64_t>();
     return 0;
   }
 
