@@ -35,7 +35,8 @@ class MultiVenueQuoter:
     position and cash, whether it is quoted, and its own orders at every quoted venue — so both engines drive it
     identically only if they show it identical venues. Each wakeup: 0-2 low-level calls (a submit to a random quoted
     venue, by name or index, or a cancel/modify of any venue's open order), then ``None``, a ``Quotes`` for venue
-    0, or a dict of targets for some quoted venues (keys by name or index, some ``None``)."""
+    0, or a dict of targets for some quoted venues (keys by name or index, some ``None``, now and then one venue
+    under both its keys)."""
 
     def __init__(self, seed: int, aggressive: bool):
         self.seed, self.aggressive = seed, aggressive
@@ -82,6 +83,9 @@ class MultiVenueQuoter:
         for k in quoted:
             if rnd.random() < 0.8:
                 out[k if rnd.random() < 0.5 else names[k]] = self._targets(rnd, views[k]) if rnd.random() < 0.85 else None
+        if rnd.random() < 0.1:  # a venue given twice, by name and by index: the later entry counts
+            k = rnd.choice(quoted)
+            out[names[k] if k in out else k] = self._targets(rnd, views[k])
         return out
 
 

@@ -286,11 +286,13 @@ def test_quoting_a_read_only_or_unknown_venue_fails_the_run_in_one_line():
         (lambda ctx: {1: Quotes(10, 1, 10, 1)}, pre + r"venue 1 'spot': crossed target quotes: bid 10 >= ask 10$"),
         (lambda ctx: {1: (10.5, 1, 12, 1)}, pre + r"venue 1 'spot': target quotes must be integers"),
         (lambda ctx: {1: [10, 1, 12, 1]}, pre + r"venue 1 'spot': on_wakeup must return Quotes\(.*got list$"),
-        (lambda ctx: {1: None, "spot": None}, pre + r"on_wakeup: venue 'spot' given twice in the targets$"),
     ]
     for decide, msg in cases:
         with pytest.raises(StrategyError, match=msg):
             run(Script(decide), venues, metas=ro, strategy_name="s")
+    # a venue given twice (name and index) keeps the later entry (docs/event-loop.md "Quoted venues")
+    eng = run(Script(lambda ctx: {1: Quotes(10, 1, 0, 0), "spot": Quotes(11, 2, 0, 0)}), venues, metas=ro)
+    assert eng.orders()[["venue", "price", "qty"]].tolist() == [(1, 11, 2)]
     # a None for a read-only venue is no targets; reading a read-only venue's (empty) orders is fine
     eng = run(Script(lambda ctx: {"perp": None, "quoted": None} if ctx.open_orders("perp") == [] else 1), venues, metas=ro)
     assert len(eng.decisions()) == 2 and eng.quotes()["venue"].tolist() == [1, 1]

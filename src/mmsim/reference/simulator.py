@@ -1249,9 +1249,7 @@ class ReferenceEngine:
                 v = self.venue_of(key, "on_wakeup")
             except StrategyError as e:
                 raise StrategyError(prefix + str(e)) from None
-            if v in given:
-                raise StrategyError(prefix + f"on_wakeup: venue {self.venue_names[v]!r} given twice in the targets")
-            given[v] = value
+            given[v] = value  # a venue given twice (as name and index) keeps the later, as in the C++ engine
         out = {}
         for v in sorted(given):
             if given[v] is None:
