@@ -272,23 +272,27 @@ def test_quoting_a_read_only_or_unknown_venue_fails_the_run_in_one_line():
     venues = [(SPOT, [1000, 1000]), (SPOT, [1000, 1000])]
     pre = r"^strategy s failed at t=1000 ns: "
     cases = [
-        (lambda ctx: {"perp": Quotes(10, 1, 0, 0)}, pre + r"quotes read-only instrument 'perp' \(mark it quoted\)$"),
+        (lambda ctx: {"perp": Quotes(10, 1, 0, 0)},
+         pre + r"venue 2 'perp': quotes read-only instrument 'perp' \(mark it quoted\)$"),
         (lambda ctx: ctx.submit(B, 10, 1, venue=2),
          pre + r"StrategyError: submit: quotes read-only instrument 'perp' \(mark it quoted\)$"),
-        (lambda ctx: {"nope": None}, pre + r"targets: unknown venue 'nope'; known: 'quoted', 'spot', 'perp' "
+        (lambda ctx: {"nope": None}, pre + r"on_wakeup: unknown venue 'nope'; known: 'quoted', 'spot', 'perp' "
                                            r"\(or an index 0\.\.2\)$"),
-        (lambda ctx: {3: Quotes(1, 1, 2, 1)}, pre + r"targets: unknown venue 3; known"),
+        (lambda ctx: {3: Quotes(1, 1, 2, 1)}, pre + r"on_wakeup: unknown venue 3; known"),
+        (lambda ctx: {True: None}, pre + r"on_wakeup: unknown venue True; known"),
         (lambda ctx: ctx.submit(B, 10, 1, venue="nope"), pre + r"StrategyError: submit: unknown venue 'nope'; known"),
         (lambda ctx: ctx.open_orders("nope"), pre + r"StrategyError: open_orders: unknown venue 'nope'; known"),
-        (lambda ctx: {"spot": Quotes(10, -1, 0, 0)}, pre + r"venue 'spot': negative target quantity$"),
-        (lambda ctx: {1: Quotes(10, 1, 10, 1)}, pre + r"venue 'spot': crossed target quotes: bid 10 >= ask 10$"),
-        (lambda ctx: {1: (10.5, 1, 12, 1)}, pre + r"venue 'spot': target quotes must be integers"),
-        (lambda ctx: {1: [10, 1, 12, 1]}, pre + r"venue 'spot': targets must be Quotes\(.*got list$"),
-        (lambda ctx: {1: None, "spot": None}, pre + r"targets: venue 'spot' given twice$"),
+        (lambda ctx: {"spot": Quotes(10, -1, 0, 0)}, pre + r"venue 1 'spot': negative target quantity$"),
+        (lambda ctx: {1: Quotes(10, 1, 10, 1)}, pre + r"venue 1 'spot': crossed target quotes: bid 10 >= ask 10$"),
+        (lambda ctx: {1: (10.5, 1, 12, 1)}, pre + r"venue 1 'spot': target quotes must be integers"),
+        (lambda ctx: {1: [10, 1, 12, 1]}, pre + r"venue 1 'spot': on_wakeup must return Quotes\(.*got list$"),
     ]
     for decide, msg in cases:
         with pytest.raises(StrategyError, match=msg):
             run(Script(decide), venues, metas=ro, strategy_name="s")
+    # a venue given twice (name and index) keeps the later entry (docs/event-loop.md "Quoted venues")
+    eng = run(Script(lambda ctx: {1: Quotes(10, 1, 0, 0), "spot": Quotes(11, 2, 0, 0)}), venues, metas=ro)
+    assert eng.orders()[["venue", "price", "qty"]].tolist() == [(1, 11, 2)]
     # a None for a read-only venue is no targets; reading a read-only venue's (empty) orders is fine
     eng = run(Script(lambda ctx: {"perp": None, "quoted": None} if ctx.open_orders("perp") == [] else 1), venues, metas=ro)
     assert len(eng.decisions()) == 2 and eng.quotes()["venue"].tolist() == [1, 1]
@@ -322,6 +326,11 @@ def test_a_quoted_venues_bad_rows_are_one_data_error_naming_it():
                        r"^venue 'spot': row 1: CANCEL of 3 lots from order id 1, which has 2$")]:
         with pytest.raises(DataError, match=msg):
             run(Script(), [(events(*rows), [1000, 1100])], metas=[meta("spot", mode="l3")])
+    # rows checked whole when the run starts: kinds of the venue's mode, exchange times in order
+    for rows, msg in [((depth(1000, B, 50, 1), (1100, R.ADD, B, 50, 2, 1)), r"^venue 'spot': row 1: event kind ADD is not valid in L2 mode$"),
+                      ((depth(1000, B, 50, 1), depth(900, B, 51, 1)), r"^venue 'spot': row 1: exch_ts goes back in time$")]:
+        with pytest.raises(DataError, match=msg):
+            run(Script(), [(events(*rows), [1000, 1100])])
     # a crossed book repaired on the exchange side is counted for that venue
     spot = events(*SPOT, depth(1500, B, 52, 1))
     eng = run(Script(), [(spot, [1000, 1000, 1500])], metas=[meta("spot", crossed_policy="repair")])

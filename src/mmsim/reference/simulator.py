@@ -207,9 +207,9 @@ class FeedVenue:
     """The strategy side of one venue: its rows, their feed arrival times, the delayed book built from the rows
     delivered so far, and what has been delivered (``data_rows`` and the last delivered row's times).
 
-    Index 0 is the quoted venue (its exchange side lives in the engine); 1..K are signal venues, which have no
-    exchange side: a signal row only reaches this book, at its arrival (docs/venues.md). One struct per venue,
-    so quoting several venues (issue 12, stage 2) adds an exchange side beside it without touching this.
+    Index 0 is the primary quoted venue; 1..K are signal venues. A read-only venue has no exchange side: its rows
+    only reach this book, at their arrival (docs/venues.md). A quoted venue (0, or k with ``"quoted"``) also has a
+    ``QuotedVenue`` over the same rows, applied at their exchange times.
     """
 
     def __init__(self, index: int, name: str, events: np.ndarray, arrival: Any, mode: str, crossed_policy: str,
@@ -996,12 +996,17 @@ class ReferenceEngine:
             if len(arrival_k) > 1 and bool((np.diff(arrival_k) < 0).any()):
                 j = int(np.argmax(np.diff(arrival_k) < 0)) + 1
                 raise ConfigError(f"{label}: arrival goes back in time at row {j} (a feed never reorders)")
+            # a quoted venue's rows also go to its exchange side: its data errors name it as one (`venue 'NAME': `)
+            where = f"venue {name!r}" if session is not None else label
             kinds, sides = events_k["kind"].tolist(), events_k["side"].tolist()
             for i in range(len(events_k)):
                 try:
                     validate_row(i, mode, kinds[i], sides[i])
                 except DataError as e:
-                    raise DataError(f"{label}: {e}") from None
+                    raise DataError(f"{where}: {e}") from None
+            if session is not None and len(events_k) > 1 and bool((np.diff(events_k["exch_ts"]) < 0).any()):
+                j = int(np.argmax(np.diff(events_k["exch_ts"]) < 0)) + 1
+                raise DataError(f"{where}: row {j}: exch_ts goes back in time")
             feed = FeedVenue(k, name, events_k, arrival_k, mode, policy, float(meta.get("tick_size", 1.0)),
                              float(meta.get("lot_size", 1.0)))
             self.feeds.append(feed)
@@ -1241,18 +1246,17 @@ class ReferenceEngine:
         given: dict[int, Any] = {}
         for key, value in result.items():
             try:
-                v = self.venue_of(key, "targets")
+                v = self.venue_of(key, "on_wakeup")
             except StrategyError as e:
                 raise StrategyError(prefix + str(e)) from None
-            if v in given:
-                raise StrategyError(prefix + f"targets: venue {self.venue_names[v]!r} given twice")
-            given[v] = value
+            given[v] = value  # a venue given twice (as name and index) keeps the later, as in the C++ engine
         out = {}
         for v in sorted(given):
             if given[v] is None:
                 continue
             if self.quoted[v] is None:
-                raise StrategyError(prefix + f"quotes read-only instrument {self.venue_names[v]!r} (mark it quoted)")
+                raise StrategyError(prefix + f"venue {v} {self.venue_names[v]!r}: quotes read-only instrument "
+                                    f"{self.venue_names[v]!r} (mark it quoted)")
             out[v] = self._parse_targets(given[v], prefix, v)
         return out
 
@@ -1262,10 +1266,9 @@ class ReferenceEngine:
         if result is None:
             return None
         if v:
-            prefix += f"venue {self.venue_names[v]!r}: "
+            prefix += f"venue {v} {self.venue_names[v]!r}: "
         if not isinstance(result, tuple) or len(result) != 4:
-            what = "on_wakeup must return" if v == 0 else "targets must be"
-            raise StrategyError(prefix + f"{what} Quotes(bid_price, bid_qty, ask_price, ask_qty) or "
+            raise StrategyError(prefix + "on_wakeup must return Quotes(bid_price, bid_qty, ask_price, ask_qty) or "
                                 f"None, got {type(result).__name__}")
         try:
             bp, bq, ap, aq = (operator.index(x) for x in result)
