@@ -5,7 +5,8 @@ import pytest
 from mmsim import _core, records as R
 
 
-@pytest.mark.parametrize("name", ["EVENT_DTYPE", "FILL_DTYPE", "ORDER_DTYPE", "DECISION_DTYPE", "SIGNAL_DATA_DTYPE"])
+@pytest.mark.parametrize("name", ["EVENT_DTYPE", "FILL_DTYPE", "ORDER_DTYPE", "DECISION_DTYPE", "SIGNAL_DATA_DTYPE",
+                                  "QUOTE_DTYPE"])
 def test_layouts_agree(name):
     compiled = _core.record_layouts()[name]
     dtype = getattr(R, name)

@@ -408,7 +408,8 @@ def test_numba_cfunc_reads_a_signal_venues_block_as_a_python_strategy_reads_ctx_
 def test_context_layout_signal_blocks_follow_ci_size():
     L = _core.context_layout()
     assert L["CI_N_VENUES"] == L["CI_DEPTH0"] + 4 * L["CI_LEVELS"] and L["CI_SIZE"] == L["CI_N_VENUES"] + 1
-    assert L["CI_VENUE_BLOCK"] == 8
+    assert L["CI_VENUE_BLOCK"] == 10  # stage 2 added CV_POSITION and CV_QUOTED (docs/event-loop.md "Quoted venues")
     assert [L[k] for k in ("CV_BEST_BID", "CV_BID_QTY", "CV_BEST_ASK", "CV_ASK_QTY", "CV_DATA_EXCH_TS",
-                           "CV_DATA_ARRIVAL_TS", "CV_DATA_ROWS", "CV_N_FEATURES")] == list(range(8))
-    assert venue_block(1) == L["CI_SIZE"] and venue_block(3) == L["CI_SIZE"] + 16
+                           "CV_DATA_ARRIVAL_TS", "CV_DATA_ROWS", "CV_N_FEATURES", "CV_POSITION",
+                           "CV_QUOTED")] == list(range(10))
+    assert venue_block(1) == L["CI_SIZE"] and venue_block(3) == L["CI_SIZE"] + 20

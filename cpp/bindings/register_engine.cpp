@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -15,7 +16,34 @@ using namespace mmsim;
 
 namespace {
 
-// A strategy written as a Python class: on_wakeup(ctx) -> Quotes | None.
+// The venue a strategy names by `key` (a name, or an index 0..n_venues-1); -1 when there is none.
+int64_t find_venue(const Context& c, const py::handle& key) {
+  if (py::isinstance<py::str>(key)) {
+    const std::string name = key.cast<std::string>();
+    for (int64_t v = 0; v < c.n_venues; ++v)
+      if (c.engine->venue_name(v) == name) return v;
+    return -1;
+  }
+  if (PyBool_Check(key.ptr()) || !PyIndex_Check(key.ptr())) return -1;
+  const int64_t v = py::reinterpret_borrow<py::object>(key).attr("__index__")().cast<int64_t>();
+  return v >= 0 && v < c.n_venues ? v : -1;
+}
+
+// "WHAT: unknown venue KEY; known: 'a', 'b' (or an index 0..N-1)", the wording of ctx.venue.
+std::string unknown_venue(const Context& c, const char* what, const py::handle& key) {
+  std::string known;
+  for (int64_t v = 0; v < c.n_venues; ++v) known += (v ? ", '" : "'") + c.engine->venue_name(v) + "'";
+  return std::string(what) + ": unknown venue " + std::string(py::repr(key)) + "; known: " + known +
+         " (or an index 0.." + std::to_string(c.n_venues - 1) + ")";
+}
+
+int64_t venue_or_throw(const Context& c, const char* what, const py::handle& key) {
+  const int64_t v = find_venue(c, key);
+  if (v < 0) throw StrategyError(unknown_venue(c, what, key));
+  return v;
+}
+
+// A strategy written as a Python class: on_wakeup(ctx) -> Quotes | None | {venue: Quotes | None}.
 class PyStrategy final : public Strategy {
  public:
   explicit PyStrategy(py::object obj)
@@ -28,21 +56,18 @@ class PyStrategy final : public Strategy {
     try {
       if (!ctx_obj_) ctx_obj_ = py::cast(&ctx, py::return_value_policy::reference);
       py::object res = obj_.attr("on_wakeup")(ctx_obj_);
-      if (res.is_none()) {
-        out.has = false;
-        return 0;
+      if (!py::isinstance<py::dict>(res)) return targets(res, out);
+      // {venue name or index: Quotes | None}: venue 0's go to `out`, the others' to ctx.venue_targets.
+      for (auto item : py::reinterpret_borrow<py::dict>(res)) {
+        const int64_t v = find_venue(ctx, item.first);
+        if (v < 0) {
+          message_ = unknown_venue(ctx, "on_wakeup", item.first);
+          return 1;
+        }
+        const std::string where = v == 0 ? "" : "venue " + std::to_string(v) + " '" + ctx.engine->venue_name(v) + "': ";
+        if (targets(py::reinterpret_borrow<py::object>(item.second), v == 0 ? out : ctx.venue_targets[v], where) != 0)
+          return 1;
       }
-      if (!py::isinstance<py::tuple>(res) || py::len(res) != 4) {
-        message_ = "on_wakeup must return Quotes(bid_price, bid_qty, ask_price, ask_qty) or None, got " +
-                   std::string(py::str(py::type::of(res).attr("__name__")));
-        return 1;
-      }
-      py::tuple q = res.cast<py::tuple>();
-      out.has = true;
-      out.bid_price = q[0].cast<int64_t>();
-      out.bid_qty = q[1].cast<int64_t>();
-      out.ask_price = q[2].cast<int64_t>();
-      out.ask_qty = q[3].cast<int64_t>();
       return 0;
     } catch (py::error_already_set& e) {
       message_ = std::string(py::str(e.type().attr("__name__"))) + ": " + std::string(py::str(e.value()));
@@ -55,6 +80,31 @@ class PyStrategy final : public Strategy {
   std::string error_message() const override { return message_; }
 
  private:
+  // One venue's targets from Quotes (a 4-tuple) or None; `where` names a venue k >= 1 in the messages.
+  int targets(const py::object& res, Targets& out, const std::string& where = "") {
+    if (res.is_none()) {
+      out.has = false;
+      return 0;
+    }
+    if (!py::isinstance<py::tuple>(res) || py::len(res) != 4) {
+      message_ = where + "on_wakeup must return Quotes(bid_price, bid_qty, ask_price, ask_qty) or None, got " +
+                 std::string(py::str(py::type::of(res).attr("__name__")));
+      return 1;
+    }
+    py::tuple q = res.cast<py::tuple>();
+    try {
+      out.bid_price = q[0].cast<int64_t>();
+      out.bid_qty = q[1].cast<int64_t>();
+      out.ask_price = q[2].cast<int64_t>();
+      out.ask_qty = q[3].cast<int64_t>();
+    } catch (py::cast_error& e) {
+      message_ = where + "target quotes must be integers (ticks, lots): " + e.what();
+      return 1;
+    }
+    out.has = true;
+    return 0;
+  }
+
   py::object obj_;
   bool clairvoyant_;
   py::object ctx_obj_;
@@ -139,20 +189,73 @@ EngineConfig parse_config(const py::dict& d) {
       throw ConfigError("config['signals'] must be a list of dicts, one per signal venue");
     size_t k = 0;
     for (py::handle h : d["signals"]) {
-      const std::string where = "config['signals'][" + std::to_string(k++) + "]";
+      const std::string where = "config['signals'][" + std::to_string(k++) + "]";  // k: now the venue index
       if (!py::isinstance<py::dict>(h)) throw ConfigError(where + " must be a dict");
       py::dict sd = py::reinterpret_borrow<py::dict>(h);
+      static const char* const kQuotedOnly[] = {"queue_model", "queue_power", "maker_fee_bps", "taker_fee_bps",
+                                                "post_only", "latencies"};
       for (auto item : sd) {
         const std::string key = py::str(item.first);
-        if (key != "name" && key != "mode" && key != "tick_size" && key != "lot_size" && key != "crossed_policy" &&
-            key != "features")
-          throw ConfigError(where + ": unknown key '" + key +
-                            "' (known: name, mode, tick_size, lot_size, crossed_policy, features)");
+        bool known = key == "name" || key == "mode" || key == "tick_size" || key == "lot_size" ||
+                     key == "crossed_policy" || key == "features" || key == "quoted";
+        for (const char* q : kQuotedOnly) known = known || key == q;
+        if (!known)
+          throw ConfigError(where + ": unknown key '" + key + "' (known: name, mode, tick_size, lot_size, "
+                            "crossed_policy, features, quoted, queue_model, queue_power, maker_fee_bps, "
+                            "taker_fee_bps, post_only, latencies)");
       }
       if (!sd.contains("name")) throw ConfigError(where + " needs a 'name'");
       SignalConfig sc;
       sc.name = sd["name"].cast<std::string>();
       const std::string where_n = "signal '" + sc.name + "'";
+      // A quoted venue's own settings (docs/event-loop.md "Quoted venues"); given on a read-only venue: an error.
+      const std::string where_k = "signal " + std::to_string(k) + " '" + sc.name + "'";
+      auto given = [&](const char* key) { return sd.contains(key) && !sd[key].is_none(); };
+      sc.quoted = given("quoted") && get<bool>(sd, "quoted", false);
+      if (!sc.quoted)
+        for (const char* q : kQuotedOnly)
+          if (given(q)) throw ConfigError(where_k + ": " + q + " applies to a quoted venue only");
+      if (given("queue_model")) {
+        const std::string vqm = py::str(sd["queue_model"]);
+        if (vqm == "risk_averse") sc.queue_model = QueueModel::RiskAverse;
+        else if (vqm == "power") sc.queue_model = QueueModel::Power;
+        else if (vqm == "log") sc.queue_model = QueueModel::Log;
+        else throw ConfigError(where_k + ": queue_model must be risk_averse, power or log, not '" + vqm + "'");
+      }
+      auto number = [&](const char* key) {
+        double x;
+        try {
+          x = sd[key].cast<double>();
+        } catch (const py::cast_error&) {
+          throw ConfigError(where_k + ": " + key + " must be a number, not " + std::string(py::repr(sd[key])));
+        }
+        if (!std::isfinite(x)) throw ConfigError(where_k + ": " + key + " must be finite");
+        return x;
+      };
+      if (given("queue_power")) sc.queue_power = number("queue_power");
+      if (given("maker_fee_bps")) sc.maker_fee_bps = number("maker_fee_bps");
+      if (given("taker_fee_bps")) sc.taker_fee_bps = number("taker_fee_bps");
+      if (given("post_only")) sc.post_only = get<bool>(sd, "post_only", false);
+      if (given("latencies")) {
+        if (!py::isinstance<py::dict>(sd["latencies"]))
+          throw ConfigError(where_k + ": latencies must be a dict of int64 arrays (entry, cancel, response)");
+        py::dict ld = sd["latencies"].cast<py::dict>();
+        for (auto item : ld) {
+          const std::string leg = py::str(item.first);
+          if (leg != "entry" && leg != "cancel" && leg != "response")
+            throw ConfigError(where_k + ": latencies: unknown leg '" + leg + "' (known: entry, cancel, response)");
+          std::vector<int64_t> table;
+          try {
+            table = to_vec(item.second);
+          } catch (const ConfigError&) {
+            throw ConfigError(where_k + ": latency table '" + leg + "' must be an int64 array");
+          }
+          if (table.empty()) throw ConfigError(where_k + ": latency table '" + leg + "' is empty");
+          for (int64_t x : table)
+            if (x < 0) throw ConfigError(where_k + ": latency table '" + leg + "' has a negative latency");
+          (leg == "entry" ? sc.entry : leg == "cancel" ? sc.cancel : sc.response) = std::move(table);
+        }
+      }
       const std::string smode = get<std::string>(sd, "mode", "l2");
       if (smode != "l2" && smode != "l3") throw ConfigError(where_n + ": mode must be 'l2' or 'l3', not '" + smode + "'");
       sc.l3 = smode == "l3";
@@ -371,14 +474,18 @@ void register_engine(py::module_& m) {
         return PyVenue{&c, index};
       }, py::arg("key"), py::keep_alive<0, 1>(),
          "One venue by name or index (0 = the quoted instrument): its delayed book top, data seen, features.")
-      .def("open_orders", [](const Context& c) {
+      .def("open_orders", [](const Context& c, py::object venue) {
         py::list out;
-        for (auto& o : c.open_orders()) out.append(py::make_tuple(o.order_id, o.side, o.price, o.qty, o.leaves));
+        const int v = static_cast<int>(venue_or_throw(c, "open_orders", venue));
+        for (auto& o : c.open_orders(v)) out.append(py::make_tuple(o.order_id, o.side, o.price, o.qty, o.leaves));
         return out;
-      })
-      .def("submit", [](Context& c, int side, int64_t price, int64_t qty, const std::string& tif) {
-        return c.submit(side, price, qty, parse_tif(tif));
-      }, py::arg("side"), py::arg("price"), py::arg("qty"), py::arg("tif") = "gtc")
+      }, py::arg("venue") = 0,
+         "Working orders of one venue (name or index; 0 = the primary): (order_id, side, price, qty, leaves).")
+      .def("submit", [](Context& c, int side, int64_t price, int64_t qty, const std::string& tif, py::object venue) {
+        const int v = static_cast<int>(venue_or_throw(c, "submit", venue));
+        return c.submit_to(v, side, price, qty, parse_tif(tif));
+      }, py::arg("side"), py::arg("price"), py::arg("qty"), py::arg("tif") = "gtc", py::arg("venue") = 0,
+         "A new order to a quoted venue (name or index; 0 = the primary); returns its id (ids are global).")
       .def("cancel", &Context::cancel, py::arg("order_id"))
       .def("modify", &Context::modify, py::arg("order_id"), py::arg("qty"));
 
@@ -399,6 +506,12 @@ void register_engine(py::module_& m) {
       .def_property_readonly("data_rows", [](const PyVenue& v) { return v.view().data_rows; })
       .def_property_readonly("tick_size", [](const PyVenue& v) { return v.view().tick_size; })
       .def_property_readonly("lot_size", [](const PyVenue& v) { return v.view().lot_size; })
+      .def_property_readonly("position", [](const PyVenue& v) { return v.view().position; },
+                             "Known position at this venue (lots, from its responses); 0 for a read-only venue")
+      .def_property_readonly("cash", [](const PyVenue& v) { return v.view().cash; },
+                             "Known cash at this venue (quote currency, fees deducted); 0 for a read-only venue")
+      .def_property_readonly("quoted", [](const PyVenue& v) { return v.view().quoted; },
+                             "True for venue 0 and every venue marked quoted")
       .def_property_readonly("features", [](const PyVenue& v) {
         const VenueView& w = v.view();
         py::array_t<double> out(w.n_features);
@@ -427,6 +540,8 @@ void register_engine(py::module_& m) {
       .def("decisions", [](PyEngine& e) { return PyEngine::records(e.engine().decisions(), "DECISION_DTYPE"); })
       .def("signal_data", [](PyEngine& e) { return PyEngine::records(e.engine().signal_data(), "SIGNAL_DATA_DTYPE"); },
            "What each decision had seen of each signal venue (decision then venue order); empty without signals.")
+      .def("quotes", [](PyEngine& e) { return PyEngine::records(e.engine().quotes(), "QUOTE_DTYPE"); },
+           "Each decision's targets and actions per quoted venue k >= 1 (decision then venue order); empty without.")
       .def("summary", [](PyEngine& e) {
         const Summary s = e.engine().summary();
         py::dict d;
@@ -438,6 +553,19 @@ void register_engine(py::module_& m) {
           py::list rows;
           for (int64_t k = 1; k < e.engine().n_venues(); ++k) rows.append(e.engine().signal_rows(k));
           d["signal_rows"] = rows;
+        }
+        if (!s.quoted.empty()) {  // absent without quoted venues k >= 1
+          py::list rows;
+          for (const Summary& q : s.quoted) {
+            py::dict r;
+            r["venue"] = q.venue; r["name"] = e.engine().venue_name(q.venue);
+            r["n_events"] = q.n_events; r["n_fills"] = q.n_fills; r["volume"] = q.volume;
+            r["position"] = q.position; r["cash_ticklots"] = q.cash_ticklots; r["fees"] = q.fees;
+            r["final_mid"] = q.final_mid; r["pnl"] = q.pnl; r["n_orders"] = q.n_orders;
+            r["repaired_crossed_levels"] = q.repaired_crossed_levels;
+            rows.append(r);
+          }
+          d["quoted"] = rows;
         }
         return d;
       });
@@ -455,13 +583,14 @@ void register_engine(py::module_& m) {
         {"qty", offsetof(FillRecord, qty)}, {"position", offsetof(FillRecord, position)},
         {"data_row", offsetof(FillRecord, data_row)}, {"fee", offsetof(FillRecord, fee)},
         {"side", offsetof(FillRecord, side)}, {"maker", offsetof(FillRecord, maker)},
-        {"cause", offsetof(FillRecord, cause)}});
+        {"cause", offsetof(FillRecord, cause)}, {"venue", offsetof(FillRecord, venue)}});
     d["ORDER_DTYPE"] = layout_of<OrderRecord>({{"order_id", offsetof(OrderRecord, order_id)},
         {"decision_id", offsetof(OrderRecord, decision_id)}, {"price", offsetof(OrderRecord, price)},
         {"qty", offsetof(OrderRecord, qty)}, {"filled", offsetof(OrderRecord, filled)},
         {"sent_ts", offsetof(OrderRecord, sent_ts)}, {"exch_ts", offsetof(OrderRecord, exch_ts)},
         {"done_ts", offsetof(OrderRecord, done_ts)}, {"side", offsetof(OrderRecord, side)},
-        {"tif", offsetof(OrderRecord, tif)}, {"status", offsetof(OrderRecord, status)}});
+        {"tif", offsetof(OrderRecord, tif)}, {"status", offsetof(OrderRecord, status)},
+        {"venue", offsetof(OrderRecord, venue)}});
     d["DECISION_DTYPE"] = layout_of<DecisionRecord>({{"decision_id", offsetof(DecisionRecord, decision_id)},
         {"ts", offsetof(DecisionRecord, ts)}, {"wire_ts", offsetof(DecisionRecord, wire_ts)},
         {"data_exch_ts", offsetof(DecisionRecord, data_exch_ts)},
@@ -476,6 +605,12 @@ void register_engine(py::module_& m) {
         {"venue", offsetof(SignalDataRecord, venue)}, {"data_exch_ts", offsetof(SignalDataRecord, data_exch_ts)},
         {"data_arrival_ts", offsetof(SignalDataRecord, data_arrival_ts)},
         {"data_rows", offsetof(SignalDataRecord, data_rows)}});
+    d["QUOTE_DTYPE"] = layout_of<QuoteRecord>({{"decision_id", offsetof(QuoteRecord, decision_id)},
+        {"venue", offsetof(QuoteRecord, venue)}, {"position", offsetof(QuoteRecord, position)},
+        {"bid_price", offsetof(QuoteRecord, bid_price)}, {"bid_qty", offsetof(QuoteRecord, bid_qty)},
+        {"ask_price", offsetof(QuoteRecord, ask_price)}, {"ask_qty", offsetof(QuoteRecord, ask_qty)},
+        {"n_new", offsetof(QuoteRecord, n_new)}, {"n_cancel", offsetof(QuoteRecord, n_cancel)},
+        {"n_modify", offsetof(QuoteRecord, n_modify)}});
     return d;
   }, "Byte offsets of every record field as compiled, to check against the numpy dtypes.");
 
@@ -491,7 +626,8 @@ void register_engine(py::module_& m) {
     d["CV_BEST_BID"] = int(CV_BEST_BID); d["CV_BID_QTY"] = int(CV_BID_QTY); d["CV_BEST_ASK"] = int(CV_BEST_ASK);
     d["CV_ASK_QTY"] = int(CV_ASK_QTY); d["CV_DATA_EXCH_TS"] = int(CV_DATA_EXCH_TS);
     d["CV_DATA_ARRIVAL_TS"] = int(CV_DATA_ARRIVAL_TS); d["CV_DATA_ROWS"] = int(CV_DATA_ROWS);
-    d["CV_N_FEATURES"] = int(CV_N_FEATURES);
+    d["CV_N_FEATURES"] = int(CV_N_FEATURES); d["CV_POSITION"] = int(CV_POSITION); d["CV_QUOTED"] = int(CV_QUOTED);
+    d["CO_BLOCK"] = int(CO_BLOCK);
     d["CF_EWMA_MID"] = int(CF_EWMA_MID); d["CF_CASH"] = int(CF_CASH); d["CF_TICK_SIZE"] = int(CF_TICK_SIZE);
     d["CF_LOT_SIZE"] = int(CF_LOT_SIZE); d["CF_SIZE"] = int(CF_SIZE);
     d["CF_PRED_MOVE"] = int(CF_PRED_MOVE); d["CF_P_DOWN"] = int(CF_P_DOWN); d["CF_P_FLAT"] = int(CF_P_FLAT);

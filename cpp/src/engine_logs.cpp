@@ -24,24 +24,33 @@ std::vector<OrderRecord> Engine::orders() const {
     r.side = o.side;
     r.tif = o.tif;
     r.status = o.exch_ts == NO_TS ? static_cast<uint8_t>(ST_PENDING) : o.status;
+    r.venue = o.venue;
   }
   return out;
 }
 
-Summary Engine::summary() const {
+// One quoted venue's totals, its PnL marked at its own exchange-side final mid with its tick and lot.
+Summary Engine::venue_summary(const QuotedVenue& x) const {
   Summary s;
-  s.n_events = ex_i_;
-  s.n_fills = static_cast<int64_t>(fills_.size());
-  s.volume = volume_;
-  s.position = position_;
-  s.cash_ticklots = cash_;
-  s.fees = fees_;
-  s.final_mid = have_mid_ ? static_cast<double>(last_mid2_) / 2.0 : std::numeric_limits<double>::quiet_NaN();
-  s.pnl = static_cast<double>(cash_) * cfg_.tick_size * cfg_.lot_size - fees_ +
-          (position_ != 0 ? static_cast<double>(position_) * s.final_mid * cfg_.tick_size * cfg_.lot_size : 0.0);
-  s.n_orders = static_cast<int64_t>(orders_.size());
+  s.venue = x.index;
+  s.n_events = x.ex_i;
+  s.n_fills = x.n_fills;
+  s.volume = x.volume;
+  s.position = x.position;
+  s.cash_ticklots = x.cash;
+  s.fees = x.fees;
+  s.final_mid = x.have_mid ? static_cast<double>(x.last_mid2) / 2.0 : std::numeric_limits<double>::quiet_NaN();
+  s.pnl = static_cast<double>(x.cash) * x.tick_size * x.lot_size - x.fees +
+          (x.position != 0 ? static_cast<double>(x.position) * s.final_mid * x.tick_size * x.lot_size : 0.0);
+  s.n_orders = x.n_orders;
+  s.repaired_crossed_levels = x.repaired;
+  return s;
+}
+
+Summary Engine::summary() const {
+  Summary s = venue_summary(x0_);
   s.n_decisions = static_cast<int64_t>(decisions_.size());
-  s.repaired_crossed_levels = repaired_;
+  for (const auto& p : xq_) s.quoted.push_back(venue_summary(*p));
   return s;
 }
 

@@ -1,52 +1,70 @@
 // The wire between the two sides: the low-level order API a strategy calls during a wakeup (it creates
-// order records and queues actions), send() which puts an action on the entry or cancel latency leg as a
-// request, and push_response() which puts an exchange response on the response leg. Each leg draws the
-// next element of its latency table and never lets arrivals overtake each other.
+// order records and queues actions), send() which puts an action on its venue's entry or cancel latency leg
+// as a request, and push_response() which puts an exchange response on that venue's response leg. Each
+// quoted venue has its own session: its own latency tables and counters, and arrivals never overtake each
+// other within it (docs/event-loop.md "Quoted venues").
 #include "mmsim/engine.hpp"
 
+#include <string>
 #include <vector>
 
 namespace mmsim {
 
 void Engine::send(const Action& a, int64_t wire_ts) {
+  ExOrder& o = orders_[a.order_id - 1];
+  QuotedVenue& x = *xv_[o.venue];
   int64_t lat;
-  DecisionRecord& d = decisions_.back();
-  if (a.type == REQ_CANCEL) {
-    lat = lat_.cancel[k_cancel_++ % lat_.cancel.size()];
-    ++d.n_cancel;
+  // Venue 0's actions are counted on the decision, venue k's on its quote record of this decision.
+  int32_t *n_new, *n_cancel, *n_modify;
+  if (o.venue == 0) {
+    DecisionRecord& d = decisions_.back();
+    n_new = &d.n_new; n_cancel = &d.n_cancel; n_modify = &d.n_modify;
   } else {
-    lat = lat_.entry[k_entry_++ % lat_.entry.size()];
+    QuoteRecord& q = quotes_[quotes_.size() - xq_.size() + x.quote_slot];
+    n_new = &q.n_new; n_cancel = &q.n_cancel; n_modify = &q.n_modify;
+  }
+  if (a.type == REQ_CANCEL) {
+    lat = x.lat_cancel[x.k_cancel++ % x.lat_cancel.size()];
+    ++*n_cancel;
+  } else {
+    lat = x.lat_entry[x.k_entry++ % x.lat_entry.size()];
     if (a.type == REQ_NEW) {
-      orders_[a.order_id - 1].sent_ts = wire_ts;
-      ++d.n_new;
+      o.sent_ts = wire_ts;
+      ++*n_new;
     } else {
-      ++d.n_modify;
+      ++*n_modify;
     }
   }
   int64_t arr = wire_ts + lat;
-  if (last_req_arrival_ != NO_TS && arr < last_req_arrival_) arr = last_req_arrival_;
-  last_req_arrival_ = arr;
-  requests_.push_back(Request{arr, a.order_id, a.qty, a.type});
+  if (x.last_req_arrival != NO_TS && arr < x.last_req_arrival) arr = x.last_req_arrival;
+  x.last_req_arrival = arr;
+  x.requests.push_back(Request{arr, a.order_id, a.qty, a.type});
 }
 
-int64_t Engine::push_response(int64_t t, RespType type, int64_t order_id, int64_t qty, int64_t price, double fee) {
-  int64_t arr = t + lat_.response[k_resp_++ % lat_.response.size()];
-  if (last_resp_arrival_ != NO_TS && arr < last_resp_arrival_) arr = last_resp_arrival_;
-  last_resp_arrival_ = arr;
-  responses_.push_back(Response{arr, order_id, qty, price, fee, type});
+int64_t Engine::push_response(QuotedVenue& x, int64_t t, RespType type, int64_t order_id, int64_t qty, int64_t price,
+                              double fee) {
+  int64_t arr = t + x.lat_response[x.k_resp++ % x.lat_response.size()];
+  if (x.last_resp_arrival != NO_TS && arr < x.last_resp_arrival) arr = x.last_resp_arrival;
+  x.last_resp_arrival = arr;
+  x.responses.push_back(Response{arr, order_id, qty, price, fee, type});
   return arr;
 }
 
-int64_t Engine::api_submit(int side, int64_t price, int64_t qty, Tif tif) {
+int64_t Engine::api_submit(int venue, int side, int64_t price, int64_t qty, Tif tif) {
   if (!in_wakeup_) throw StrategyError("submit called outside on_wakeup");
+  if (venue < 0 || venue >= n_venues())
+    throw StrategyError("submit: unknown venue " + std::to_string(venue) + " (the run has venues 0.." +
+                        std::to_string(n_venues() - 1) + ")");
+  if (xv_[venue] == nullptr)
+    throw StrategyError("submit: quotes read-only instrument '" + venue_name(venue) + "' (mark it quoted)");
   if (side != BID && side != ASK) throw StrategyError("submit: side must be +1 (bid) or -1 (ask)");
   if (qty <= 0) throw StrategyError("submit: qty must be > 0");
-  const int64_t id = create_order(side, price, qty, tif);
+  const int64_t id = create_order(*xv_[venue], side, price, qty, tif);
   api_actions_.push_back(Action{REQ_NEW, id, qty});
   return id;
 }
 
-int64_t Engine::create_order(int side, int64_t price, int64_t qty, Tif tif) {
+int64_t Engine::create_order(QuotedVenue& x, int side, int64_t price, int64_t qty, Tif tif) {
   const int64_t id = static_cast<int64_t>(orders_.size()) + 1;
   ExOrder o;
   o.id = id;
@@ -55,9 +73,11 @@ int64_t Engine::create_order(int side, int64_t price, int64_t qty, Tif tif) {
   o.qty = o.leaves = qty;
   o.side = static_cast<int8_t>(side);
   o.tif = tif;
+  o.venue = x.index;
   orders_.push_back(o);
-  st_orders_.push_back(StOrder{price, qty, qty, static_cast<int8_t>(side), Known::Sent, false});
-  st_active_.push_back(id);
+  st_orders_.push_back(StOrder{price, qty, qty, static_cast<int8_t>(side), Known::Sent, false, x.index});
+  x.st_active.push_back(id);  // ids only grow: stays ascending
+  ++x.n_orders;
   return id;
 }
 
@@ -80,9 +100,10 @@ void Engine::api_modify(int64_t order_id, int64_t qty) {
   api_actions_.push_back(Action{REQ_MODIFY, order_id, qty});
 }
 
-std::vector<Context::OpenOrder> Engine::api_open_orders() const {
+std::vector<Context::OpenOrder> Engine::api_open_orders(int venue) const {
   std::vector<Context::OpenOrder> out;
-  for (int64_t id : st_active_) {
+  if (venue < 0 || venue >= n_venues() || xv_[venue] == nullptr) return out;  // a read-only venue has none
+  for (int64_t id : xv_[venue]->st_active) {
     const StOrder& s = st_orders_[id - 1];
     if (s.cancel_sent) continue;
     out.push_back(Context::OpenOrder{id, s.side, s.price, s.qty, s.leaves});

@@ -3,6 +3,7 @@
 // which hands the Context to a numba cfunc in a flat layout. The engine itself is engine*.cpp.
 #include "mmsim/strategy.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -17,10 +18,15 @@ bool Context::venue_depth(int venue, int side, int lvl, int64_t& price, int64_t&
   if (venue < 0 || venue >= n_venues) return false;
   return engine->venue_book(venue).level(side, lvl, price, qty);
 }
-int64_t Context::submit(int side, int64_t price, int64_t qty, Tif tif) { return engine->api_submit(side, price, qty, tif); }
+int64_t Context::submit(int side, int64_t price, int64_t qty, Tif tif) {
+  return engine->api_submit(0, side, price, qty, tif);
+}
+int64_t Context::submit_to(int venue, int side, int64_t price, int64_t qty, Tif tif) {
+  return engine->api_submit(venue, side, price, qty, tif);
+}
 void Context::cancel(int64_t order_id) { engine->api_cancel(order_id); }
 void Context::modify(int64_t order_id, int64_t qty) { engine->api_modify(order_id, qty); }
-std::vector<Context::OpenOrder> Context::open_orders() const { return engine->api_open_orders(); }
+std::vector<Context::OpenOrder> Context::open_orders(int venue) const { return engine->api_open_orders(venue); }
 
 int SymmetricQuoter::on_wakeup(Context& ctx, Targets& out) {
   out.has = true;
@@ -56,7 +62,7 @@ int CfuncStrategy::on_wakeup(Context& ctx, Targets& out) {
   ci_[CI_N_VENUES] = ctx.n_venues;
   const double* features = ctx.features;
   int64_t n_features = ctx.n_features;
-  if (ctx.n_venues > 1) {  // a block per signal venue; features: the quoted venue's then each signal's
+  if (ctx.n_venues > 1) {  // a block per venue k >= 1; features: venue 0's then each other venue's
     const size_t size = CI_SIZE + CI_VENUE_BLOCK * static_cast<size_t>(ctx.n_venues - 1);
     if (ci_.size() != size) ci_.resize(size, 0);
     features_.assign(ctx.features, ctx.features + ctx.n_features);
@@ -71,6 +77,8 @@ int CfuncStrategy::on_wakeup(Context& ctx, Targets& out) {
       b[CV_DATA_ARRIVAL_TS] = w.data_arrival_ts;
       b[CV_DATA_ROWS] = w.data_rows;
       b[CV_N_FEATURES] = w.n_features;
+      b[CV_POSITION] = w.position;
+      b[CV_QUOTED] = w.quoted ? 1 : 0;
       features_.insert(features_.end(), w.features, w.features + w.n_features);
     }
     features = features_.data();
@@ -84,15 +92,28 @@ int CfuncStrategy::on_wakeup(Context& ctx, Targets& out) {
   cf_[CF_P_DOWN] = ctx.p_down;
   cf_[CF_P_FLAT] = ctx.p_flat;
   cf_[CF_P_UP] = ctx.p_up;
-  out_[0] = 0;
+  // CO_BLOCK int64 per venue, all zeroed: venue v's targets at out_[CO_BLOCK * v] (venue 0's as always).
+  const size_t n_out = CO_BLOCK * static_cast<size_t>(ctx.n_venues);
+  if (out_.size() != n_out) out_.resize(n_out);
+  std::fill(out_.begin(), out_.end(), 0);
   static const double kNoFeatures[1] = {0.0};
-  last_status_ = fn_(ci_.data(), cf_, params_.data(), n_features ? features : kNoFeatures, out_);
+  last_status_ = fn_(ci_.data(), cf_, params_.data(), n_features ? features : kNoFeatures, out_.data());
   if (last_status_ != 0) return last_status_;
   out.has = out_[0] != 0;
   out.bid_price = out_[1];
   out.bid_qty = out_[2];
   out.ask_price = out_[3];
   out.ask_qty = out_[4];
+  for (int64_t v = 1; v < ctx.n_venues; ++v) {
+    const int64_t* o = out_.data() + CO_BLOCK * v;
+    if (o[0] == 0) continue;  // left as is: has = false
+    Targets& t = ctx.venue_targets[v];
+    t.has = true;
+    t.bid_price = o[1];
+    t.bid_qty = o[2];
+    t.ask_price = o[3];
+    t.ask_qty = o[4];
+  }
   return 0;
 }
 

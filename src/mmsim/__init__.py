@@ -25,7 +25,7 @@ try:  # a source tree put on sys.path by hand has no compiled core: say what to 
 except ImportError:
     raise ImportError("mmsim: the compiled core mmsim._core is missing (this is a source tree, not an installed "
                       "package); install it with `python -m pip install .` from the repository root (README)") from None
-from mmsim.engine.sim import RunResult, SignalVenue, simulate
+from mmsim.engine.sim import RunResult, SignalVenue, Venue, simulate
 from mmsim.engine.strategy import Quotes, SymmetricQuoter
 from mmsim.errors import ConfigError, DataError, MmsimError, StrategyError
 from mmsim.records import Instrument
@@ -50,7 +50,7 @@ _LAZY = {
     "ReferenceEngine": "mmsim.reference",
 }
 
-__all__ = ["simulate", "SignalVenue", "Instrument", "RunResult", "Quotes", "SymmetricQuoter",
+__all__ = ["simulate", "SignalVenue", "Venue", "Instrument", "RunResult", "Quotes", "SymmetricQuoter",
            "MmsimError", "DataError", "ConfigError", "StrategyError", "__version__", *_LAZY]
 
 

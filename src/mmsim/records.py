@@ -86,8 +86,10 @@ FILL_DTYPE = np.dtype([
     ("side", "i1"),           # +1 we bought, -1 we sold
     ("maker", "u1"),
     ("cause", "u1"),
-    ("_pad", "u1", (5,)),
+    ("venue", "u1"),          # the venue it happened on (0 = the primary quoted venue; docs/event-loop.md)
+    ("_pad", "u1", (4,)),
 ])
+assert FILL_DTYPE.itemsize == 80
 
 ORDER_DTYPE = np.dtype([
     ("order_id", "<i8"),
@@ -101,8 +103,10 @@ ORDER_DTYPE = np.dtype([
     ("side", "i1"),
     ("tif", "u1"),
     ("status", "u1"),
-    ("_pad", "u1", (5,)),
+    ("venue", "u1"),          # the venue it was sent to (0 = the primary quoted venue)
+    ("_pad", "u1", (4,)),
 ])
+assert ORDER_DTYPE.itemsize == 72
 
 DECISION_DTYPE = np.dtype([
     ("decision_id", "<i8"),
@@ -134,6 +138,24 @@ SIGNAL_DATA_DTYPE = np.dtype([
     ("data_rows", "<i8"),        # rows of that venue delivered so far
 ])
 assert SIGNAL_DATA_DTYPE.itemsize == 40
+
+#: What a decision set on one quoted venue k >= 1 (docs/event-loop.md "Quoted venues"): one row per decision
+#: per quoted venue k >= 1, in decision order then venue order (C++ ``QuoteRecord``). Venue 0's are on the
+#: decision itself.
+QUOTE_DTYPE = np.dtype([
+    ("decision_id", "<i8"),
+    ("venue", "<i8"),       # 1..K, a quoted venue
+    ("position", "<i8"),    # the strategy's known position at that venue at the decision
+    ("bid_price", "<i8"),   # targets; qty 0 = side pulled; no targets: qty -1
+    ("bid_qty", "<i8"),
+    ("ask_price", "<i8"),
+    ("ask_qty", "<i8"),
+    ("n_new", "<i4"),       # actions sent to that venue by the decision (low-level calls included)
+    ("n_cancel", "<i4"),
+    ("n_modify", "<i4"),
+    ("_pad", "u1", (4,)),
+])
+assert QUOTE_DTYPE.itemsize == 72
 
 WAKE_FEED = 1
 WAKE_TIMER = 2

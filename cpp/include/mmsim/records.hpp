@@ -40,7 +40,8 @@ struct FillRecord {
   double fee;
   int8_t side;
   uint8_t maker, cause;
-  uint8_t _pad[5];
+  uint8_t venue;    // the venue it happened on (0 = the primary quoted venue)
+  uint8_t _pad[4];
 };
 static_assert(sizeof(FillRecord) == 80, "FillRecord must match FILL_DTYPE");
 
@@ -48,7 +49,8 @@ struct OrderRecord {
   int64_t order_id, decision_id, price, qty, filled, sent_ts, exch_ts, done_ts;
   int8_t side;
   uint8_t tif, status;
-  uint8_t _pad[5];
+  uint8_t venue;    // the venue it was sent to (0 = the primary quoted venue)
+  uint8_t _pad[4];
 };
 static_assert(sizeof(OrderRecord) == 72, "OrderRecord must match ORDER_DTYPE");
 
@@ -70,6 +72,16 @@ struct SignalDataRecord {
   int64_t data_rows;        // rows of that venue delivered so far
 };
 static_assert(sizeof(SignalDataRecord) == 40, "SignalDataRecord must match SIGNAL_DATA_DTYPE");
+
+// One per decision per quoted venue k >= 1 (decision then venue order): that venue's targets (qty -1 when
+// none), the strategy's known position there at the decision, and the actions sent to it.
+struct QuoteRecord {
+  int64_t decision_id, venue, position;
+  int64_t bid_price, bid_qty, ask_price, ask_qty;
+  int32_t n_new, n_cancel, n_modify;
+  uint8_t _pad[4];
+};
+static_assert(sizeof(QuoteRecord) == 72, "QuoteRecord must match QUOTE_DTYPE");
 
 // Errors a user can cause; the bindings translate them to mmsim.errors classes.
 struct DataError : std::runtime_error {

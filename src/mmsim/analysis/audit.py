@@ -41,9 +41,10 @@ import numpy as np
 import pandas as pd
 
 from mmsim import records as R
-from mmsim.engine.chain import GENESIS, SIGNAL_GENESIS, chain_hashes, signal_chain_hashes
+from mmsim.engine.chain import (GENESIS, QUOTES_GENESIS, SIGNAL_GENESIS, chain_hashes, quote_chain_hashes,
+                                signal_chain_hashes)
 from mmsim.engine.loader import ORACLES
-from mmsim.engine.results import SIGNAL_DATA_FILE
+from mmsim.engine.results import QUOTES_FILE, SIGNAL_DATA_FILE
 from mmsim.errors import ConfigError
 
 #: The audit's label of a run, by what its decisions read.
@@ -108,12 +109,57 @@ def audit_dir(path: str | Path) -> dict:
         if not sig["ok"]:
             failure = failure or sig["failure"]
             ok = False
+    q_file = path / QUOTES_FILE
+    if summary.get("quoted_venues") or q_file.is_file():
+        q = audit_quotes(q_file, d, summary)
+        extra.update({k: v for k, v in q.items() if k not in ("ok", "failure")})
+        if not q["ok"]:
+            failure = failure or q["failure"]
+            ok = False
     clairvoyant = oracle or said or bool(marked.any())
     report = {"ok": ok, "decisions": len(d), "label": LABEL_CLAIRVOYANT if clairvoyant else LABEL_CAUSAL,
               "strategy": summary.get("strategy", ""), "decision_chain": final, **checks, **extra}
     if failure is not None:
         report["failure"] = failure
     return report
+
+
+def audit_quotes(q_file: Path, decisions: pd.DataFrame, summary: dict) -> dict:
+    """A run quoting several venues (docs/venues.md, "Quoting several venues"): ``quotes.parquet`` holds one row
+    per decision per quoted venue after the first, decision order then venue order, under its own hash chain
+    whose last value the summary records (``quotes_chain``)."""
+    quoted = summary.get("quoted_venues") or []
+    if not q_file.is_file():
+        return {"ok": False, "failure": f"{q_file}: missing (the summary lists quoted venues {quoted})"}
+    q = pd.read_parquet(q_file)
+    missing = [c for c in R.QUOTE_DTYPE.names if c != "_pad" and c not in q.columns] + (
+        [] if "chain" in q.columns else ["chain"])
+    if missing:
+        return {"ok": False, "failure": f"{q_file}: missing columns {missing}"}
+    names = [quoted[0]] + list(summary.get("signal_venues") or [])
+    venues = sorted(names.index(n) for n in quoted[1:] if n in names)
+    ids = decisions["decision_id"].to_numpy()
+    want_id = np.repeat(ids, len(venues))
+    want_venue = np.tile(np.asarray(venues, dtype=np.int64), len(ids))
+    got_id, got_venue = q["decision_id"].to_numpy(), q["venue"].to_numpy()
+    layout_bad = (len(q) != len(want_id) or not np.array_equal(got_id, want_id)
+                  or not np.array_equal(got_venue, want_venue))
+    want = quote_chain_hashes(q)
+    stored = q["chain"].tolist()
+    broken = next((i for i, (a, b) in enumerate(zip(want, stored)) if a != b), None)
+    if broken is None and len(want) != len(stored):
+        broken = min(len(want), len(stored))
+    final = want[-1] if want else QUOTES_GENESIS.hex()
+    checks = {"quotes_layout_mismatch": int(layout_bad),
+              "quotes_chain_first_broken_row": -1 if broken is None else int(broken),
+              "quotes_summary_hash_mismatch": int(summary.get("quotes_chain") != final)}
+    ok = not layout_bad and broken is None and not checks["quotes_summary_hash_mismatch"]
+    out = {"ok": ok, "quoted_venues": list(quoted), "quotes_chain": final, **checks}
+    if not ok:
+        out["failure"] = (f"{q_file.name}: hash chain broken at row {broken}" if broken is not None else
+                          f"{q_file.name}: not one row per decision per quoted venue {quoted[1:]}" if layout_bad else
+                          f"{q_file.name}: its last chain value differs from the summary's quotes_chain")
+    return out
 
 
 def audit_signal_data(sig_file: Path, decisions: pd.DataFrame, summary: dict) -> dict:

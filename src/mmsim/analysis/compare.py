@@ -351,13 +351,14 @@ def run_compare(scenario: Any, baseline: str, treated: str, out: Any, *, sim_kwa
 
     import pandas as pd
 
-    from mmsim.analysis.paths import PathPair, arm_bins, check_matched, pooled_report, split_windows
+    from mmsim.analysis.paths import PathPair, arm_bins, check_matched, check_one_quoted, pooled_report, split_windows
     from mmsim.data.scenario import load_scenario
     from mmsim.data.store import EventStore
     from mmsim.engine.results import _atomic_write, _jsonable, write_results
     from mmsim.engine.sim import simulate
 
     sc = load_scenario(scenario) if isinstance(scenario, (str, os.PathLike)) else scenario
+    check_one_quoted(sc, "compare")
     outp = Path(out)
     if outp.exists() and not outp.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a directory")

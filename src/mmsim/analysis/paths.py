@@ -439,6 +439,18 @@ def _limits(spec: str) -> Optional[dict]:
     return got or None
 
 
+def check_one_quoted(scenario: Any, command: str = "compare") -> None:
+    """``compare`` and ``sweep`` measure adverse selection on one quoted instrument (its fills against its own
+    mid path). A scenario quoting several venues would mix fills of one venue with another's mids, or leave out
+    a cross-venue strategy's PnL on the other venues: one clear line instead (docs/venues.md)."""
+    quoted = [n for n, v in getattr(scenario, "signals", {}).items() if getattr(v, "quoted", False)]
+    if quoted:
+        raise ConfigError(f"{command}: scenario {scenario.name} quotes several venues ({', '.join(quoted)} besides the "
+                          f"first); {command} measures adverse selection on one quoted instrument — run it with "
+                          "`mmsim run` for every venue's PnL, or set quoted = false on "
+                          f"[venues.{quoted[0]}] to use it as a signal venue")
+
+
 def check_matched(baseline: str, treated: str, *, unmatched: bool = False) -> list[str]:
     """Risk limits must match between the arms (fees do by construction: both arms run with the scenario's).
     A mismatch is a ConfigError unless ``unmatched``; returns the notes every output must carry."""

@@ -267,8 +267,10 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, workers: int = 2, 
     """Run every missing (point, path) on Dask (local cluster of ``workers`` processes, or ``scheduler``), one
     task per path, then gather ``sweep.parquet``, ``sweep.json`` (break-even with its interval, the value of a
     millisecond) and ``sweep.png``."""
-    from mmsim.analysis.paths import check_matched
+    from mmsim.analysis.paths import check_matched, check_one_quoted
+    from mmsim.data.scenario import load_scenario
 
+    check_one_quoted(load_scenario(spec.scenario), "sweep")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     from mmsim.analysis.compare import prediction_notes

@@ -138,12 +138,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ll.set_defaults(func=cmd_leadlag)
 
 
-def check_venues(scenario: Any, specs: list, model: Any) -> None:
+def check_venues(scenario: Any, specs: list, model: Any, command: str = "compare") -> None:
     """Strategies and a model that need signal venues, checked against the scenario's before any path runs (a
     sweep's Dask workers would report them with their own tracebacks)."""
     from mmsim.engine.loader import load_strategy
     from mmsim.engine.sim import resolve_lead
 
+    from mmsim.analysis.paths import check_one_quoted
+
+    check_one_quoted(scenario, command)
     venues = list(scenario.signals)
     for spec in specs:
         if spec:
@@ -187,7 +190,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for spec in (args.baseline, args.treated):
         load_strategy(spec)
     check_matched(args.baseline, args.treated, unmatched=args.unmatched)
-    check_venues(sc, [args.baseline, args.treated, args.bound], args.model)
+    check_venues(sc, [args.baseline, args.treated, args.bound], args.model, "sweep")
     if args.bound:
         check_matched(args.baseline, args.bound, unmatched=args.unmatched)
     for flag in ("horizon", "block"):

@@ -62,7 +62,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from mmsim.data.scenario import load_scenario
     from mmsim.engine.loader import load_strategy
-    from mmsim.engine.results import format_summary, write_results
+    from mmsim.engine.results import format_summary, format_venues, write_results
 
     scenario = load_scenario(args.scenario)
     apply_window(args, scenario)
@@ -86,6 +86,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     written = write_results(args.out, result)
     print(f"scenario  {scenario.name}   strategy  {strategy_name}")
     print(data_line(result.summary, scenario))
+    venues = format_venues(result.summary)
+    if venues:  # several quoted venues: every venue's figures first; the detail below is the first venue's
+        print(venues)
+        print(f"details of {result.summary['quoted_venues'][0]} (the first venue; the others' are in summary.json):")
     print(format_summary(result.summary))
     print(f"wrote {', '.join(str(p) for p in written.values())}")
     return EXIT_OK

@@ -146,8 +146,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ConfigError as e:
         raise ConfigError(f"--feed-latency: {e}") from None
     events, _ = scenario.load_events(limit=args.rows)
-    signals = {name: {"events": ev, "feed_latency": scenario.signals[name].feed_latency}
-               for name, (ev, _inst) in scenario.signal_events.items()}
+    signals = {name: {"events": ev, "feed_latency": scenario.signals[name].feed_latency, "instrument": inst}
+               for name, (ev, inst) in scenario.signal_events.items()}
     if isinstance(events, EventStore):
         events = events.read()
     start_ts = None if args.start_ts is None else parse_time(args.start_ts, "--start-ts", scenario.session)
@@ -156,7 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       scheme=args.scheme, embargo_ns=embargo, feed_latency=feed, seed=args.seed,
                       crossed_policy=scenario.sim_kwargs()["crossed_policy"], start_ts=start_ts,
                       end_ts=end_ts, scenario=scenario.name, source_name=scenario.source_name, options=options,
-                      signals=signals)
+                      signals=signals, tick_size=scenario.instrument.tick_size)
     paths = T.model_paths(out, horizons)
     print(T.format_header(results[0], scenario.name, args.model))
     for r in results:

@@ -37,7 +37,7 @@ from mmsim.data.messages import message_starts
 __all__ = [
     "LatencyModel", "Constant", "FromData", "LogNormal", "Gamma", "Empirical", "Regime", "UserArray",
     "UserCallable", "parse_latency", "parse_duration", "feed_arrival", "latency_table", "seeded_streams",
-    "STREAMS",
+    "signal_feed_stream", "venue_order_streams", "STREAMS",
 ]
 
 #: Names of the seeded generators of :func:`seeded_streams`, in spawn order.
@@ -672,6 +672,19 @@ def signal_feed_stream(seed: int, name: str) -> np.random.Generator:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed {seed!r}: must be a non-negative integer")
     return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8"))]))
+
+
+def venue_order_streams(seed: int, name: str) -> dict[str, np.random.Generator]:
+    """The order legs' generators (``entry``, ``cancel``, ``response``) of quoted venue ``name`` other than the
+    run's first (docs/venues.md, "Quoting several venues"): seeded by the run's seed and the venue's name, apart
+    from its feed stream (:func:`signal_feed_stream`), so each venue's order session draws on its own and adding a
+    venue never moves another's draws."""
+    import zlib
+
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed {seed!r}: must be a non-negative integer")
+    children = np.random.SeedSequence([int(seed), zlib.crc32(name.encode("utf-8")), 1]).spawn(3)
+    return {leg: np.random.Generator(np.random.PCG64(ss)) for leg, ss in zip(("entry", "cancel", "response"), children)}
 
 
 def _label(model: LatencyModel) -> str:

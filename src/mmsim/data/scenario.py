@@ -16,6 +16,9 @@
     [signals.NAME] a read-only signal venue (docs/venues.md): tick_size, lot_size, symbol, feed_latency,
                   features; its [signals.NAME.source] takes the keys of [source] (synthetic sources default
                   to the quoted source's seed, and every source to its time window)
+    [venues.NAME] another venue that may be quoted: a [signals.NAME]'s keys plus quoted (default false) and,
+                  when quoted, its own entry_latency, cancel_latency, response_latency, maker_bps,
+                  taker_bps, queue_model, queue_power, post_only (default: the scenario's)
     [calibration] what `mmsim calibrate` fitted a twin to (store, SHA-256, the facts); read, not used
 
 Unknown tables or keys and wrong types raise :class:`mmsim.errors.ConfigError` naming the file and the key.
@@ -186,6 +189,17 @@ _REQUIRED = {"scenario": (), "instrument": ("tick_size",), "source": ("kind",)}
 SIGNAL_KEYS: dict[str, Callable[[Any], Any]] = {
     "tick_size": _chain(_t_float, _positive), "lot_size": _chain(_t_float, _positive), "symbol": _t_str,
     "feed_latency": _t_latency, "features": lambda v: _t_features(v)}
+#: keys of a [venues.NAME] table (a venue that may be quoted, docs/venues.md "Quoting several venues"): a signal
+#: venue's, plus ``quoted`` and, for a quoted venue, its own order session (each defaulting to the scenario's).
+QUOTED_KEYS: dict[str, Callable[[Any], Any]] = {
+    "entry_latency": _t_latency, "cancel_latency": _t_latency, "response_latency": _t_latency,
+    "maker_bps": _t_float, "taker_bps": _t_float, "queue_model": _chain(_t_str, _one_of(*QUEUE_MODELS)),
+    "queue_power": _chain(_t_float, _positive), "post_only": _t_bool}
+VENUE_KEYS: dict[str, Callable[[Any], Any]] = {**SIGNAL_KEYS, "quoted": _t_bool, **QUOTED_KEYS}
+#: scenario keys -> mmsim.SignalVenue fields of a quoted venue's order session
+_QUOTED_FIELD = {"entry_latency": "entry_latency", "cancel_latency": "cancel_latency",
+                 "response_latency": "response_latency", "maker_bps": "maker_fee_bps", "taker_bps": "taker_fee_bps",
+                 "queue_model": "queue_model", "queue_power": "queue_power", "post_only": "post_only"}
 _SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: exchange-time window [from_ts, until_ts) for every source: int ns, ISO timestamps or session clock times
 _TIME_RANGE = {"from_ts", "until_ts", "time_zone"}  # time_zone: the venue's zone of a source without one (not a store)
@@ -309,7 +323,7 @@ class Scenario:
                 ev, inst = sub.load_quoted(None)
             except ConfigError as e:
                 msg = str(e)
-                raise ConfigError(msg if f"signals.{name}" in msg else f"signal venue '{name}': {msg}") from None
+                raise ConfigError(msg if f"{spec.table}.{name}" in msg else f"signal venue '{name}': {msg}") from None
             from mmsim.data.store import EventStore
 
             if isinstance(ev, EventStore):
@@ -331,7 +345,7 @@ class Scenario:
         q1 = min(int(sess.last_ts), end - 1) if end is not None else int(sess.last_ts)
         s0, s1 = int(events["exch_ts"][0]), int(events["exch_ts"][-1])
         if s1 < q0 or s0 > q1:
-            raise ConfigError(f"{self.path}: [signals.{name}]: its data ({iso(s0)} – {iso(s1)}) do not overlap the "
+            raise ConfigError(f"{self.path}: [{self.signals[name].table}.{name}]: its data ({iso(s0)} – {iso(s1)}) do not overlap the "
                               f"quoted venue's ({iso(q0)} – {iso(q1)}): the two clocks cannot be aligned (another "
                               "day or another time zone?)")
 
@@ -428,7 +442,9 @@ class Scenario:
         return {"instrument_name": self.instrument.symbol or "quoted",
                 "signals": {name: {"events": ev, "instrument": inst,
                                    "feed_latency": self.signals[name].feed_latency,
-                                   "features": self.signals[name].features}
+                                   "features": self.signals[name].features,
+                                   **({"quoted": True, **self.signals[name].session}
+                                      if self.signals[name].quoted else {})}
                             for name, (ev, inst) in self.signal_events.items()}}
 
     def set_signal_latency(self, name: str, spec: Any, label: str = "--feed-latency") -> None:
@@ -564,6 +580,9 @@ class SignalSpec:
     feed_latency: Any = 0         #: its own feed latency spec
     features: Any = None          #: its feature bank (spec list or a set name), or None
     seed_follows: bool = True     #: a synthetic source without its own seed takes the quoted source's
+    quoted: bool = False          #: a [venues.NAME] table with quoted = true: the strategy may quote it too
+    session: dict = field(default_factory=dict)  #: a quoted venue's own order session (SignalVenue fields)
+    table: str = "signals"        #: where it was declared: [signals.NAME] or [venues.NAME]
 
 
 _ENGINE_DEFAULTS = {
@@ -631,42 +650,55 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 def _build(doc: dict, path: Path) -> Scenario:
     doc = dict(doc)
     signals_doc = doc.pop("signals", None)
+    venues_doc = doc.pop("venues", None)
     sc = _build_one(doc, path)
     if signals_doc is not None:
         sc.signals = _build_signals(signals_doc, sc, path)
+    if venues_doc is not None:
+        venues = _build_signals(venues_doc, sc, path, table="venues")
+        clash = next((n for n in venues if n in sc.signals), None)
+        if clash is not None:
+            raise ConfigError(f"{path}: [venues.{clash}]: the name is also a [signals.{clash}] table; venue names "
+                              "must be unique")
+        sc.signals = {**sc.signals, **venues}
     return sc
 
 
-def _build_signals(doc: Any, quoted: Scenario, path: Path) -> dict[str, "SignalSpec"]:
+def _build_signals(doc: Any, quoted: Scenario, path: Path, table: str = "signals") -> dict[str, "SignalSpec"]:
     """``[signals.NAME]`` tables: each a read-only venue with its own source, instrument, feed latency and
-    features. Its source is checked by the same rules as ``[source]``; errors name ``[signals.NAME...]``."""
+    features; ``[venues.NAME]`` (``table="venues"``) the same plus ``quoted`` and a quoted venue's own order
+    session. Its source is checked by the same rules as ``[source]``; errors name ``[TABLE.NAME...]``."""
     if not isinstance(doc, dict) or not doc:
-        raise ConfigError(f"{path}: [signals] must hold one table per venue, e.g. [signals.perp]")
+        raise ConfigError(f"{path}: [{table}] must hold one table per venue, e.g. [{table}.perp]")
+    keys = VENUE_KEYS if table == "venues" else SIGNAL_KEYS
     out: dict[str, SignalSpec] = {}
     quoted_name = quoted.instrument.symbol or "quoted"
-    for name, table in doc.items():
-        where = f"{path}: [signals.{name}]"
-        if not isinstance(table, dict):
+    for name, table_doc in doc.items():
+        where = f"{path}: [{table}.{name}]"
+        if not isinstance(table_doc, dict):
             raise ConfigError(f"{where} must be a table")
         if not _SIGNAL_NAME_RE.match(name):
             raise ConfigError(f"{where}: a venue name is a letter then letters, digits or _")
         if name in (quoted_name, "quoted"):
             raise ConfigError(f"{where}: the name {name!r} is the quoted instrument's; name the signal venue otherwise")
         vals: dict[str, Any] = {}
-        for k, v in table.items():
+        for k, v in table_doc.items():
             if k == "source":
                 continue
-            conv = SIGNAL_KEYS.get(k)
+            conv = keys.get(k)
+            if conv is None and k in VENUE_KEYS:
+                raise ConfigError(f"{where} {k}: a [signals.NAME] venue is read-only; to quote it declare it as "
+                                  f"[venues.{name}] with quoted = true")
             if conv is None:
-                raise ConfigError(f"{where} {k}: unknown key (known: source, {', '.join(SIGNAL_KEYS)})")
+                raise ConfigError(f"{where} {k}: unknown key (known: source, {', '.join(keys)})")
             try:
                 vals[k] = conv(v)
             except TypeError as e:
                 raise ConfigError(f"{where} {k}: expected {e}, got {v!r}") from None
             except (ValueError, ConfigError) as e:
                 raise ConfigError(f"{where} {k}: {v!r} {e}") from None
-        if "source" not in table or not isinstance(table["source"], dict):
-            raise ConfigError(f"{where}: missing table [signals.{name}.source]")
+        if "source" not in table_doc or not isinstance(table_doc["source"], dict):
+            raise ConfigError(f"{where}: missing table [{table}.{name}.source]")
         if "tick_size" not in vals:
             raise ConfigError(f"{where} tick_size: missing")
         if "feed_latency" in vals:
@@ -676,14 +708,29 @@ def _build_signals(doc: Any, quoted: Scenario, path: Path) -> dict[str, "SignalS
                 raise ConfigError(str(e).replace(f"{path}: [latency] feed", f"{where} feed_latency")) from None
         inst = {k: vals[k] for k in ("tick_size", "lot_size", "symbol") if k in vals}
         try:
-            sub = _build_one({"scenario": {}, "instrument": inst, "source": dict(table["source"])}, path)
+            sub = _build_one({"scenario": {}, "instrument": inst, "source": dict(table_doc["source"])}, path)
         except ConfigError as e:
-            msg = str(e).replace(f"{path}: [source]", f"{path}: [signals.{name}.source]")
+            msg = str(e).replace(f"{path}: [source]", f"{path}: [{table}.{name}.source]")
             raise ConfigError(msg.replace(f"{path}: [instrument]", f"{where}")) from None
         sub.name = f"{quoted.name}:{name}"
+        is_quoted = bool(vals.get("quoted", False))
+        order_keys = [k for k in QUOTED_KEYS if k in vals]
+        if order_keys and not is_quoted:
+            raise ConfigError(f"{where} {order_keys[0]}: applies to a quoted venue only (add quoted = true)")
+        session = {}
+        for k in order_keys:
+            v = vals[k]
+            if k.endswith("_latency"):
+                leg = k[:-len("_latency")]
+                try:
+                    v = _check_latency(leg, v, path.resolve().parent, path)
+                except ConfigError as e:
+                    raise ConfigError(str(e).replace(f"{path}: [latency] {leg}", f"{where} {k}")) from None
+            session[_QUOTED_FIELD[k]] = v
         out[name] = SignalSpec(name=name, scenario=sub, feed_latency=vals.get("feed_latency", 0),
                                features=vals.get("features"),
-                               seed_follows="seed" not in table["source"])
+                               seed_follows="seed" not in table_doc["source"], quoted=is_quoted,
+                               session=session, table=table)
     return out
 
 
@@ -691,7 +738,7 @@ def _build_one(doc: dict, path: Path) -> Scenario:
     base = path.resolve().parent
     unknown = [k for k in doc if k not in SCHEMA]
     if unknown:
-        raise ConfigError(f"{path}: unknown table [{unknown[0]}] (known: {', '.join(SCHEMA)}, signals)")
+        raise ConfigError(f"{path}: unknown table [{unknown[0]}] (known: {', '.join(SCHEMA)}, signals, venues)")
     for table in doc:
         if not isinstance(doc[table], dict):
             raise ConfigError(f"{path}: {table} must be a table [{table}]")

@@ -16,6 +16,8 @@ from mmsim import records as R
 GENESIS = hashlib.sha256(b"mmsim-decisions-v1").digest()
 #: The start of the signal-data chain (``signal_data.parquet``, runs with signal venues: docs/venues.md).
 SIGNAL_GENESIS = hashlib.sha256(b"mmsim-signal-data-v1").digest()
+#: The start of the quotes chain (``quotes.parquet``, runs quoting several venues: docs/venues.md).
+QUOTES_GENESIS = hashlib.sha256(b"mmsim-quotes-v1").digest()
 
 
 def _rows(decisions: Any, dtype: np.dtype = R.DECISION_DTYPE) -> np.ndarray:
@@ -24,6 +26,8 @@ def _rows(decisions: Any, dtype: np.dtype = R.DECISION_DTYPE) -> np.ndarray:
         return decisions
     out = np.zeros(len(decisions), dtype)
     for name in dtype.names:
+        if name == "_pad":
+            continue  # padding stays zero, as the engines write it
         try:
             column = decisions[name]
         except (KeyError, ValueError):
@@ -49,3 +53,9 @@ def signal_chain_hashes(signal_data: Any) -> list[str]:
     """The hash chain over the SIGNAL_DATA rows: ``chain[i] = sha256(chain[i-1] || row i's 40 bytes)`` from
     ``sha256("mmsim-signal-data-v1")``."""
     return chain_hashes(signal_data, R.SIGNAL_DATA_DTYPE, SIGNAL_GENESIS)
+
+
+def quote_chain_hashes(quotes: Any) -> list[str]:
+    """The hash chain over the QUOTE rows (targets and actions on quoted venues 1..K): ``chain[i] =
+    sha256(chain[i-1] || row i's 72 bytes)`` from ``sha256("mmsim-quotes-v1")`` (padding bytes zero)."""
+    return chain_hashes(quotes, R.QUOTE_DTYPE, QUOTES_GENESIS)

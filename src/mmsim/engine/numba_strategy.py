@@ -6,14 +6,16 @@ A rule is a plain function over flat arrays::
     rule(ci: int64[CI_SIZE], cf: float64[CF_SIZE], params: float64[n], out: int64[5]) -> int
     rule(ci, cf, params, features: float64[ci[CI_N_FEATURES]], out) -> int     (to read the feature bank)
 
-With read-only signal venues (docs/event-loop.md "Signal venues") ``ci`` is longer: ``ci[CI_N_VENUES]`` is
-1 + K, and signal venue k (1..K) has a block of ``CI_VENUE_BLOCK`` int64 at ``venue_block(k)``: best bid,
-bid qty, best ask, ask qty, data exch_ts, data arrival_ts, data rows, n_features (offsets ``CV_*``).
-``features`` then holds the quoted venue's features followed by each signal venue's, in order
+With other venues (docs/event-loop.md "Signal venues", "Quoted venues") ``ci`` is longer: ``ci[CI_N_VENUES]``
+is 1 + K, and venue k (1..K) has a block of ``CI_VENUE_BLOCK`` int64 at ``venue_block(k)``: best bid,
+bid qty, best ask, ask qty, data exch_ts, data arrival_ts, data rows, n_features, known position, quoted
+(offsets ``CV_*``). ``features`` then holds venue 0's features followed by each other venue's, in order
 (``venue_features_start(ci, k)`` is where venue k's begin).
 
 It writes ``out[0] = 1`` and ``out[1:5] = bid_price, bid_qty, ask_price, ask_qty`` for target quotes (or
-``out[0] = 0`` for none) and returns 0; a non-zero return stops the run with that status. An exception
+``out[0] = 0`` for none) and returns 0; a non-zero return stops the run with that status. ``out`` holds
+``CO_BLOCK`` (5) int64 per venue, all zeroed before each call: a quoted venue v >= 1's targets go to
+``out[venue_out(v) + 0..4]`` the same way (quoting a read-only venue fails the run). An exception
 inside numba code cannot cross the C boundary (the cfunc would return 0), so rules return a status
 instead, and ``out[0]`` is preset to a sentinel that the wrapper turns into an error if left untouched.
 """
@@ -42,10 +44,10 @@ CI_DATA_ROWS: int = _L["CI_DATA_ROWS"]
 CI_N_FEATURES: int = _L["CI_N_FEATURES"]
 CI_DEPTH0: int = _L["CI_DEPTH0"]   # level L: bid px, bid qty, ask px, ask qty at CI_DEPTH0 + 4L
 CI_LEVELS: int = _L["CI_LEVELS"]
-CI_N_VENUES: int = _L["CI_N_VENUES"]   # 1 + the number of signal venues
-CI_SIZE: int = _L["CI_SIZE"]           # the first signal venue's block starts here
-CI_VENUE_BLOCK: int = _L["CI_VENUE_BLOCK"]  # int64 per signal venue block
-CV_BEST_BID: int = _L["CV_BEST_BID"]   # offsets inside a signal venue's block
+CI_N_VENUES: int = _L["CI_N_VENUES"]   # 1 + the number of other venues (read-only or quoted)
+CI_SIZE: int = _L["CI_SIZE"]           # venue 1's block starts here
+CI_VENUE_BLOCK: int = _L["CI_VENUE_BLOCK"]  # int64 per venue block
+CV_BEST_BID: int = _L["CV_BEST_BID"]   # offsets inside a venue's block
 CV_BID_QTY: int = _L["CV_BID_QTY"]
 CV_BEST_ASK: int = _L["CV_BEST_ASK"]
 CV_ASK_QTY: int = _L["CV_ASK_QTY"]
@@ -53,6 +55,9 @@ CV_DATA_EXCH_TS: int = _L["CV_DATA_EXCH_TS"]
 CV_DATA_ARRIVAL_TS: int = _L["CV_DATA_ARRIVAL_TS"]
 CV_DATA_ROWS: int = _L["CV_DATA_ROWS"]
 CV_N_FEATURES: int = _L["CV_N_FEATURES"]
+CV_POSITION: int = _L["CV_POSITION"]   # the strategy's known position at that venue (0 for a read-only venue)
+CV_QUOTED: int = _L["CV_QUOTED"]       # 1 if the venue is quoted
+CO_BLOCK: int = _L["CO_BLOCK"]         # int64 per venue in ``out``: has, bid_price, bid_qty, ask_price, ask_qty
 CF_EWMA_MID: int = _L["CF_EWMA_MID"]
 CF_CASH: int = _L["CF_CASH"]
 CF_TICK_SIZE: int = _L["CF_TICK_SIZE"]
@@ -68,6 +73,12 @@ CF_SIZE: int = _L["CF_SIZE"]
 def venue_block(k: int) -> int:
     """Index in ``ci`` of signal venue ``k``'s block (k = 1..K); callable from a rule and from Python."""
     return CI_SIZE + CI_VENUE_BLOCK * (k - 1)
+
+
+@numba.njit(cache=False)
+def venue_out(v: int) -> int:
+    """Index in ``out`` of venue ``v``'s targets (``has, bid_price, bid_qty, ask_price, ask_qty``); 0 for venue 0."""
+    return CO_BLOCK * v
 
 
 @numba.njit(cache=False)
@@ -147,6 +158,8 @@ class NumbaStrategy:
             ci[b + CV_DATA_EXCH_TS], ci[b + CV_DATA_ARRIVAL_TS], ci[b + CV_DATA_ROWS] = (
                 v.data_exch_ts, v.data_arrival_ts, v.data_rows)
             ci[b + CV_N_FEATURES] = len(vf)
+            ci[b + CV_POSITION] = getattr(v, "position", 0)
+            ci[b + CV_QUOTED] = 1 if getattr(v, "quoted", False) else 0
             parts.append(vf)
         feat = np.concatenate(parts) if n_venues > 1 else feat
         for lvl in range(CI_LEVELS):
@@ -156,7 +169,8 @@ class NumbaStrategy:
         nan = float("nan")
         cf[CF_PRED_MOVE], cf[CF_P_DOWN], cf[CF_P_FLAT], cf[CF_P_UP] = (getattr(ctx, k, nan) for k in
                                                                       ("pred_move", "p_down", "p_flat", "p_up"))
-        out = np.full(5, _UNSET, dtype=np.int64)
+        out = np.zeros(CO_BLOCK * n_venues, dtype=np.int64)
+        out[0] = _UNSET
         params = self.params if len(self.params) else np.zeros(1)
         args = (ci, cf, params, feat if len(feat) else np.zeros(1), out) if _takes_features(self.rule) else (ci, cf, params, out)
         status = int(self.rule(*args))
@@ -164,9 +178,12 @@ class NumbaStrategy:
             status = STATUS_OUT_UNSET
         if status != 0:
             raise RuntimeError(f"cfunc returned status {status}")
-        if out[0] == 0:
-            return None
-        return Quotes(int(out[1]), int(out[2]), int(out[3]), int(out[4]))
+        first = None if out[0] == 0 else Quotes(int(out[1]), int(out[2]), int(out[3]), int(out[4]))
+        others = {v: Quotes(*(int(x) for x in out[CO_BLOCK * v + 1: CO_BLOCK * v + 5]))
+                  for v in range(1, n_venues) if out[CO_BLOCK * v] != 0}
+        if not others:
+            return first
+        return {0: first, **others}  # the Python form of several venues' targets
 
 
 class _GuardedCfunc(CfuncStrategy):
@@ -185,7 +202,7 @@ def _takes_features(rule: Callable) -> bool:
 
 def _compile_cfunc(rule: Callable, n_params: int):
     ci_n, cf_n, unset, unset_status, n_feat_at = CI_SIZE, CF_SIZE, _UNSET, STATUS_OUT_UNSET, CI_N_FEATURES
-    n_venues_at, block, block_n_feat = CI_N_VENUES, CI_VENUE_BLOCK, CV_N_FEATURES
+    n_venues_at, block, block_n_feat, out_block = CI_N_VENUES, CI_VENUE_BLOCK, CV_N_FEATURES, CO_BLOCK
 
     if _takes_features(rule):
         @numba.cfunc(_SIG, nopython=True)
@@ -198,7 +215,7 @@ def _compile_cfunc(rule: Callable, n_params: int):
             for k in range(1, n_venues):
                 n_feat += ci[ci_n + block * (k - 1) + block_n_feat]
             feat = numba.carray(f_p, (max(n_feat, 1),))
-            out = numba.carray(out_p, (5,))
+            out = numba.carray(out_p, (out_block * n_venues,))
             out[0] = unset
             status = rule(ci, cf, p, feat, out)
             if status == 0 and out[0] == unset:
@@ -211,7 +228,7 @@ def _compile_cfunc(rule: Callable, n_params: int):
             ci = numba.carray(ci_p, (ci_n + block * (n_venues - 1),))
             cf = numba.carray(cf_p, (cf_n,))
             p = numba.carray(p_p, (n_params,))
-            out = numba.carray(out_p, (5,))
+            out = numba.carray(out_p, (out_block * n_venues,))
             out[0] = unset
             status = rule(ci, cf, p, out)
             if status == 0 and out[0] == unset:

@@ -20,12 +20,14 @@ import numpy as np
 from mmsim import records as R
 from mmsim.errors import MmsimError
 
-__all__ = ["to_frames", "signal_frame", "write_results", "format_summary", "inverse_figures", "RESULT_FILES",
+__all__ = ["to_frames", "signal_frame", "quote_frame", "write_results", "format_venues", "QUOTES_FILE", "format_summary", "inverse_figures", "RESULT_FILES",
            "SIGNAL_DATA_FILE", "INVERSE_KEYS"]
 
 RESULT_FILES = ("fills.parquet", "orders.parquet", "decisions.parquet", "summary.json")
 #: Written beside RESULT_FILES only by a run with signal venues (docs/venues.md).
 SIGNAL_DATA_FILE = "signal_data.parquet"
+#: Written beside RESULT_FILES only by a run quoting several venues (docs/venues.md, "Quoting several venues").
+QUOTES_FILE = "quotes.parquet"
 
 #: Summary keys added for an inverse instrument (docs/data.md, "Inverse contracts"); a linear one has none.
 INVERSE_KEYS = ("inverse", "contract_size", "cash_coin", "fees_coin", "pnl_coin", "fees_quote", "pnl_quote")
@@ -104,11 +106,34 @@ def _frame(arr: Any, dtype: np.dtype, what: str):
     return pd.DataFrame({name: arr[name] for name in arr.dtype.names if name != "_pad"})
 
 
-def to_frames(fills: Any, orders: Any, decisions: Any):
-    """``(fills_df, orders_df, decisions_df)`` from record arrays (DataFrames pass through, copied)."""
+def _venue_column(df: Any, names: Any) -> None:
+    """With several quoted venues: ``instrument`` (the venue's name) after ``venue``; with one, no venue column
+    at all (every row is venue 0), so a single-venue run's files are what they were."""
+    import pandas as pd
+
+    if "venue" not in df or "instrument" in df:
+        return
+    if names is None:
+        del df["venue"]
+        return
+    names = [str(n) for n in names]
+    venue = df["venue"].to_numpy().astype(np.int64)
+    if len(venue) and int(venue.max()) >= len(names):
+        raise ValueError(f"to_frames: venue numbers run 0..{len(names) - 1}, got {int(venue.max())}")
+    df.insert(df.columns.get_loc("venue") + 1, "instrument",
+              pd.Categorical.from_codes(venue, categories=pd.Index(names, dtype=object)))
+
+
+def to_frames(fills: Any, orders: Any, decisions: Any, venue_names: Any = None):
+    """``(fills_df, orders_df, decisions_df)`` from record arrays (DataFrames pass through, copied).
+
+    ``venue_names`` (every venue's name, venue 0 first) is given when several venues were quoted: fills and
+    orders then keep ``venue`` and gain ``instrument``; otherwise the ``venue`` column (all 0) is left out."""
     f = _frame(fills, R.FILL_DTYPE, "fill")
     o = _frame(orders, R.ORDER_DTYPE, "order")
     d = _frame(decisions, R.DECISION_DTYPE, "decision")
+    _venue_column(f, venue_names)
+    _venue_column(o, venue_names)
     if "side" in f and "side_name" not in f:
         f["side_name"] = _names(f["side"].to_numpy(), _SIDE)
     if "maker" in f and "liquidity" not in f:
@@ -150,6 +175,26 @@ def signal_frame(records: Any, names: Any):
     return df
 
 
+def quote_frame(records: Any, names: Any):
+    """Each decision's targets and actions on each quoted venue after the first, as a DataFrame: the QUOTE_DTYPE
+    columns with ``instrument`` (the venue's name; ``names`` is every venue's, venue 0 first) after ``venue``.
+    ``records`` is a QUOTE record array (None: no rows); a DataFrame passes through, copied."""
+    import pandas as pd
+
+    if isinstance(records, pd.DataFrame):
+        return records.copy()
+    names = [str(n) for n in names]
+    arr = np.zeros(0, R.QUOTE_DTYPE) if records is None else np.asarray(records)
+    if arr.dtype != R.QUOTE_DTYPE:
+        raise TypeError(f"quote_frame: records must be QUOTE_DTYPE, got {arr.dtype}")
+    df = pd.DataFrame({name: arr[name] for name in arr.dtype.names if name != "_pad"})
+    venue = arr["venue"].astype(np.int64)
+    if len(venue) and (int(venue.min()) < 1 or int(venue.max()) >= len(names)):
+        raise ValueError(f"quote_frame: venue numbers run 1..{len(names) - 1}, got {int(venue.min())}..{int(venue.max())}")
+    df.insert(2, "instrument", pd.Categorical.from_codes(venue, categories=pd.Index(names, dtype=object)))
+    return df
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
@@ -187,11 +232,12 @@ def _atomic_write(path: Path, write) -> None:
 
 def write_results(out_dir: str | os.PathLike, result: Any) -> dict[str, Path]:
     """Write ``fills.parquet``, ``orders.parquet``, ``decisions.parquet`` and ``summary.json`` to ``out_dir``,
-    and ``signal_data.parquet`` (with its own hash chain, ``signal_data_chain`` in the summary) when the run had
-    signal venues (its summary has ``signal_venues``).
+    ``signal_data.parquet`` (with its own hash chain, ``signal_data_chain`` in the summary) when the run had
+    signal venues (its summary has ``signal_venues``), and ``quotes.parquet`` (chain ``quotes_chain``) when it
+    quoted several (``quoted_venues``).
 
     ``result`` has ``.fills``, ``.orders``, ``.decisions`` (DataFrames or record arrays), ``.summary`` and
-    optionally ``.signal_data``. Returns the written paths by file name. An unusable ``out_dir`` raises
+    optionally ``.signal_data`` and ``.quotes``. Returns the written paths by file name. An unusable ``out_dir`` raises
     MmsimError naming it.
     """
     out = Path(out_dir)
@@ -201,9 +247,12 @@ def write_results(out_dir: str | os.PathLike, result: Any) -> dict[str, Path]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise MmsimError(f"--out {out}: cannot create: {e.strerror or e}") from None
+    quoted = result.summary.get("quoted_venues")
+    names = ([quoted[0]] + list(result.summary.get("signal_venues", ()))) if quoted else None
     frames = dict(zip(("fills", "orders", "decisions"),
-                      to_frames(result.fills, result.orders, result.decisions)))
-    from mmsim.engine.chain import GENESIS, SIGNAL_GENESIS, chain_hashes, signal_chain_hashes
+                      to_frames(result.fills, result.orders, result.decisions, venue_names=names)))
+    from mmsim.engine.chain import (GENESIS, QUOTES_GENESIS, SIGNAL_GENESIS, chain_hashes, quote_chain_hashes,
+                                    signal_chain_hashes)
 
     chain = chain_hashes(frames["decisions"])  # tamper evidence: mmsim audit DIR
     frames["decisions"]["chain"] = chain
@@ -214,6 +263,12 @@ def write_results(out_dir: str | os.PathLike, result: Any) -> dict[str, Path]:
         sd["chain"] = sd_chain
         frames["signal_data"] = sd
         result.summary["signal_data_chain"] = sd_chain[-1] if sd_chain else SIGNAL_GENESIS.hex()
+    if quoted:  # several quoted venues: each decision's targets and actions on venues 1..K
+        qf = quote_frame(getattr(result, "quotes", None), names)
+        q_chain = quote_chain_hashes(qf)
+        qf["chain"] = q_chain
+        frames["quotes"] = qf
+        result.summary["quotes_chain"] = q_chain[-1] if q_chain else QUOTES_GENESIS.hex()
     summary = dict(result.summary)
     written: dict[str, Path] = {}
     try:
@@ -270,8 +325,34 @@ def _fmt(key: str, v: Any) -> str:
     return str(v)
 
 
+def format_venues(summary: dict) -> str:
+    """A run quoting several venues: one line per quoted venue (fills, volume, position, fees, PnL) and the total
+    PnL; empty text otherwise. The total adds each venue's PnL in its own price × size units: meaningful when the
+    venues share a quote currency (spot and perpetual BTCUSDT both in USDT), which the user's scenario states."""
+    quoted = summary.get("quoted")
+    if not quoted:
+        return ""
+    first = {"name": (summary.get("quoted_venues") or ["quoted"])[0], **{k: summary.get(k) for k in
+             ("n_fills", "volume", "position", "fees", "pnl")}}
+    rows = [first] + list(quoted)
+    width = max(8, *(len(str(r["name"])) for r in rows))
+    lines = [f"{'venue':<{width}}  {'fills':>9}  {'volume':>11}  {'position':>9}  {'fees':>12}  {'PnL':>14}"]
+    total = 0.0
+    for r in rows:
+        pnl = float(r.get("pnl") or 0.0)
+        total += pnl
+        lines.append(f"{str(r['name']):<{width}}  {int(r['n_fills']):>9,}  {int(r['volume']):>11,}  "
+                     f"{int(r['position']):>9,}  {float(r['fees']):>12,.4f}  {pnl:>14,.4f}")
+    lines.append(f"{'total':<{width}}  {sum(int(r['n_fills']) for r in rows):>9,}  "
+                 f"{sum(int(r['volume']) for r in rows):>11,}  {'':>9}  "
+                 f"{sum(float(r['fees']) for r in rows):>12,.4f}  {total:>14,.4f}")
+    return "\n".join(lines)
+
+
 def format_summary(summary: dict) -> str:
-    """Readable multi-line text: the headline numbers first, then every other key."""
+    """Readable multi-line text: the headline numbers first, then every other key (a multi-venue run's per-venue
+    figures are :func:`format_venues`'s)."""
+    summary = {k: v for k, v in summary.items() if k != "quoted"}
     order = _ORDER
     if summary.get("inverse"):  # the coin figures first: pnl and fees are price x contracts, not money
         order = ("pnl_coin", "pnl_quote", "fees_coin", "fees_quote", "position", "n_fills", "volume", "pnl", "fees",

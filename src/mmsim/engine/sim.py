@@ -19,6 +19,7 @@ arrays of ``mmsim.records``) and ``summary() -> dict``.
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,12 @@ def _no_signal_data() -> Any:
     return signal_frame(None, ())
 
 
+def _no_quotes() -> Any:
+    from mmsim.engine.results import quote_frame
+
+    return quote_frame(None, ())
+
+
 @dataclass
 class RunResult:
     fills: "Any"        # pandas DataFrames (FILL_DTYPE, ORDER_DTYPE, DECISION_DTYPE columns)
@@ -46,18 +53,29 @@ class RunResult:
     #: what each decision had seen of each signal venue (SIGNAL_DATA_DTYPE columns + ``instrument``, the venue's
     #: name); empty without signal venues
     signal_data: "Any" = field(default_factory=_no_signal_data)
+    #: each decision's targets and actions on each quoted venue after the first (QUOTE_DTYPE columns +
+    #: ``instrument``); empty unless several venues are quoted (docs/venues.md, "Quoting several venues")
+    quotes: "Any" = field(default_factory=_no_quotes)
 
 
 @dataclass(frozen=True)
 class SignalVenue:
-    """A read-only signal venue of a run (docs/venues.md): another instrument's market data, seen by the strategy
-    only through its own delayed feed (``ctx.venue(name)``); the strategy has no orders there.
+    """Another venue of a run (docs/venues.md): another instrument's market data, seen by the strategy only
+    through its own delayed feed (``ctx.venue(name)``). Read-only by default (a signal source: no orders there);
+    ``quoted=True`` makes it a quoted venue as well, with an exchange side of its own (docs/venues.md, "Quoting
+    several venues"): the strategy sets its targets (``on_wakeup`` returning ``{name: Quotes}``) or sends orders
+    to it (``ctx.submit(..., venue=name)``), and its fills, orders and quotes carry its name.
 
-    ``events`` is an EVENT_DTYPE array or an :class:`mmsim.data.store.EventStore` (read whole: signal venues are
+    ``events`` is an EVENT_DTYPE array or an :class:`mmsim.data.store.EventStore` (read whole: other venues are
     held in memory); ``instrument`` its metadata (None: the store's, else ``Instrument()``); ``feed_latency`` a
     latency spec as for the quoted feed (its draws come from a stream of their own: docs/venues.md); ``features`` a
     feature spec list or ``"small"`` (C++ engine only); ``repair`` drops zero-size rows as ``simulate(repair=)``
     does; ``crossed_policy`` ``"error"`` or ``"repair"`` for this venue's book (None: the run's).
+
+    A quoted venue's own order session: ``entry_latency``, ``cancel_latency``, ``response_latency`` (latency
+    specs drawn from this venue's own streams, ``mmsim.data.latency.venue_order_streams``), ``queue_model``,
+    ``queue_power``, ``maker_fee_bps``, ``taker_fee_bps``, ``post_only``; None takes the run's setting. Given on a
+    read-only venue they are an error (they would do nothing).
     """
 
     events: Any
@@ -66,13 +84,64 @@ class SignalVenue:
     features: Any = None
     repair: bool = False
     crossed_policy: Optional[str] = None
+    quoted: bool = False
+    entry_latency: Any = None
+    cancel_latency: Any = None
+    response_latency: Any = None
+    queue_model: Optional[str] = None
+    queue_power: Optional[float] = None
+    maker_fee_bps: Optional[float] = None
+    taker_fee_bps: Optional[float] = None
+    post_only: Optional[bool] = None
 
 
+#: A venue of a run, quoted or read-only (the same class: ``Venue(events, quoted=True)`` reads better).
+Venue = SignalVenue
+
+#: SignalVenue fields that set a quoted venue's order session (None: the run's value).
+QUOTED_FIELDS = ("entry_latency", "cancel_latency", "response_latency", "queue_model", "queue_power",
+                 "maker_fee_bps", "taker_fee_bps", "post_only")
+
+
+def _quoted_meta(venue: SignalVenue, name: str, label: str, seed: int, run: dict) -> dict:
+    """A quoted venue's engine keys (docs/venues.md): its order-session settings, each defaulting to the run's
+    (``run``: the run's queue_model, queue_power, fees, post_only and latency specs), and its latency tables drawn
+    from its own streams."""
+    from mmsim.data import latency as L
+
+    def pick(key: str) -> Any:
+        v = getattr(venue, key)
+        return run[key] if v is None else v
+
+    model = pick("queue_model")
+    if model not in R.QUEUE_MODELS:
+        raise ConfigError(f"{label}: queue_model must be one of {', '.join(R.QUEUE_MODELS)}, not {model!r}")
+    meta: dict = {"quoted": True, "queue_model": model}
+    for key in ("queue_power", "maker_fee_bps", "taker_fee_bps"):
+        v = pick(key)
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{label}: {key} must be a number, not {v!r}") from None
+        if not math.isfinite(f):
+            raise ConfigError(f"{label}: {key} must be finite, not {v!r}")
+        meta[key] = f
+    meta["post_only"] = bool(pick("post_only"))
+    rngs = L.venue_order_streams(seed, name)
+    tables = {}
+    for leg in ("entry", "cancel", "response"):
+        try:
+            tables[leg] = L.latency_table(pick(f"{leg}_latency"), rngs[leg])
+        except ConfigError as e:
+            raise ConfigError(f"{label}: {leg}_latency: {e}") from None
+    meta["latencies"] = tables
+    return meta
 
 
 def _prepare_signals(signals: Any, quoted_name: str, seed: int, engine: str,
-                     crossed_policy: str) -> tuple[list[str], list[tuple], list[dict]]:
-    """Signal venues as the engines take them: names, ``(events, arrival)`` pairs and ``config["signals"]``."""
+                     crossed_policy: str, run: Optional[dict] = None) -> tuple[list[str], list[tuple], list[dict]]:
+    """Other venues as the engines take them: names, ``(events, arrival)`` pairs and ``config["signals"]``
+    (``run``: the run's order-session settings a quoted venue defaults to, see :func:`_quoted_meta`)."""
     from mmsim.data import latency as L
     from mmsim.data.store import EventStore
     from mmsim.data.validate import validate_events
@@ -99,6 +168,12 @@ def _prepare_signals(signals: Any, quoted_name: str, seed: int, engine: str,
                 raise ConfigError(f"{label}: {e}") from None
         if not isinstance(venue, SignalVenue):
             raise ConfigError(f"{label}: must be a mmsim.SignalVenue, got {type(venue).__name__}")
+        if venue.quoted:
+            label = f"venue '{name}'"
+        else:
+            given = [k for k in QUOTED_FIELDS if getattr(venue, k) is not None]
+            if given:
+                raise ConfigError(f"{label}: {given[0]} applies to a quoted venue only (add quoted=True)")
         events, instrument = venue.events, venue.instrument
         if isinstance(events, EventStore):
             instrument = instrument or events.instrument
@@ -112,6 +187,11 @@ def _prepare_signals(signals: Any, quoted_name: str, seed: int, engine: str,
         arrival = L.feed_arrival(venue.feed_latency, checked, rng, source=label)
         meta = {"name": name, "mode": report["mode"], "tick_size": float(instrument.tick_size),
                 "lot_size": float(instrument.lot_size), "crossed_policy": policy}
+        if venue.quoted:
+            if instrument.inverse:
+                raise ConfigError(f"{label}: an inverse contract can be quoted only as the run's first instrument "
+                                  "(its coin figures are computed for that one)")
+            meta.update(_quoted_meta(venue, name, label, seed, run or {}))
         if venue.features is not None:
             if engine != "cpp":
                 raise ConfigError(f"{label}: features need the C++ engine (the reference simulator has no feature bank)")
@@ -215,7 +295,7 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     import time
 
     from mmsim.data import latency as L
-    from mmsim.engine.results import inverse_figures, signal_frame, to_frames
+    from mmsim.engine.results import inverse_figures, quote_frame, signal_frame, to_frames
     from mmsim.data.store import EventStore
     from mmsim.data.validate import validate_events
 
@@ -243,7 +323,11 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     instrument = instrument or Instrument()
     rngs = L.seeded_streams(seed)
     try:
-        sig_names, sig_pairs, sig_metas = _prepare_signals(signals, instrument_name, seed, engine, crossed_policy)
+        run_session = {"queue_model": queue_model, "queue_power": queue_power, "maker_fee_bps": maker_fee_bps,
+                       "taker_fee_bps": taker_fee_bps, "post_only": post_only, "entry_latency": entry_latency,
+                       "cancel_latency": cancel_latency, "response_latency": response_latency}
+        sig_names, sig_pairs, sig_metas = _prepare_signals(signals, instrument_name, seed, engine, crossed_policy,
+                                                           run_session)
     except DataError as e:
         raise DataError(str(e)) from None
     compute_source, factor, compute = compute_spec(compute_latency)
@@ -319,7 +403,8 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
                 if given is not None and column_names(given) != specs:
                     raise ConfigError(f"signal '{venue}': features {column_names(given)} differ from the model's "
                                       f"inputs of that venue {specs} (leave them out: the model's are used)")
-                meta["features"] = spec_matrix(specs)
+                if specs:  # a venue read only through its basis needs no bank
+                    meta["features"] = spec_matrix(specs)
             config["model_inputs"] = [(int(v), int(j)) for v, j in inputs]
         features = mdl.quoted_specs or None
         # the library `mmsim model compile` built for this CPU when one is cached, else the interpreted model
@@ -363,7 +448,8 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
                 seen = now
     except DataError as e:
         msg = str(e)  # a signal venue's errors name it ("signal 'perp': row 3: ..."), the quoted rows the source
-        named = msg.startswith(f"{source_name}: ") or any(msg.startswith(f"signal '{n}': ") for n in sig_names)
+        named = msg.startswith(f"{source_name}: ") or any(msg.startswith((f"signal '{n}': ", f"venue '{n}': "))
+                                                          for n in sig_names)
         raise DataError(msg if named else f"{source_name}: {msg}") from None
     finally:
         if bar is not None:
@@ -372,6 +458,8 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
     n_rows = counts["rows"] - counts["dropped"]
     fills, orders, decisions = eng.fills(), eng.orders(), eng.decisions()
     signal_data = eng.signal_data() if sig_pairs else None
+    quoted = [0] + [k + 1 for k, m in enumerate(sig_metas) if m.get("quoted")]  # venue numbers quoted
+    quotes = eng.quotes() if len(quoted) > 1 else None
     summary = dict(eng.summary())
     del eng  # free the engine's own logs and books before the DataFrames are built: lower peak memory
     summary.update(wall_s=wall, events_per_s=(n_rows / wall if wall > 0 else float("inf")),
@@ -392,9 +480,14 @@ def simulate(events: Any, instrument: Optional[Instrument] = None, strategy: Any
         summary.update(inverse_figures(fills, summary, instrument, maker_fee_bps, taker_fee_bps))
     if sig_pairs:  # only with signal venues: a single-venue summary stays as it was
         summary["signal_venues"] = list(sig_names)
-    f, o, d = to_frames(fills, orders, decisions)
+    venue_names = [instrument_name] + list(sig_names)
+    if len(quoted) > 1:  # several quoted venues: every venue's figures, by name (docs/venues.md)
+        summary["quoted_venues"] = [venue_names[v] for v in quoted]
+        summary["quoted"] = [{**q, "name": venue_names[int(q["venue"])]} for q in summary.get("quoted", [])]
+    f, o, d = to_frames(fills, orders, decisions, venue_names=venue_names if len(quoted) > 1 else None)
     return RunResult(fills=f, orders=o, decisions=d, summary=summary,
-                     signal_data=signal_frame(signal_data, sig_names))
+                     signal_data=signal_frame(signal_data, sig_names),
+                     quotes=quote_frame(quotes, venue_names) if len(quoted) > 1 else _no_quotes())
 
 
 def _checked_chunks(store: Any, total: int, source_name: str, repair: bool):

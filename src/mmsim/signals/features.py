@@ -351,6 +351,10 @@ def spec_array(specs: SpecsLike) -> np.ndarray:
 
 
 _VENUE_TOKEN_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)/([A-Za-z_].*)$")
+#: Cross-venue columns, written ``venue/NAME`` (docs/venues.md): not a bank feature of either venue but computed
+#: from both venues' delayed books. ``basis``: the venue's mid minus the quoted venue's, in quoted ticks,
+#: ``(mid_v · tick_v − mid_0 · tick_0) / tick_0`` (NaN when either book has an empty side).
+CROSS_VENUE = ("basis",)
 
 
 def venue_columns(specs: SpecsLike) -> list[tuple[Optional[str], str]]:
@@ -363,12 +367,24 @@ def venue_columns(specs: SpecsLike) -> list[tuple[Optional[str], str]]:
         toks = [t for t in re.split(r"[,\s]+", specs) if t]
     elif isinstance(specs, (list, tuple)) and all(isinstance(t, str) for t in specs):
         toks = [t for x in specs for t in re.split(r"[,\s]+", x) if t]
+    bare = next((t for t in toks or () if t.lower() in CROSS_VENUE), None)
+    if bare is not None:
+        raise ConfigError(f"feature spec '{bare}': a cross-venue feature names its venue, e.g. perp/{bare.lower()} "
+                          "(docs/venues.md)")
     if toks is None or not any(_VENUE_TOKEN_RE.match(t) for t in toks):
         return [(None, c) for c in _plain_column_names(specs)]
     out: list[tuple[Optional[str], str]] = []
     for t in toks:
         m = _VENUE_TOKEN_RE.match(t)
         venue, rest = (m.group(1), m.group(2)) if m else (None, t)
+        if rest.lower() in CROSS_VENUE:
+            if venue is None:
+                raise ConfigError(f"feature spec '{t}': a cross-venue feature names its venue, e.g. perp/{rest.lower()} "
+                                  "(docs/venues.md)")
+            if (venue, rest.lower()) in out:
+                raise ConfigError(f"feature spec '{t}': given twice")
+            out.append((venue, rest.lower()))
+            continue
         if rest.split(":")[0].lower() not in KINDS and rest.lower() not in _BUNDLED:
             raise ConfigError(f"feature spec '{t}': unknown kind '{rest.split(':')[0]}'")
         for c in _plain_column_names(rest):

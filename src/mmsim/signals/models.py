@@ -437,16 +437,21 @@ class LoadedModel:
     @property
     def venue_specs(self) -> dict[str, list[str]]:
         """Signal venue -> the inputs read from its bank (``venue/spec`` in ``specs``), in the model's order."""
+        from mmsim.signals.features import CROSS_VENUE
+
         out: dict[str, list[str]] = {}
         for s in self.specs:
             v = _venue_of(s)
             if v:
-                out.setdefault(v, []).append(s.split("/", 1)[1])
+                bank = out.setdefault(v, [])  # a venue read only through a cross-venue column has an empty bank
+                if s.split("/", 1)[1] not in CROSS_VENUE:
+                    bank.append(s.split("/", 1)[1])
         return out
 
     def input_map(self, venues: Sequence[str]) -> list[tuple[int, int]]:
         """Per model input, ``(venue index, feature index in that venue's bank)``: venue 0 the quoted one,
-        ``venues`` the run's signal venues in order; each bank being :attr:`quoted_specs` / :attr:`venue_specs`."""
+        ``venues`` the run's signal venues in order; each bank being :attr:`quoted_specs` / :attr:`venue_specs`.
+        A cross-venue ``venue/basis`` is ``(venue index, -1)``: the engine computes it from both books."""
         q = self.quoted_specs
         vs = self.venue_specs
         out = []
@@ -458,7 +463,8 @@ class LoadedModel:
                 if v not in venues:
                     raise ConfigError(f"{self.where}: features.specs: the model reads signal venue {v!r} "
                                       f"({s}); the run has {', '.join(venues) or 'no signal venues'}")
-                out.append((list(venues).index(v) + 1, vs[v].index(s.split("/", 1)[1])))
+                name = s.split("/", 1)[1]
+                out.append((list(venues).index(v) + 1, -1 if name == "basis" else vs[v].index(name)))
         return out
 
     @property

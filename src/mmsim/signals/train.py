@@ -150,7 +150,8 @@ class _Base:
 
 
 def _base(events: np.ndarray, specs: Any, *, every_ns: int, feed_latency: Any, seed: int, crossed_policy: str,
-          start_ts: Optional[int], end_ts: Optional[int], source_name: str, signals: Optional[dict] = None) -> _Base:
+          start_ts: Optional[int], end_ts: Optional[int], source_name: str, signals: Optional[dict] = None,
+          tick_size: float = 1.0) -> _Base:
     from mmsim.signals.features import venue_columns
 
     cols = venue_columns(specs)
@@ -159,12 +160,12 @@ def _base(events: np.ndarray, specs: Any, *, every_ns: int, feed_latency: Any, s
                             crossed_policy=crossed_policy, start_ts=start_ts, end_ts=end_ts, source_name=source_name)
     return _base_venues(events, cols, every_ns=every_ns, feed_latency=feed_latency, seed=seed,
                         crossed_policy=crossed_policy, start_ts=start_ts, end_ts=end_ts, source_name=source_name,
-                        signals=signals or {})
+                        signals=signals or {}, tick_size=tick_size)
 
 
 def _base_venues(events: np.ndarray, cols: list, *, every_ns: int, feed_latency: Any, seed: int,
                  crossed_policy: str, start_ts: Optional[int], end_ts: Optional[int], source_name: str,
-                 signals: dict) -> _Base:
+                 signals: dict, tick_size: float = 1.0) -> _Base:
     """Samples at the quoted venue's arrivals with features of several venues (docs/venues.md): the quoted
     bank as in the single-venue case, each signal venue's bank at the sample times as a wakeup then reads it
     (its rows through its own feed clock, ``mmsim.data.latency.signal_feed_stream``)."""
@@ -194,16 +195,31 @@ def _base_venues(events: np.ndarray, cols: list, *, every_ns: int, feed_latency:
             n_before, rows = int((~keep).sum()), rows[keep]
         ts, mid = exchange_mid(ev)
         base = _Base(rows, arrival[rows], np.zeros((len(rows), 0)), [], ts, mid, limit, n_before)
+    from mmsim.signals.features import CROSS_VENUE
+
     blocks = {None: (base.X, list(base.columns))}
+    quoted_mid = None
     for venue in dict.fromkeys(v for v, _ in cols if v is not None):
         if venue not in signals:
             known = ", ".join(signals) or "none: add a [signals.NAME] table to the scenario"
             raise ConfigError(f"feature spec '{venue}/...': no signal venue {venue!r} (signal venues: {known})")
         sig = signals[venue]
-        vspecs = [c for v, c in cols if v == venue]
-        X = features_at(sig["events"], vspecs, base.arrival, feed_latency=sig.get("feed_latency", 0),
-                        rng=L.signal_feed_stream(seed, venue), crossed_policy=crossed_policy,
-                        source_name=f"signal '{venue}'")
+        vspecs = [c for v, c in cols if v == venue and c not in CROSS_VENUE]
+        basis = (venue, "basis") in cols
+        extra = ["mid"] if basis and "mid" not in vspecs else []  # the venue's mid, for its basis
+        X = features_at(sig["events"], vspecs + extra, base.arrival,
+                        feed_latency=sig.get("feed_latency", 0), rng=L.signal_feed_stream(seed, venue),
+                        crossed_policy=crossed_policy, source_name=f"signal '{venue}'")
+        if basis:  # the venue's mid minus the quoted venue's, in quoted ticks, from both delayed books
+            inst = sig.get("instrument")
+            tick_v = float(getattr(inst, "tick_size", 1.0)) if inst is not None else 1.0
+            if quoted_mid is None:
+                quoted_mid = features_at(events, ["mid"], base.arrival, feed_latency=feed_latency,
+                                         rng=L.seeded_streams(seed)["feed"], crossed_policy=crossed_policy,
+                                         source_name=source_name)[:, 0]
+            v_mid = X[:, (vspecs + extra).index("mid")]
+            X = np.column_stack([X[:, :len(vspecs)], (v_mid * tick_v - quoted_mid * float(tick_size)) / float(tick_size)])
+            vspecs = vspecs + ["basis"]
         blocks[venue] = (X, vspecs)
     index = {(v, c): (v, blocks[v][1].index(c)) for v, c in cols}
     X = np.column_stack([blocks[v][0][:, j] for v, j in (index[vc] for vc in cols)]) if cols else base.X
@@ -741,7 +757,8 @@ def train(events: np.ndarray, specs: Any, model_type: str, horizons: Sequence[in
           scheme: str = "expanding", embargo_ns: Optional[int] = None, feed_latency: Any = 0, seed: int = 0,
           crossed_policy: str = "error", start_ts: Optional[int] = None, end_ts: Optional[int] = None,
           scenario: str = "", source_name: str = "events", options: Optional[dict] = None,
-          progress: Optional[Callable[[str], None]] = None, signals: Optional[dict] = None) -> list[TrainResult]:
+          progress: Optional[Callable[[str], None]] = None, signals: Optional[dict] = None,
+          tick_size: float = 1.0) -> list[TrainResult]:
     """Walk-forward evaluation and a final fit, for each horizon (ns). Returns one TrainResult each, in
     the order given. The features are computed once, at the sampled rows, over events up to
     ``min(end_ts, data end)``."""
@@ -768,7 +785,7 @@ def train(events: np.ndarray, specs: Any, model_type: str, horizons: Sequence[in
     sp = specs if multi else parse_specs(specs)  # "venue/spec" columns: features of signal venues too
     base = _base(events, sp, every_ns=every_ns, feed_latency=feed_latency, seed=seed,
                  crossed_policy=crossed_policy, start_ts=start_ts, end_ts=end_ts, source_name=source_name,
-                 signals=signals)
+                 signals=signals, tick_size=tick_size)
     spec_texts = list(base.columns) if multi else column_names(sp)
     results = []
     for H in horizons:
