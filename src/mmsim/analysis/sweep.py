@@ -47,6 +47,7 @@ class SweepSpec:
     bound: Optional[str] = None     # a clairvoyant third arm (oracle:...): the treated saving as its share
     windows: Optional[int] = None   # one history (real data) cut into this many paths of equal exchange time
     feed_venue: Optional[str] = None  # the signal venue whose feed latency is swept (None: the quoted venue's)
+    inputs: str = ""                # digest of the inputs' contents (input_digest); set by run_sweep
 
     def paths(self) -> list[tuple[str, Optional[int]]]:
         """(label, market seed) per path, in order; seed None: the scenario's own data."""
@@ -97,8 +98,71 @@ def point_id(spec: SweepSpec, point: dict) -> str:
                       "model": spec.model, "seed": spec.seed, "rows": spec.rows, "feed": point["feed_latency"],
                       "compute": point["compute_latency"], "params": point["params"],
                       # only when set, so that the ids of single-venue sweeps (and their resumes) do not change
-                      **({"feed_venue": spec.feed_venue} if spec.feed_venue else {})}, sort_keys=True)
+                      **({"feed_venue": spec.feed_venue} if spec.feed_venue else {}),
+                      # what the files contain, not only their names: a changed input is a new point
+                      **({"inputs": spec.inputs} if spec.inputs else {})}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+_FILE_DIGESTS: dict = {}
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's contents (kept per process by path, size and modification time: a store is hashed
+    once per sweep, not once per point)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _FILE_DIGESTS[key] = h.hexdigest()
+    return _FILE_DIGESTS[key]
+
+
+def _plugin_file(spec: Optional[str]) -> Optional[Path]:
+    """The source file of a ``path/to/file.py:Class`` strategy spec (resolved as the loader resolves it)."""
+    import re
+
+    if not spec:
+        return None
+    m = re.search(r"\.py(?=:|$)", spec.strip())
+    return Path(spec.strip()[:m.end()]).expanduser().resolve() if m else None
+
+
+def input_digest(spec: SweepSpec) -> str:
+    """One digest of everything a point's result depends on besides its settings: the contents of the scenario
+    file and of every file it reads (its store or events file, empirical latency files, its signal venues'),
+    the model file, each plugin strategy's source, and mmsim's version. A point's id includes it, so editing
+    the scenario, retraining the model at the same path or changing a plugin recomputes every point."""
+    from mmsim._version import __version__
+    from mmsim.data.scenario import load_scenario
+
+    parts = {"mmsim": __version__, "files": {}}
+    try:
+        files = list(load_scenario(spec.scenario).input_files())
+        if spec.model:
+            files.append(Path(spec.model).resolve())
+        for s in (spec.baseline, spec.treated, spec.bound):
+            p = _plugin_file(s)
+            if p is not None:
+                files.append(p)
+        for f in files:
+            parts["files"][str(f)] = file_digest(f)
+    except OSError as e:
+        raise ConfigError(f"sweep: cannot read an input: {e.filename or ''}: {e.strerror or e}") from None
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """sha256 of a point file's table: column names, dtypes and values in order (an edited point fails it)."""
+    h = hashlib.sha256()
+    for name in frame.columns:
+        col = frame[name].to_numpy()
+        h.update(f"{name}\0{col.dtype.str}\0{len(col)}\0".encode())
+        h.update(np.ascontiguousarray(col).tobytes() if col.dtype != object else repr(col.tolist()).encode())
+    return h.hexdigest()
 
 
 def treated_spec(base: str, params: dict) -> str:
@@ -119,8 +183,8 @@ def treated_spec(base: str, params: dict) -> str:
 _EVENTS_CACHE: dict = {}
 
 
-def _load(scenario: str, rows: Optional[int], market_seed: Optional[int] = None):
-    key = (scenario, rows, market_seed)
+def _load(scenario: str, rows: Optional[int], market_seed: Optional[int] = None, inputs: str = ""):
+    key = (scenario, rows, market_seed, inputs)  # inputs: a changed file is a new key, even in a long-lived worker
     if key not in _EVENTS_CACHE:  # once per worker process and path: scenarios are deterministic
         import dataclasses
 
@@ -143,16 +207,20 @@ def _point_file(out_dir: Path, point: dict, path_label: str) -> Path:
     return Path(out_dir) / "points" / point["id"] / f"{path_label}.parquet"
 
 
-def _done(f: Path) -> bool:
-    """A finished (point, path) file: a readable Parquet footer carrying mmsim's metadata (a torn or foreign
-    file is recomputed)."""
+def _done(f: Path, point_id: Optional[str] = None, label: Optional[str] = None) -> bool:
+    """A finished (point, path) file: readable, carrying mmsim's metadata with this point's id and path and the
+    digest of its own table (a torn, foreign, misplaced or edited file is recomputed)."""
     if not f.is_file():
         return False
     try:
         import pyarrow.parquet as pq
 
-        return b"mmsim" in (pq.read_schema(f).metadata or {})
-    except Exception:  # any unreadable file: recompute it
+        table = pq.read_table(f)
+        meta = json.loads((table.schema.metadata or {})[b"mmsim"])
+        if point_id is not None and (meta.get("id") != point_id or meta.get("path") != label):
+            return False
+        return meta.get("digest") == frame_digest(table.to_pandas())
+    except Exception:  # any unreadable, foreign or older file: recompute it
         return False
 
 
@@ -163,11 +231,11 @@ def run_path(spec: SweepSpec, path: tuple[str, Optional[int]], points: list[dict
     from mmsim.engine.sim import simulate
 
     label, market_seed = path
-    sc, events, instrument, mids = _load(spec.scenario, spec.rows, market_seed)
+    sc, events, instrument, mids = _load(spec.scenario, spec.rows, market_seed, spec.inputs)
     done = 0
     for point in points:
         f = _point_file(Path(out_dir), point, label)
-        if _done(f):
+        if _done(f, point["id"], label):
             continue
         kw = sc.sim_kwargs()
         kw.update(compute_latency=point["compute_latency"], seed=spec.seed, source_name=sc.source_name,
@@ -194,7 +262,7 @@ def run_path(spec: SweepSpec, path: tuple[str, Optional[int]], points: list[dict
             frame = frame.join(fr)
         frame.attrs = {}
         meta = {"value": float(instrument.tick_size) * float(instrument.lot_size), "labelled": a.labelled,
-                "n_events": len(events)}
+                "n_events": len(events), "id": point["id"], "path": label, "digest": frame_digest(frame)}
         f.parent.mkdir(parents=True, exist_ok=True)
         tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")
         import pyarrow as pa
@@ -220,7 +288,7 @@ def _read_pairs(spec: SweepSpec, out: Path, point: dict, other: str = "treated")
     pairs = []
     for label, market_seed in spec.paths():
         f = _point_file(out, point, label)
-        if not _done(f):
+        if not _done(f, point["id"], label):
             raise ConfigError(f"{out}: point {point['id']} ({point['feed_latency']}, {point['compute_latency']}) has "
                               f"no result for path {label}")
         table = pq.read_table(f)
@@ -277,9 +345,16 @@ def run_sweep(spec: SweepSpec, out_dir: str | os.PathLike, *, workers: int = 2, 
 
     notes = check_matched(spec.baseline, spec.treated, unmatched=spec.unmatched) + \
         prediction_notes(spec.treated, spec.model)
-    write_json_atomic(out / "sweep_spec.json", spec.to_json())
+    import dataclasses
+
+    from mmsim.engine.loader import load_strategy
+
+    spec = dataclasses.replace(spec, inputs=input_digest(spec))  # point ids cover the inputs' contents
     points = spec.points()
-    todo = [p for p in spec.paths() if any(not _done(_point_file(out, pt, p[0])) for pt in points)]
+    for point in points:  # every swept strategy loads here, before a worker starts (one clear line)
+        load_strategy(treated_spec(spec.treated, point["params"]))
+    write_json_atomic(out / "sweep_spec.json", spec.to_json())
+    todo = [p for p in spec.paths() if any(not _done(_point_file(out, pt, p[0]), pt["id"], p[0]) for pt in points)]
     if todo:
         _execute(spec, todo, points, str(out), workers=workers, scheduler=scheduler, progress=progress,
                  path_fn=path_fn)

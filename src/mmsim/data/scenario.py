@@ -294,6 +294,34 @@ class Scenario:
     #: a signal venue's window: a start before its data starts at its data (it may begin later than the quoted)
     lenient_window: bool = field(default=False, repr=False, compare=False)
 
+    def input_files(self) -> list[Path]:
+        """Every file this scenario reads, sorted: the scenario file, its source's data (a store's files, an
+        events Parquet), empirical latency files, and the same for each signal venue. A sweep's point ids hash
+        their contents (mmsim.analysis.sweep.input_digest), so a changed input is never answered from a cache."""
+        files: set[Path] = {Path(self.path).resolve()}
+
+        def add_source(src: dict) -> None:
+            p = src.get("path")
+            if p is None:
+                return
+            p = Path(p)
+            if p.is_dir():
+                files.update(f.resolve() for f in sorted(p.rglob("*")) if f.is_file())
+            else:
+                files.add(p.resolve())
+
+        def add_latency(spec: Any) -> None:
+            if isinstance(spec, str) and spec.lower().startswith("empirical:"):
+                files.add(Path(spec.split(":", 1)[1]).resolve())
+
+        add_source(self.source)
+        for spec in self.latency.values():
+            add_latency(spec)
+        for sig in self.signals.values():
+            add_source(sig.scenario.source)
+            add_latency(sig.feed_latency)
+        return sorted(files)
+
     @property
     def source_name(self) -> str:
         if self.source["kind"] in ("events_parquet", "store"):
