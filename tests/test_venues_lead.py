@@ -104,6 +104,9 @@ def test_set_signal_latency_names_the_known_venues(tmp_path):
         sc.set_signal_latency("spot", "1ms")
     with pytest.raises(ConfigError, match=r"--feed-latency perp=xyz"):
         sc.set_signal_latency("perp", "xyz")
+    with pytest.raises(ConfigError, match=r"'quoted' is the scenario's first instrument; give its feed latency "
+                                          r"without a name \(--feed-latency 2ms\)"):
+        sc.set_signal_latency("quoted", "2ms")
     sc.set_signal_latency("perp", "7ms")
     sc.load_events()
     assert sc.sim_kwargs()["signals"]["perp"]["feed_latency"] == "7ms"

@@ -478,6 +478,9 @@ class Scenario:
     def set_signal_latency(self, name: str, spec: Any, label: str = "--feed-latency") -> None:
         """Set signal venue ``name``'s feed latency (checked now; errors name ``label`` and the known venues)."""
         if name not in self.signals:
+            if name == (self.instrument.symbol or "quoted"):  # the first venue's own feed has no name= prefix
+                raise ConfigError(f"{label} {name}=...: {name!r} is the scenario's first instrument; give its feed "
+                                  f"latency without a name ({label} {spec})")
             known = ", ".join(self.signals) or "none: add a [signals.NAME] table"
             raise ConfigError(f"{label} {name}=...: no signal venue {name!r} in scenario {self.name} "
                               f"(signal venues: {known})")
